@@ -1,0 +1,422 @@
+//! Streams commands out of a list of inputs, in constant memory.
+//!
+//! Each command is decided by its first byte, as the server decides: `*`
+//! starts a RESP frame, anything else an inline line that ends at `\n` (a `\r`
+//! before it is dropped). Blank lines and `*0` frames are skipped. A frame may
+//! not span two inputs; a last line without a newline is still a command, as
+//! it is under `redis-cli --pipe`.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+
+use memchr::memchr;
+
+use super::args::{ArgBuf, Args};
+use super::inline::split_inline;
+use super::resp::{Frame, RespFramer};
+use crate::error::{InputError, InvalidKind, Location};
+
+/// Bytes asked of the input per read: large enough that a read is a small
+/// cost per command, small enough to stay in cache while it is framed.
+const READ_SIZE: usize = 256 * 1024;
+
+/// The most rload buffers for one command. The server's own limit on a
+/// client's query buffer (`client-query-buffer-limit`) is 1 GiB by default.
+pub const MAX_COMMAND_BYTES: usize = 1 << 30;
+
+/// Where commands come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Standard input, named `<stdin>` in messages (`-` on the command line).
+    Stdin,
+    /// A file, named by its path in messages.
+    File(PathBuf),
+    /// Bytes in memory, for embedding; `name` is used in messages.
+    Bytes {
+        /// The name to use in messages.
+        name: String,
+        /// The commands.
+        data: bytes::Bytes,
+    },
+}
+
+impl Input {
+    /// The name messages use for this input.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".to_string(),
+            Input::File(p) => p.display().to_string(),
+            Input::Bytes { name, .. } => name.clone(),
+        }
+    }
+
+    /// How the input is written on rload's command line.
+    pub fn to_arg(&self) -> String {
+        match self {
+            Input::Stdin => "-".to_string(),
+            other => other.name(),
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn Read + Send>, InputError> {
+        match self {
+            Input::Stdin => Ok(Box::new(io::stdin())),
+            Input::Bytes { data, .. } => Ok(Box::new(io::Cursor::new(data.clone()))),
+            Input::File(path) => {
+                let name = self.name();
+                let file = File::open(path).map_err(|source| InputError::Open { name: name.clone(), source })?;
+                let meta = file.metadata().map_err(|source| InputError::Open { name: name.clone(), source })?;
+                if meta.is_dir() {
+                    return Err(InputError::Directory { name });
+                }
+                Ok(Box::new(file))
+            }
+        }
+    }
+}
+
+/// Where a command starts: which input, which line, which byte.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    /// Index of the input in the list given to the reader.
+    pub source: u32,
+    /// 1-based line number within that input.
+    pub line: u64,
+    /// Byte offset within that input.
+    pub offset: u64,
+}
+
+/// One framed command, borrowed from the reader until the next call.
+#[derive(Debug)]
+pub struct Command<'a> {
+    /// Where it starts.
+    pub pos: Position,
+    /// Its arguments; the first is the command name.
+    pub args: Args<'a>,
+    /// The exact RESP frame, when the input gave the command as RESP.
+    pub resp: Option<&'a [u8]>,
+}
+
+/// A command found in the buffer, as offsets, before it is lent out.
+struct Found {
+    start: usize,
+    end: usize,
+    resp: bool,
+    pos: Position,
+}
+
+/// Reads and frames commands from a list of inputs, one at a time.
+pub struct InputReader {
+    names: Vec<String>,
+    readers: Vec<Box<dyn Read + Send>>,
+    current: usize,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    line: u64,
+    offset: u64,
+    args: ArgBuf,
+    framer: RespFramer,
+}
+
+impl InputReader {
+    /// Opens every input up front, so that a missing file stops the load
+    /// before anything is sent.
+    ///
+    /// # Errors
+    ///
+    /// The first input that cannot be opened, or that is a directory.
+    pub fn open(inputs: &[Input]) -> Result<Self, InputError> {
+        let readers = inputs.iter().map(Input::open).collect::<Result<Vec<_>, _>>()?;
+        Ok(InputReader {
+            names: inputs.iter().map(Input::name).collect(),
+            readers,
+            current: 0,
+            buf: vec![0; 2 * READ_SIZE],
+            start: 0,
+            end: 0,
+            eof: false,
+            line: 1,
+            offset: 0,
+            args: ArgBuf::default(),
+            framer: RespFramer::default(),
+        })
+    }
+
+    /// The names of the inputs, indexed by `Position::source`.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The next command, or `None` after the last input ends.
+    ///
+    /// # Errors
+    ///
+    /// A read failure, or an invalid command; nothing of an invalid command
+    /// is returned, and the reader should not be used after an error.
+    pub fn next_command(&mut self) -> Result<Option<Command<'_>>, InputError> {
+        let Some(found) = self.advance()? else {
+            return Ok(None);
+        };
+        let bytes = &self.buf[found.start..found.end];
+        Ok(Some(Command {
+            pos: found.pos,
+            args: self.args.args(bytes),
+            resp: found.resp.then_some(bytes),
+        }))
+    }
+
+    fn advance(&mut self) -> Result<Option<Found>, InputError> {
+        loop {
+            if self.start == self.end {
+                if !self.eof {
+                    self.fill(1)?;
+                } else if !self.next_input() {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let found = if self.buf[self.start] == b'*' {
+                self.frame_resp()?
+            } else {
+                self.frame_inline()?
+            };
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Frames the RESP command at `start`; `None` means "skipped or need more".
+    fn frame_resp(&mut self) -> Result<Option<Found>, InputError> {
+        let data = &self.buf[self.start..self.end];
+        let pos = self.position();
+        match self.framer.frame(data, &mut self.args) {
+            Ok(Frame::Command(len)) => {
+                self.framer = RespFramer::default();
+                let newlines = memchr::memchr_iter(b'\n', &data[..len]).count();
+                self.consume(len, newlines as u64);
+                Ok(Some(Found { start: self.start - len, end: self.start, resp: true, pos }))
+            }
+            Ok(Frame::Empty(len)) => {
+                self.framer = RespFramer::default();
+                self.consume(len, 1);
+                Ok(None)
+            }
+            Ok(Frame::Incomplete(_)) if self.eof => Err(self.invalid(pos, InvalidKind::Truncated)),
+            Ok(Frame::Incomplete(need)) => {
+                self.fill(need)?;
+                Ok(None)
+            }
+            Err(e) => {
+                self.framer = RespFramer::default();
+                let lines_before = memchr::memchr_iter(b'\n', &data[..e.offset]).count() as u64;
+                let at = Position { line: pos.line + lines_before, ..pos };
+                Err(self.invalid(at, InvalidKind::Frame(e, pos.offset + e.offset as u64)))
+            }
+        }
+    }
+
+    /// Frames the inline line at `start`; `None` means "blank or need more".
+    fn frame_inline(&mut self) -> Result<Option<Found>, InputError> {
+        let data = &self.buf[self.start..self.end];
+        let pos = self.position();
+        let (len, consumed) = match memchr(b'\n', data) {
+            Some(i) => (i, i + 1),
+            None if self.eof => (data.len(), data.len()),
+            None => {
+                self.fill(data.len() + 1)?;
+                return Ok(None);
+            }
+        };
+        let len = if len > 0 && data[len - 1] == b'\r' { len - 1 } else { len };
+        if let Err(e) = split_inline(&data[..len], &mut self.args) {
+            return Err(self.invalid(pos, InvalidKind::Inline(e)));
+        }
+        let start = self.start;
+        self.consume(consumed, 1);
+        if self.args.spans.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Found { start, end: start + len, resp: false, pos }))
+    }
+
+    fn consume(&mut self, len: usize, newlines: u64) {
+        self.start += len;
+        self.offset += len as u64;
+        self.line += newlines;
+    }
+
+    fn position(&self) -> Position {
+        Position { source: self.current as u32, line: self.line, offset: self.offset }
+    }
+
+    fn invalid(&self, pos: Position, kind: InvalidKind) -> InputError {
+        InputError::Invalid { at: self.location(pos), kind }
+    }
+
+    /// The printable location of a position.
+    pub fn location(&self, pos: Position) -> Location {
+        Location {
+            name: self.names.get(pos.source as usize).cloned().unwrap_or_default(),
+            line: pos.line,
+            offset: pos.offset,
+        }
+    }
+
+    /// Moves to the next input; false when there is none.
+    fn next_input(&mut self) -> bool {
+        if self.current + 1 >= self.readers.len() {
+            return false;
+        }
+        self.current += 1;
+        self.eof = false;
+        self.line = 1;
+        self.offset = 0;
+        true
+    }
+
+    /// Reads once, after making room for at least `need` bytes from `start`.
+    fn fill(&mut self, need: usize) -> Result<(), InputError> {
+        if need > MAX_COMMAND_BYTES {
+            return Err(self.invalid(self.position(), InvalidKind::TooLong(MAX_COMMAND_BYTES)));
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let want = need.max(self.end + READ_SIZE);
+        if want > self.buf.len() {
+            self.buf.resize(want.next_power_of_two().min(MAX_COMMAND_BYTES + READ_SIZE), 0);
+        } else if self.buf.len() > 8 * READ_SIZE && want <= 2 * READ_SIZE {
+            // A huge command has gone: give its memory back.
+            self.buf.truncate(2 * READ_SIZE);
+            self.buf.shrink_to_fit();
+        }
+        let reader = &mut self.readers[self.current];
+        loop {
+            match reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    let name = self.names[self.current].clone();
+                    return Err(InputError::Read { name, source });
+                }
+            }
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(data: &[u8]) -> InputReader {
+        InputReader::open(&[Input::Bytes { name: "t".into(), data: bytes::Bytes::copy_from_slice(data) }]).unwrap()
+    }
+
+    /// Every command as (line, offset, args, was-resp).
+    fn all(data: &[u8]) -> Result<Vec<(u64, u64, Vec<Vec<u8>>, bool)>, InputError> {
+        let mut r = reader(data);
+        let mut out = Vec::new();
+        while let Some(c) = r.next_command()? {
+            out.push((c.pos.line, c.pos.offset, c.args.iter().map(<[u8]>::to_vec).collect(), c.resp.is_some()));
+        }
+        Ok(out)
+    }
+
+    fn invalid(data: &[u8]) -> (Location, InvalidKind) {
+        match all(data) {
+            Err(InputError::Invalid { at, kind }) => (at, kind),
+            other => panic!("expected an invalid command, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn mixes_inline_lines_and_resp_frames_with_positions() {
+        let got = all(b"SET a 1\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n\n  \nPING").unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], (1, 0, vec![b"SET".to_vec(), b"a".to_vec(), b"1".to_vec()], false));
+        assert_eq!(got[1], (2, 9, vec![b"GET".to_vec(), b"a".to_vec()], true));
+        assert_eq!(got[2], (9, 33, vec![b"PING".to_vec()], false));
+    }
+
+    #[test]
+    fn skips_stray_newlines_after_resp_and_empty_frames() {
+        let got = all(b"*1\r\n$4\r\nPING\r\n\n*0\r\n*-1\r\n\n*1\r\n$4\r\nPING\r\n\n").unwrap();
+        assert_eq!(got.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 8]);
+    }
+
+    #[test]
+    fn resp_line_numbers_count_newlines_inside_payloads() {
+        let got = all(b"*2\r\n$4\r\nECHO\r\n$3\r\na\nb\r\nPING\n").unwrap();
+        assert_eq!(got[1].0, 7);
+    }
+
+    #[test]
+    fn names_the_line_of_an_invalid_inline_command() {
+        let (at, kind) = invalid(b"SET a 1\nSET b \"2\n");
+        assert_eq!((at.name.as_str(), at.line, at.offset), ("t", 2, 8));
+        assert!(matches!(kind, InvalidKind::Inline(_)));
+    }
+
+    #[test]
+    fn names_the_line_and_offset_of_a_bad_frame_byte() {
+        let (at, kind) = invalid(b"PING\n*2\r\n$4\r\nECHO\r\n:1\r\n");
+        assert_eq!(at.line, 5);
+        let InvalidKind::Frame(e, offset) = kind else { panic!("{kind:?}") };
+        assert_eq!(offset, 19);
+        assert!(e.to_string().contains("expected '$'"));
+    }
+
+    #[test]
+    fn a_frame_cut_by_the_end_of_input_is_truncated() {
+        let (at, kind) = invalid(b"PING\n*2\r\n$4\r\nECHO\r\n$5\r\nhel");
+        assert_eq!((at.line, kind), (2, InvalidKind::Truncated));
+    }
+
+    #[test]
+    fn a_last_line_without_newline_is_a_command() {
+        let got = all(b"PING\r\nSET a b\r").unwrap();
+        assert_eq!(got[1].2, [b"SET".to_vec(), b"a".to_vec(), b"b".to_vec()]);
+    }
+
+    #[test]
+    fn frames_commands_far_larger_than_one_read() {
+        let big = vec![b'x'; 3 * READ_SIZE + 17];
+        let mut data = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n", big.len()).into_bytes();
+        data.extend_from_slice(&big);
+        data.extend_from_slice(b"\r\nSET k2 ");
+        data.extend_from_slice(&big);
+        data.push(b'\n');
+        let got = all(&data).unwrap();
+        assert_eq!(got[0].2[2], big);
+        assert_eq!(got[1].2[2], big);
+    }
+
+    #[test]
+    fn reads_inputs_in_order_and_restarts_lines_per_input() {
+        let a = Input::Bytes { name: "a".into(), data: "PING\n".into() };
+        let b = Input::Bytes { name: "b".into(), data: "\nECHO x\n".into() };
+        let mut r = InputReader::open(&[a, b]).unwrap();
+        let first = r.next_command().unwrap().unwrap().pos;
+        let second = r.next_command().unwrap().unwrap().pos;
+        assert_eq!((first.source, first.line), (0, 1));
+        assert_eq!((second.source, second.line), (1, 2));
+        assert_eq!(r.location(second).to_string(), "b:2");
+        assert!(r.next_command().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_missing_file_or_a_directory_fails_to_open() {
+        let missing = InputReader::open(&[Input::File("/no/such/file".into())]);
+        assert!(matches!(missing, Err(InputError::Open { .. })));
+        let dir = InputReader::open(&[Input::File(std::env::temp_dir())]);
+        assert!(matches!(dir, Err(InputError::Directory { .. })));
+    }
+}

@@ -1,0 +1,10 @@
+//! RESP on the wire: the command encoder, the allocation-free reply scanner
+//! used during a load, and a value parser for setup commands.
+
+mod encode;
+mod scan;
+mod value;
+
+pub use encode::{encode_command, encode_to_vec, encoded_len};
+pub use scan::{Batch, CAPTURE_MAX, MAX_DEPTH, MAX_LINE, ReplyScanner, ScanError};
+pub use value::{Value, parse_value};

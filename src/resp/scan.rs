@@ -1,0 +1,499 @@
+//! The incremental reply scanner: counts replies without building them.
+//!
+//! It walks every RESP2 and RESP3 type, keeping only a fixed stack of open
+//! aggregates and a small copy of the reply the caller cares about, so no
+//! reply is ever allocated. It is resumable at any byte: a bulk larger than
+//! the buffer is skipped as it streams past, never held whole.
+//!
+//! ```text
+//! +OK\r\n  -ERR x\r\n  :1\r\n  _\r\n  ,1.5\r\n  #t\r\n  (123\r\n      lines
+//! $3\r\nabc\r\n  !3\r\nerr\r\n  =7\r\ntxt:abc\r\n               sized payloads
+//! $-1\r\n  *-1\r\n                                             RESP2 nulls
+//! *2 ..  ~2 ..  >2 ..  %1 k v  |1 k v <reply>                  aggregates
+//! $?\r\n;3\r\nabc\r\n;0\r\n   *?\r\n .. .\r\n                  streamed forms
+//! ```
+//!
+//! A reply is one complete top-level value. An attribute (`|`) belongs to the
+//! value after it, and a push (`>`) is out of band: neither is counted.
+
+use memchr::memchr;
+
+use crate::input::parse_strict_i64;
+
+/// The deepest nesting accepted. Redis nests a handful of levels at most; a
+/// fixed cap keeps the stack a plain array and a hostile peer harmless.
+pub const MAX_DEPTH: usize = 128;
+
+/// The longest `+`, `-` or header line accepted. Redis error lines are short
+/// (it truncates quoted arguments), so a longer one means a broken stream.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// How much of a watched reply is kept, for error messages and the sentinel.
+pub const CAPTURE_MAX: usize = 1024;
+
+/// A protocol violation in the server's replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    /// A type byte that RESP does not define.
+    #[error("unknown reply type byte 0x{0:02x}")]
+    UnknownType(u8),
+    /// A length or count that is not a valid number.
+    #[error("invalid length in a '{}' reply", *.0 as char)]
+    BadLength(u8),
+    /// A line or payload not ended by CRLF.
+    #[error("a reply line or payload is not followed by CRLF")]
+    MissingCrlf,
+    /// Aggregates nested deeper than [`MAX_DEPTH`].
+    #[error("replies nested more than {MAX_DEPTH} levels deep")]
+    TooDeep,
+    /// A line longer than [`MAX_LINE`].
+    #[error("a reply line is longer than {} KiB", MAX_LINE / 1024)]
+    LineTooLong,
+    /// A `.` or `;` where it cannot appear.
+    #[error("'{}' outside a streamed reply", *.0 as char)]
+    Misplaced(u8),
+}
+
+/// What one call to [`ReplyScanner::scan`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Bytes of the buffer used; the rest must be passed again, with more.
+    pub consumed: usize,
+    /// Complete replies counted.
+    pub replies: u64,
+    /// The type byte of the last counted reply (`-` or `!` for an error).
+    pub last_type: Option<u8>,
+}
+
+impl Batch {
+    /// Whether the last counted reply is an error reply.
+    pub fn ended_in_error(&self) -> bool {
+        matches!(self.last_type, Some(b'-') | Some(b'!'))
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Level {
+    /// Elements still to come; unused when `streamed`.
+    remaining: u64,
+    /// A `*?`-style aggregate that ends at `.\r\n`.
+    streamed: bool,
+    /// An attribute: when done, the value it annotates follows.
+    attribute: bool,
+    /// A top-level push: when done, nothing is counted.
+    push: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// At a type byte (or a `;` chunk header inside a streamed string).
+    Header,
+    /// Inside a sized payload with this many bytes to go.
+    Payload(u64),
+    /// After a payload: its CRLF, with the CR already seen or not.
+    Crlf(bool),
+}
+
+/// Counts complete replies in a stream of bytes. See the module docs.
+pub struct ReplyScanner {
+    state: State,
+    stack: [Level; MAX_DEPTH],
+    depth: usize,
+    /// Inside a `$?` streamed string, expecting `;` chunk headers.
+    chunked: bool,
+    /// Some byte of the reply in progress has been read.
+    started: bool,
+    /// The type byte of the top-level reply in progress, if it has begun.
+    top_type: Option<u8>,
+    /// Whether the reply in progress is copied into `captured`.
+    capturing: bool,
+    captured: [u8; CAPTURE_MAX],
+    captured_len: usize,
+}
+
+impl Default for ReplyScanner {
+    fn default() -> Self {
+        ReplyScanner {
+            state: State::Header,
+            stack: [Level::default(); MAX_DEPTH],
+            depth: 0,
+            chunked: false,
+            started: false,
+            top_type: None,
+            capturing: false,
+            captured: [0; CAPTURE_MAX],
+            captured_len: 0,
+        }
+    }
+}
+
+/// What finishing an element did to the reply in progress.
+enum Done {
+    /// The reply goes on.
+    Open,
+    /// A top-level reply is complete.
+    Reply,
+    /// A top-level push is complete: not a reply.
+    Push,
+}
+
+impl ReplyScanner {
+    /// A scanner at the start of a reply stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the scanner is between replies (no partial reply pending).
+    pub fn at_boundary(&self) -> bool {
+        self.state == State::Header && !self.started
+    }
+
+    /// The start of the last counted reply's text, when it was watched: the
+    /// line of a `+` or `-` reply, or the payload of a `$`, `!` or `=` reply,
+    /// up to [`CAPTURE_MAX`] bytes. Error replies are always watched; others
+    /// only when they are the `max`th reply of a batch.
+    pub fn last_text(&self) -> &[u8] {
+        &self.captured[..self.captured_len]
+    }
+
+    /// Scans `buf`, counting up to `max` replies, and stops early after an
+    /// error reply so the caller can attribute it.
+    ///
+    /// # Errors
+    ///
+    /// A protocol violation; the stream cannot be trusted after one.
+    pub fn scan(&mut self, buf: &[u8], max: u64) -> Result<Batch, ScanError> {
+        let mut pos = 0;
+        let mut batch = Batch { consumed: 0, replies: 0, last_type: None };
+        while batch.replies < max && pos < buf.len() {
+            let done = match self.state {
+                State::Header => {
+                    // The fast path: a plain +OK between replies, not watched.
+                    if self.depth == 0
+                        && batch.replies + 1 < max
+                        && buf.len() - pos >= 5
+                        && &buf[pos..pos + 5] == b"+OK\r\n"
+                    {
+                        pos += 5;
+                        batch.replies += 1;
+                        self.started = false;
+                        batch.last_type = Some(b'+');
+                        continue;
+                    }
+                    let Some(nl) = memchr(b'\n', &buf[pos..]) else {
+                        if buf.len() - pos > MAX_LINE {
+                            return Err(ScanError::LineTooLong);
+                        }
+                        break;
+                    };
+                    if nl == 0 || buf[pos + nl - 1] != b'\r' {
+                        return Err(ScanError::MissingCrlf);
+                    }
+                    let line = &buf[pos..pos + nl - 1];
+                    pos += nl + 1;
+                    let watch = batch.replies + 1 == max;
+                    self.header(line, watch)?
+                }
+                State::Payload(left) => {
+                    let take = left.min((buf.len() - pos) as u64) as usize;
+                    if self.capturing {
+                        self.capture(&buf[pos..pos + take]);
+                    }
+                    pos += take;
+                    self.state = if take as u64 == left { State::Crlf(false) } else { State::Payload(left - take as u64) };
+                    Done::Open
+                }
+                State::Crlf(seen_cr) => {
+                    let want = if seen_cr { b'\n' } else { b'\r' };
+                    if buf[pos] != want {
+                        return Err(ScanError::MissingCrlf);
+                    }
+                    pos += 1;
+                    if !seen_cr {
+                        self.state = State::Crlf(true);
+                        Done::Open
+                    } else {
+                        self.state = State::Header;
+                        if self.chunked { Done::Open } else { self.element_done() }
+                    }
+                }
+            };
+            match done {
+                Done::Open => {}
+                Done::Push => self.reset_top(),
+                Done::Reply => {
+                    batch.replies += 1;
+                    batch.last_type = self.top_type;
+                    self.reset_top();
+                    if batch.ended_in_error() {
+                        break;
+                    }
+                }
+            }
+        }
+        batch.consumed = pos;
+        Ok(batch)
+    }
+
+    /// Handles one header line (without its CRLF).
+    fn header(&mut self, line: &[u8], watch: bool) -> Result<Done, ScanError> {
+        // An empty line has no type byte: report the CR where it should be.
+        let Some((&ty, body)) = line.split_first() else {
+            return Err(ScanError::UnknownType(b'\r'));
+        };
+        self.started = true;
+        if self.chunked {
+            // Inside `$?`: `;<n>` chunks until `;0`.
+            if ty != b';' {
+                return Err(ScanError::Misplaced(ty));
+            }
+            return match length(ty, body)? {
+                0 => {
+                    self.chunked = false;
+                    Ok(self.element_done())
+                }
+                n => {
+                    self.state = State::Payload(n);
+                    Ok(Done::Open)
+                }
+            };
+        }
+        if self.depth == 0 && self.top_type.is_none() && ty != b'|' {
+            self.top_type = Some(ty);
+            self.capturing = watch || ty == b'-' || ty == b'!';
+            self.captured_len = 0;
+            if self.capturing && matches!(ty, b'+' | b'-') {
+                self.capture(body);
+            }
+        }
+        match ty {
+            b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Ok(self.element_done()),
+            b'$' | b'!' | b'=' => {
+                if body == b"?" && ty == b'$' {
+                    self.chunked = true;
+                    return Ok(Done::Open);
+                }
+                if body == b"-1" && ty == b'$' {
+                    return Ok(self.element_done());
+                }
+                self.state = State::Payload(length(ty, body)?);
+                Ok(Done::Open)
+            }
+            b'*' | b'~' | b'>' | b'%' | b'|' => self.aggregate(ty, body),
+            b'.' => {
+                if self.depth == 0 || !self.stack[self.depth - 1].streamed || !body.is_empty() {
+                    return Err(ScanError::Misplaced(b'.'));
+                }
+                self.depth -= 1;
+                Ok(self.element_done())
+            }
+            b';' => Err(ScanError::Misplaced(b';')),
+            other => Err(ScanError::UnknownType(other)),
+        }
+    }
+
+    /// Opens an aggregate, or finishes it at once when it is empty or null.
+    fn aggregate(&mut self, ty: u8, body: &[u8]) -> Result<Done, ScanError> {
+        let mut level = Level {
+            attribute: ty == b'|',
+            push: ty == b'>' && self.depth == 0,
+            ..Level::default()
+        };
+        if body == b"?" {
+            level.streamed = true;
+        } else if body == b"-1" && ty == b'*' {
+            return Ok(self.element_done());
+        } else {
+            let n = length(ty, body)?;
+            level.remaining = if matches!(ty, b'%' | b'|') { n.checked_mul(2).ok_or(ScanError::BadLength(ty))? } else { n };
+            if level.remaining == 0 {
+                return Ok(if level.attribute { Done::Open } else { self.element_done() });
+            }
+        }
+        if self.depth == MAX_DEPTH {
+            return Err(ScanError::TooDeep);
+        }
+        self.stack[self.depth] = level;
+        self.depth += 1;
+        Ok(Done::Open)
+    }
+
+    /// Records that one element is complete and closes every aggregate it
+    /// completes in turn.
+    fn element_done(&mut self) -> Done {
+        loop {
+            if self.depth == 0 {
+                return Done::Reply;
+            }
+            let top = &mut self.stack[self.depth - 1];
+            if top.streamed {
+                return Done::Open;
+            }
+            top.remaining -= 1;
+            if top.remaining > 0 {
+                return Done::Open;
+            }
+            let closed = *top;
+            self.depth -= 1;
+            if closed.attribute {
+                // The annotated value comes next and fills the parent's slot.
+                return Done::Open;
+            }
+            if closed.push && self.depth == 0 {
+                return Done::Push;
+            }
+        }
+    }
+
+    fn reset_top(&mut self) {
+        self.started = false;
+        self.top_type = None;
+        self.capturing = false;
+    }
+
+    fn capture(&mut self, bytes: &[u8]) {
+        let room = CAPTURE_MAX - self.captured_len;
+        let n = bytes.len().min(room);
+        self.captured[self.captured_len..self.captured_len + n].copy_from_slice(&bytes[..n]);
+        self.captured_len += n;
+    }
+}
+
+/// Parses a non-negative length or count.
+fn length(ty: u8, body: &[u8]) -> Result<u64, ScanError> {
+    match parse_strict_i64(body) {
+        Some(n) if n >= 0 => Ok(n as u64),
+        _ => Err(ScanError::BadLength(ty)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scans `bytes` in one go, without a limit.
+    fn count(bytes: &[u8]) -> Result<(u64, usize), ScanError> {
+        let mut s = ReplyScanner::new();
+        let mut total = 0;
+        let mut pos = 0;
+        loop {
+            let b = s.scan(&bytes[pos..], u64::MAX)?;
+            total += b.replies;
+            pos += b.consumed;
+            if b.replies == 0 {
+                return Ok((total, pos));
+            }
+        }
+    }
+
+    #[test]
+    fn counts_every_resp2_type() {
+        let stream = b"+OK\r\n-ERR bad\r\n:42\r\n$3\r\nfoo\r\n$-1\r\n*-1\r\n*0\r\n*2\r\n$1\r\na\r\n:1\r\n";
+        assert_eq!(count(stream), Ok((8, stream.len())));
+    }
+
+    #[test]
+    fn counts_every_resp3_type() {
+        let stream = b"_\r\n,1.5\r\n#t\r\n(123\r\n!3\r\nerr\r\n=7\r\ntxt:abc\r\n%1\r\n+k\r\n:1\r\n~2\r\n:1\r\n:2\r\n";
+        assert_eq!(count(stream), Ok((8, stream.len())));
+    }
+
+    #[test]
+    fn attributes_and_pushes_are_not_replies() {
+        let stream = b"|1\r\n+ttl\r\n:3\r\n+OK\r\n>2\r\n+message\r\n+x\r\n*1\r\n|1\r\n+a\r\n+b\r\n:1\r\n";
+        assert_eq!(count(stream), Ok((2, stream.len())));
+    }
+
+    #[test]
+    fn counts_streamed_strings_and_aggregates() {
+        let stream = b"$?\r\n;3\r\nabc\r\n;1\r\nd\r\n;0\r\n*?\r\n:1\r\n%?\r\n+a\r\n+b\r\n.\r\n.\r\n+OK\r\n";
+        assert_eq!(count(stream), Ok((3, stream.len())));
+    }
+
+    #[test]
+    fn nested_aggregates_are_one_reply() {
+        let stream = b"*2\r\n*2\r\n:1\r\n*1\r\n$1\r\nx\r\n%1\r\n+k\r\n*0\r\n";
+        assert_eq!(count(stream), Ok((1, stream.len())));
+    }
+
+    #[test]
+    fn stops_after_an_error_and_keeps_its_text() {
+        let mut s = ReplyScanner::new();
+        let b = s.scan(b"+OK\r\n-WRONGTYPE Operation\r\n+OK\r\n", 10).unwrap();
+        assert_eq!((b.replies, b.consumed), (2, 27));
+        assert!(b.ended_in_error());
+        assert_eq!(s.last_text(), b"WRONGTYPE Operation");
+    }
+
+    #[test]
+    fn keeps_blob_error_text_across_reads() {
+        let mut s = ReplyScanner::new();
+        let b1 = s.scan(b"!10\r\nSYNTAX", 10).unwrap();
+        assert_eq!((b1.replies, b1.consumed), (0, 11));
+        let b2 = s.scan(b" bad\r\n", 10).unwrap();
+        assert!(b2.ended_in_error());
+        assert_eq!(s.last_text(), b"SYNTAX bad");
+    }
+
+    #[test]
+    fn stops_at_max_and_captures_only_the_watched_reply() {
+        let mut s = ReplyScanner::new();
+        let b = s.scan(b"+OK\r\n$5\r\nhello\r\n+OK\r\n", 2).unwrap();
+        assert_eq!((b.replies, b.consumed, b.last_type), (2, 16, Some(b'$')));
+        assert_eq!(s.last_text(), b"hello");
+    }
+
+    #[test]
+    fn resumes_at_every_split_point() {
+        let stream = b"+OK\r\n*3\r\n$5\r\nhello\r\n|1\r\n+a\r\n+b\r\n:7\r\n$?\r\n;2\r\nab\r\n;0\r\n-ERR x\r\n>1\r\n+p\r\n_\r\n";
+        for cut in 0..stream.len() {
+            let mut s = ReplyScanner::new();
+            let mut total = 0;
+            let mut pending = stream[..cut].to_vec();
+            for part in [&stream[cut..], &[][..]] {
+                loop {
+                    let b = s.scan(&pending, u64::MAX).unwrap();
+                    total += b.replies;
+                    pending.drain(..b.consumed);
+                    if b.replies == 0 {
+                        break;
+                    }
+                }
+                pending.extend_from_slice(part);
+            }
+            assert_eq!(total, 4, "cut at {cut}");
+            assert!(s.at_boundary());
+        }
+    }
+
+    #[test]
+    fn rejects_protocol_violations_without_panicking() {
+        let cases: [(&[u8], ScanError); 9] = [
+            (b"\r\n", ScanError::UnknownType(b'\r')),
+            (b"?x\r\n", ScanError::UnknownType(b'?')),
+            (b"$x\r\n", ScanError::BadLength(b'$')),
+            (b"*-2\r\n", ScanError::BadLength(b'*')),
+            (b"+OK\n", ScanError::MissingCrlf),
+            (b"$1\r\nab\r\n", ScanError::MissingCrlf),
+            (b".\r\n", ScanError::Misplaced(b'.')),
+            (b";3\r\n", ScanError::Misplaced(b';')),
+            (b"*1\r\n$-5\r\n", ScanError::BadLength(b'$')),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(ReplyScanner::new().scan(bytes, 10), Err(want), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn caps_nesting_depth() {
+        let deep = b"*1\r\n".repeat(MAX_DEPTH + 1);
+        assert_eq!(ReplyScanner::new().scan(&deep, 1), Err(ScanError::TooDeep));
+    }
+
+    #[test]
+    fn rejects_an_endless_line() {
+        let long = vec![b'+'; MAX_LINE + 2];
+        assert_eq!(ReplyScanner::new().scan(&long, 1), Err(ScanError::LineTooLong));
+    }
+}

@@ -1,0 +1,204 @@
+//! A small reply parser that builds values, for setup commands only (AUTH,
+//! SELECT, HELLO, CLUSTER SLOTS, COMMAND INFO). The load itself never builds
+//! a reply: see [`super::scan`].
+
+use memchr::memchr;
+
+use super::scan::{MAX_DEPTH, ScanError};
+use crate::input::parse_strict_i64;
+
+/// One reply, materialised.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// `+` simple string.
+    Status(String),
+    /// `-` or `!` error.
+    Error(String),
+    /// `:` integer.
+    Int(i64),
+    /// `$` or `=` string (the `=` format prefix kept).
+    Bulk(Vec<u8>),
+    /// `$-1`, `*-1` or `_`.
+    Null,
+    /// `*`, `~` or `>` aggregate.
+    Array(Vec<Value>),
+    /// `%` map.
+    Map(Vec<(Value, Value)>),
+    /// `,` `#` `(` scalars, as their text.
+    Scalar(String),
+    /// `>` out-of-band push.
+    Push(Vec<Value>),
+}
+
+impl Value {
+    /// The bytes of a string-like value.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bulk(b) => Some(b),
+            Value::Status(s) | Value::Scalar(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    }
+
+    /// The integer of an integer reply.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The elements of an aggregate; a map's entries are flattened.
+    pub fn into_items(self) -> Option<Vec<Value>> {
+        match self {
+            Value::Array(v) | Value::Push(v) => Some(v),
+            Value::Map(m) => Some(m.into_iter().flat_map(|(k, v)| [k, v]).collect()),
+            _ => None,
+        }
+    }
+
+    /// The text of an error reply.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Value::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Status(s) | Value::Error(s) | Value::Scalar(s) => f.write_str(s),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Bulk(b) => f.write_str(&String::from_utf8_lossy(b)),
+            Value::Null => f.write_str("(nil)"),
+            Value::Array(_) | Value::Push(_) | Value::Map(_) => f.write_str("(aggregate)"),
+        }
+    }
+}
+
+/// Parses one reply at the start of `buf`: `Ok(None)` when more bytes are
+/// needed, else the value and the bytes it used. Attributes are dropped.
+///
+/// # Errors
+///
+/// A protocol violation.
+pub fn parse_value(buf: &[u8]) -> Result<Option<(Value, usize)>, ScanError> {
+    parse_at(buf, 0, 0)
+}
+
+fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Value, usize)>, ScanError> {
+    if depth > MAX_DEPTH {
+        return Err(ScanError::TooDeep);
+    }
+    let Some(nl) = memchr(b'\n', &buf[pos..]) else {
+        return Ok(None);
+    };
+    if nl < 2 || buf[pos + nl - 1] != b'\r' {
+        return Err(ScanError::MissingCrlf);
+    }
+    let ty = buf[pos];
+    let body = &buf[pos + 1..pos + nl - 1];
+    let text = || String::from_utf8_lossy(body).into_owned();
+    let next = pos + nl + 1;
+    let leaf = |v| Ok(Some((v, next)));
+    match ty {
+        b'+' => leaf(Value::Status(text())),
+        b'-' => leaf(Value::Error(text())),
+        b':' => leaf(Value::Int(parse_strict_i64(body).ok_or(ScanError::BadLength(ty))?)),
+        b'_' => leaf(Value::Null),
+        b',' | b'#' | b'(' => leaf(Value::Scalar(text())),
+        b'$' | b'=' | b'!' => {
+            if body == b"-1" {
+                return leaf(Value::Null);
+            }
+            let len = parse_len(ty, body)? as usize;
+            if buf.len() < next + len + 2 {
+                return Ok(None);
+            }
+            if &buf[next + len..next + len + 2] != b"\r\n" {
+                return Err(ScanError::MissingCrlf);
+            }
+            let bytes = buf[next..next + len].to_vec();
+            let v = if ty == b'!' { Value::Error(String::from_utf8_lossy(&bytes).into_owned()) } else { Value::Bulk(bytes) };
+            Ok(Some((v, next + len + 2)))
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            if body == b"-1" {
+                return leaf(Value::Null);
+            }
+            let n = parse_len(ty, body)?;
+            let count = if matches!(ty, b'%' | b'|') { n * 2 } else { n };
+            let mut items = Vec::with_capacity(count.min(1024) as usize);
+            let mut at = next;
+            for _ in 0..count {
+                let Some((v, end)) = parse_at(buf, at, depth + 1)? else {
+                    return Ok(None);
+                };
+                items.push(v);
+                at = end;
+            }
+            let v = match ty {
+                b'|' => return parse_at(buf, at, depth),
+                b'>' => Value::Push(items),
+                b'%' => {
+                    let mut it = items.into_iter();
+                    let mut pairs = Vec::new();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        pairs.push((k, v));
+                    }
+                    Value::Map(pairs)
+                }
+                _ => Value::Array(items),
+            };
+            Ok(Some((v, at)))
+        }
+        other => Err(ScanError::UnknownType(other)),
+    }
+}
+
+fn parse_len(ty: u8, body: &[u8]) -> Result<u64, ScanError> {
+    match parse_strict_i64(body) {
+        Some(n) if (0..=u32::MAX as i64).contains(&n) => Ok(n as u64),
+        _ => Err(ScanError::BadLength(ty)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(buf: &[u8]) -> Value {
+        let (v, used) = parse_value(buf).unwrap().unwrap();
+        assert_eq!(used, buf.len());
+        v
+    }
+
+    #[test]
+    fn parses_scalars() {
+        assert_eq!(one(b"+OK\r\n"), Value::Status("OK".into()));
+        assert_eq!(one(b"-ERR no\r\n").error(), Some("ERR no"));
+        assert_eq!(one(b":-5\r\n"), Value::Int(-5));
+        assert_eq!(one(b"$3\r\na\r\n\r\n"), Value::Bulk(b"a\r\n".to_vec()));
+        assert_eq!(one(b"_\r\n"), Value::Null);
+        assert_eq!(one(b"!3\r\nbad\r\n").error(), Some("bad"));
+    }
+
+    #[test]
+    fn parses_aggregates_and_drops_attributes() {
+        let v = one(b"*2\r\n:1\r\n%1\r\n+k\r\n$1\r\nv\r\n");
+        assert_eq!(
+            v,
+            Value::Array(vec![Value::Int(1), Value::Map(vec![(Value::Status("k".into()), Value::Bulk(b"v".to_vec()))])])
+        );
+        assert_eq!(one(b"|1\r\n+a\r\n+b\r\n:7\r\n"), Value::Int(7));
+    }
+
+    #[test]
+    fn needs_more_bytes_for_a_partial_reply() {
+        for partial in [&b"*2\r\n:1\r\n"[..], b"$5\r\nab", b"+O"] {
+            assert_eq!(parse_value(partial), Ok(None));
+        }
+    }
+}
