@@ -21,6 +21,18 @@ pub enum Error {
     Connect(#[from] ConnectError),
 }
 
+impl Error {
+    /// The exit status for this error; see [`crate::report::exit`].
+    pub fn exit_code(&self) -> i32 {
+        use crate::report::exit;
+        match self {
+            Error::Config(_) => exit::USAGE,
+            Error::Input(_) => exit::INPUT,
+            Error::Connect(_) => exit::CONNECT,
+        }
+    }
+}
+
 /// A problem with the input.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -90,6 +102,8 @@ pub enum InvalidKind {
     TooLong(usize),
     /// A command that would break the reply stream, such as `SUBSCRIBE`.
     Refused(String),
+    /// The input ends inside the transaction this `MULTI` opened.
+    OpenTransaction,
 }
 
 impl std::fmt::Display for InvalidKind {
@@ -104,6 +118,9 @@ impl std::fmt::Display for InvalidKind {
                 max >> 20
             ),
             InvalidKind::Refused(why) => f.write_str(why),
+            InvalidKind::OpenTransaction => f.write_str(
+                "the input ends inside the transaction this MULTI opens (no EXEC or DISCARD follows); rload discarded it",
+            ),
         }
     }
 }
@@ -161,7 +178,10 @@ pub enum ConnectError {
 
 impl ConnectError {
     pub(crate) fn io(addr: &str, source: io::Error) -> Self {
-        ConnectError::Io { addr: addr.to_string(), source }
+        ConnectError::Io {
+            addr: addr.to_string(),
+            source,
+        }
     }
 }
 

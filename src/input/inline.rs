@@ -39,10 +39,16 @@ impl std::fmt::Display for InlineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             InlineError::UnbalancedDouble(c) => {
-                write!(f, "unbalanced quotes: the double quote at column {c} is never closed")
+                write!(
+                    f,
+                    "unbalanced quotes: the double quote at column {c} is never closed"
+                )
             }
             InlineError::UnbalancedSingle(c) => {
-                write!(f, "unbalanced quotes: the single quote at column {c} is never closed")
+                write!(
+                    f,
+                    "unbalanced quotes: the single quote at column {c} is never closed"
+                )
             }
             InlineError::TextAfterQuote(c) => write!(
                 f,
@@ -253,7 +259,10 @@ mod tests {
 
     #[test]
     fn double_quotes_resolve_hex_escapes_in_either_case() {
-        assert_eq!(split(br#""\x41\x6a\x6A\x00""#).unwrap(), [b"Ajj\0".to_vec()]);
+        assert_eq!(
+            split(br#""\x41\x6a\x6A\x00""#).unwrap(),
+            [b"Ajj\0".to_vec()]
+        );
         assert_eq!(split(br#""\xff""#).unwrap(), [vec![0xff]]);
     }
 
@@ -304,7 +313,10 @@ mod tests {
     fn rejects_closing_quote_followed_by_text() {
         assert_eq!(split(br#"SET "a"b"#), Err(InlineError::TextAfterQuote(7)));
         assert_eq!(split(br#"'a''b'"#), Err(InlineError::TextAfterQuote(3)));
-        assert_eq!(split(br#"foo"bar"baz"#), Err(InlineError::TextAfterQuote(8)));
+        assert_eq!(
+            split(br#"foo"bar"baz"#),
+            Err(InlineError::TextAfterQuote(8))
+        );
     }
 
     #[test]
@@ -317,10 +329,19 @@ mod tests {
 
     #[test]
     fn rejects_unterminated_quotes() {
-        assert_eq!(split(br#"SET k "abc"#), Err(InlineError::UnbalancedDouble(7)));
+        assert_eq!(
+            split(br#"SET k "abc"#),
+            Err(InlineError::UnbalancedDouble(7))
+        );
         assert_eq!(split(br"SET k 'abc"), Err(InlineError::UnbalancedSingle(7)));
-        assert_eq!(split(br#"SET k "abc\""#), Err(InlineError::UnbalancedDouble(7)));
-        assert_eq!(split(br"SET k 'abc\'"), Err(InlineError::UnbalancedSingle(7)));
+        assert_eq!(
+            split(br#"SET k "abc\""#),
+            Err(InlineError::UnbalancedDouble(7))
+        );
+        assert_eq!(
+            split(br"SET k 'abc\'"),
+            Err(InlineError::UnbalancedSingle(7))
+        );
     }
 
     #[test]
@@ -344,6 +365,10 @@ mod tests {
             InlineError::UnbalancedDouble(7).to_string(),
             "unbalanced quotes: the double quote at column 7 is never closed"
         );
-        assert!(InlineError::TextAfterQuote(3).to_string().contains("column 3"));
+        assert!(
+            InlineError::TextAfterQuote(3)
+                .to_string()
+                .contains("column 3")
+        );
     }
 }

@@ -8,7 +8,7 @@ mod resp;
 
 pub use args::Args;
 pub use inline::InlineError;
-pub use reader::{Command, Input, InputReader, MAX_COMMAND_BYTES, Position};
+pub use reader::{Command, Input, InputReader, MAX_COMMAND_BYTES, Next, Position};
 pub use resp::{FrameError, FrameErrorKind, MAX_BULK_LEN};
 
 pub(crate) use resp::parse_strict_i64;

@@ -65,8 +65,14 @@ impl Input {
             Input::Bytes { data, .. } => Ok(Box::new(io::Cursor::new(data.clone()))),
             Input::File(path) => {
                 let name = self.name();
-                let file = File::open(path).map_err(|source| InputError::Open { name: name.clone(), source })?;
-                let meta = file.metadata().map_err(|source| InputError::Open { name: name.clone(), source })?;
+                let file = File::open(path).map_err(|source| InputError::Open {
+                    name: name.clone(),
+                    source,
+                })?;
+                let meta = file.metadata().map_err(|source| InputError::Open {
+                    name: name.clone(),
+                    source,
+                })?;
                 if meta.is_dir() {
                     return Err(InputError::Directory { name });
                 }
@@ -106,6 +112,27 @@ struct Found {
     pos: Position,
 }
 
+/// What framing the buffered input gave.
+enum Step {
+    Found(Found),
+    /// A blank line or an empty frame was skipped.
+    Skipped,
+    /// More input is needed (how much is kept in `InputReader::need`).
+    NeedInput,
+    End,
+}
+
+/// The next thing the buffered input holds.
+#[derive(Debug)]
+pub enum Next<'a> {
+    /// A command.
+    Command(Command<'a>),
+    /// The buffer is used up: call [`InputReader::read_more`], which may block.
+    NeedInput,
+    /// Every input has ended.
+    End,
+}
+
 /// Reads and frames commands from a list of inputs, one at a time.
 pub struct InputReader {
     names: Vec<String>,
@@ -115,6 +142,8 @@ pub struct InputReader {
     start: usize,
     end: usize,
     eof: bool,
+    /// Bytes needed from `start` before framing can go on.
+    need: usize,
     line: u64,
     offset: u64,
     args: ArgBuf,
@@ -129,7 +158,10 @@ impl InputReader {
     ///
     /// The first input that cannot be opened, or that is a directory.
     pub fn open(inputs: &[Input]) -> Result<Self, InputError> {
-        let readers = inputs.iter().map(Input::open).collect::<Result<Vec<_>, _>>()?;
+        let readers = inputs
+            .iter()
+            .map(Input::open)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(InputReader {
             names: inputs.iter().map(Input::name).collect(),
             readers,
@@ -138,6 +170,7 @@ impl InputReader {
             start: 0,
             end: 0,
             eof: false,
+            need: 1,
             line: 1,
             offset: 0,
             args: ArgBuf::default(),
@@ -150,47 +183,84 @@ impl InputReader {
         &self.names
     }
 
-    /// The next command, or `None` after the last input ends.
+    /// The next command, reading input as needed, or `None` after the last
+    /// input ends.
     ///
     /// # Errors
     ///
     /// A read failure, or an invalid command; nothing of an invalid command
     /// is returned, and the reader should not be used after an error.
     pub fn next_command(&mut self) -> Result<Option<Command<'_>>, InputError> {
-        let Some(found) = self.advance()? else {
-            return Ok(None);
+        let found = loop {
+            match self.advance()? {
+                Step::Found(found) => break found,
+                Step::Skipped => {}
+                Step::NeedInput => self.read_more()?,
+                Step::End => return Ok(None),
+            }
         };
-        let bytes = &self.buf[found.start..found.end];
-        Ok(Some(Command {
-            pos: found.pos,
-            args: self.args.args(bytes),
-            resp: found.resp.then_some(bytes),
-        }))
+        Ok(Some(self.lend(found)))
     }
 
-    fn advance(&mut self) -> Result<Option<Found>, InputError> {
+    /// The next command already in the buffer, without reading; see
+    /// [`Next`]. Lets a caller flush its own output before a read that may
+    /// block.
+    ///
+    /// # Errors
+    ///
+    /// As [`InputReader::next_command`].
+    pub fn next_buffered(&mut self) -> Result<Next<'_>, InputError> {
         loop {
-            if self.start == self.end {
-                if !self.eof {
-                    self.fill(1)?;
-                } else if !self.next_input() {
-                    return Ok(None);
-                }
-                continue;
-            }
-            let found = if self.buf[self.start] == b'*' {
-                self.frame_resp()?
-            } else {
-                self.frame_inline()?
-            };
-            if found.is_some() {
-                return Ok(found);
+            match self.advance()? {
+                Step::Found(found) => return Ok(Next::Command(self.lend(found))),
+                Step::Skipped => {}
+                Step::NeedInput => return Ok(Next::NeedInput),
+                Step::End => return Ok(Next::End),
             }
         }
     }
 
-    /// Frames the RESP command at `start`; `None` means "skipped or need more".
-    fn frame_resp(&mut self) -> Result<Option<Found>, InputError> {
+    /// Reads more input, once, blocking if the input has none ready.
+    ///
+    /// # Errors
+    ///
+    /// A read failure, or a command longer than [`MAX_COMMAND_BYTES`].
+    pub fn read_more(&mut self) -> Result<(), InputError> {
+        self.fill(self.need)
+    }
+
+    fn lend(&self, found: Found) -> Command<'_> {
+        let bytes = &self.buf[found.start..found.end];
+        Command {
+            pos: found.pos,
+            args: self.args.args(bytes),
+            resp: found.resp.then_some(bytes),
+        }
+    }
+
+    fn advance(&mut self) -> Result<Step, InputError> {
+        if self.start == self.end {
+            if !self.eof {
+                return Ok(self.need_input(1));
+            }
+            if !self.next_input() {
+                return Ok(Step::End);
+            }
+            return Ok(Step::Skipped);
+        }
+        if self.buf[self.start] == b'*' {
+            self.frame_resp()
+        } else {
+            self.frame_inline()
+        }
+    }
+
+    fn need_input(&mut self, need: usize) -> Step {
+        self.need = need;
+        Step::NeedInput
+    }
+
+    fn frame_resp(&mut self) -> Result<Step, InputError> {
         let data = &self.buf[self.start..self.end];
         let pos = self.position();
         match self.framer.frame(data, &mut self.args) {
@@ -198,49 +268,62 @@ impl InputReader {
                 self.framer = RespFramer::default();
                 let newlines = memchr::memchr_iter(b'\n', &data[..len]).count();
                 self.consume(len, newlines as u64);
-                Ok(Some(Found { start: self.start - len, end: self.start, resp: true, pos }))
+                Ok(Step::Found(Found {
+                    start: self.start - len,
+                    end: self.start,
+                    resp: true,
+                    pos,
+                }))
             }
             Ok(Frame::Empty(len)) => {
                 self.framer = RespFramer::default();
                 self.consume(len, 1);
-                Ok(None)
+                Ok(Step::Skipped)
             }
             Ok(Frame::Incomplete(_)) if self.eof => Err(self.invalid(pos, InvalidKind::Truncated)),
-            Ok(Frame::Incomplete(need)) => {
-                self.fill(need)?;
-                Ok(None)
-            }
+            Ok(Frame::Incomplete(need)) => Ok(self.need_input(need)),
             Err(e) => {
                 self.framer = RespFramer::default();
                 let lines_before = memchr::memchr_iter(b'\n', &data[..e.offset]).count() as u64;
-                let at = Position { line: pos.line + lines_before, ..pos };
+                let at = Position {
+                    line: pos.line + lines_before,
+                    ..pos
+                };
                 Err(self.invalid(at, InvalidKind::Frame(e, pos.offset + e.offset as u64)))
             }
         }
     }
 
-    /// Frames the inline line at `start`; `None` means "blank or need more".
-    fn frame_inline(&mut self) -> Result<Option<Found>, InputError> {
+    fn frame_inline(&mut self) -> Result<Step, InputError> {
         let data = &self.buf[self.start..self.end];
         let pos = self.position();
         let (len, consumed) = match memchr(b'\n', data) {
             Some(i) => (i, i + 1),
             None if self.eof => (data.len(), data.len()),
             None => {
-                self.fill(data.len() + 1)?;
-                return Ok(None);
+                let need = data.len() + 1;
+                return Ok(self.need_input(need));
             }
         };
-        let len = if len > 0 && data[len - 1] == b'\r' { len - 1 } else { len };
+        let len = if len > 0 && data[len - 1] == b'\r' {
+            len - 1
+        } else {
+            len
+        };
         if let Err(e) = split_inline(&data[..len], &mut self.args) {
             return Err(self.invalid(pos, InvalidKind::Inline(e)));
         }
         let start = self.start;
         self.consume(consumed, 1);
         if self.args.spans.is_empty() {
-            return Ok(None);
+            return Ok(Step::Skipped);
         }
-        Ok(Some(Found { start, end: start + len, resp: false, pos }))
+        Ok(Step::Found(Found {
+            start,
+            end: start + len,
+            resp: false,
+            pos,
+        }))
     }
 
     fn consume(&mut self, len: usize, newlines: u64) {
@@ -250,17 +333,28 @@ impl InputReader {
     }
 
     fn position(&self) -> Position {
-        Position { source: self.current as u32, line: self.line, offset: self.offset }
+        Position {
+            source: self.current as u32,
+            line: self.line,
+            offset: self.offset,
+        }
     }
 
     fn invalid(&self, pos: Position, kind: InvalidKind) -> InputError {
-        InputError::Invalid { at: self.location(pos), kind }
+        InputError::Invalid {
+            at: self.location(pos),
+            kind,
+        }
     }
 
     /// The printable location of a position.
     pub fn location(&self, pos: Position) -> Location {
         Location {
-            name: self.names.get(pos.source as usize).cloned().unwrap_or_default(),
+            name: self
+                .names
+                .get(pos.source as usize)
+                .cloned()
+                .unwrap_or_default(),
             line: pos.line,
             offset: pos.offset,
         }
@@ -290,7 +384,10 @@ impl InputReader {
         }
         let want = need.max(self.end + READ_SIZE);
         if want > self.buf.len() {
-            self.buf.resize(want.next_power_of_two().min(MAX_COMMAND_BYTES + READ_SIZE), 0);
+            self.buf.resize(
+                want.next_power_of_two().min(MAX_COMMAND_BYTES + READ_SIZE),
+                0,
+            );
         } else if self.buf.len() > 8 * READ_SIZE && want <= 2 * READ_SIZE {
             // A huge command has gone: give its memory back.
             self.buf.truncate(2 * READ_SIZE);
@@ -317,15 +414,26 @@ mod tests {
     use super::*;
 
     fn reader(data: &[u8]) -> InputReader {
-        InputReader::open(&[Input::Bytes { name: "t".into(), data: bytes::Bytes::copy_from_slice(data) }]).unwrap()
+        InputReader::open(&[Input::Bytes {
+            name: "t".into(),
+            data: bytes::Bytes::copy_from_slice(data),
+        }])
+        .unwrap()
     }
 
-    /// Every command as (line, offset, args, was-resp).
-    fn all(data: &[u8]) -> Result<Vec<(u64, u64, Vec<Vec<u8>>, bool)>, InputError> {
+    /// A command as (line, offset, args, was-resp).
+    type Framed = (u64, u64, Vec<Vec<u8>>, bool);
+
+    fn all(data: &[u8]) -> Result<Vec<Framed>, InputError> {
         let mut r = reader(data);
         let mut out = Vec::new();
         while let Some(c) = r.next_command()? {
-            out.push((c.pos.line, c.pos.offset, c.args.iter().map(<[u8]>::to_vec).collect(), c.resp.is_some()));
+            out.push((
+                c.pos.line,
+                c.pos.offset,
+                c.args.iter().map(<[u8]>::to_vec).collect(),
+                c.resp.is_some(),
+            ));
         }
         Ok(out)
     }
@@ -341,7 +449,15 @@ mod tests {
     fn mixes_inline_lines_and_resp_frames_with_positions() {
         let got = all(b"SET a 1\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n\n  \nPING").unwrap();
         assert_eq!(got.len(), 3);
-        assert_eq!(got[0], (1, 0, vec![b"SET".to_vec(), b"a".to_vec(), b"1".to_vec()], false));
+        assert_eq!(
+            got[0],
+            (
+                1,
+                0,
+                vec![b"SET".to_vec(), b"a".to_vec(), b"1".to_vec()],
+                false
+            )
+        );
         assert_eq!(got[1], (2, 9, vec![b"GET".to_vec(), b"a".to_vec()], true));
         assert_eq!(got[2], (9, 33, vec![b"PING".to_vec()], false));
     }
@@ -369,7 +485,9 @@ mod tests {
     fn names_the_line_and_offset_of_a_bad_frame_byte() {
         let (at, kind) = invalid(b"PING\n*2\r\n$4\r\nECHO\r\n:1\r\n");
         assert_eq!(at.line, 5);
-        let InvalidKind::Frame(e, offset) = kind else { panic!("{kind:?}") };
+        let InvalidKind::Frame(e, offset) = kind else {
+            panic!("{kind:?}")
+        };
         assert_eq!(offset, 19);
         assert!(e.to_string().contains("expected '$'"));
     }
@@ -401,8 +519,14 @@ mod tests {
 
     #[test]
     fn reads_inputs_in_order_and_restarts_lines_per_input() {
-        let a = Input::Bytes { name: "a".into(), data: "PING\n".into() };
-        let b = Input::Bytes { name: "b".into(), data: "\nECHO x\n".into() };
+        let a = Input::Bytes {
+            name: "a".into(),
+            data: "PING\n".into(),
+        };
+        let b = Input::Bytes {
+            name: "b".into(),
+            data: "\nECHO x\n".into(),
+        };
         let mut r = InputReader::open(&[a, b]).unwrap();
         let first = r.next_command().unwrap().unwrap().pos;
         let second = r.next_command().unwrap().unwrap().pos;

@@ -74,7 +74,11 @@ impl std::fmt::Display for FrameError {
         match self.kind {
             FrameErrorKind::BadCount => f.write_str("invalid multibulk count after '*'"),
             FrameErrorKind::ExpectedDollar(b) => {
-                write!(f, "expected '$' at the start of an argument, got {}", show_byte(b))
+                write!(
+                    f,
+                    "expected '$' at the start of an argument, got {}",
+                    show_byte(b)
+                )
             }
             FrameErrorKind::BadBulkLength => f.write_str("invalid bulk length after '$'"),
             FrameErrorKind::NullBulk => {
@@ -84,8 +88,12 @@ impl std::fmt::Display for FrameError {
                 f,
                 "bulk length {n} is over the server's 512 MiB limit (proto-max-bulk-len)"
             ),
-            FrameErrorKind::MissingCrlf => f.write_str("expected CRLF at the end of a '*' or '$' line"),
-            FrameErrorKind::BulkNotTerminated => f.write_str("bulk payload is not followed by CRLF"),
+            FrameErrorKind::MissingCrlf => {
+                f.write_str("expected CRLF at the end of a '*' or '$' line")
+            }
+            FrameErrorKind::BulkNotTerminated => {
+                f.write_str("bulk payload is not followed by CRLF")
+            }
         }
     }
 }
@@ -127,7 +135,10 @@ impl RespFramer {
                     return Ok(Frame::Empty(next));
                 }
                 if n > MAX_ARGC {
-                    return Err(FrameError { offset: 1, kind: FrameErrorKind::BadCount });
+                    return Err(FrameError {
+                        offset: 1,
+                        kind: FrameErrorKind::BadCount,
+                    });
                 }
                 self.at = next;
                 self.argc = Some(n as usize);
@@ -140,7 +151,10 @@ impl RespFramer {
                 None => return Ok(Frame::Incomplete(at + 1)),
                 Some(b'$') => {}
                 Some(&b) => {
-                    return Err(FrameError { offset: at, kind: FrameErrorKind::ExpectedDollar(b) });
+                    return Err(FrameError {
+                        offset: at,
+                        kind: FrameErrorKind::ExpectedDollar(b),
+                    });
                 }
             }
             let Some((len, start)) = number(buf, at, FrameErrorKind::BadBulkLength)? else {
@@ -152,7 +166,10 @@ impl RespFramer {
                 return Ok(Frame::Incomplete(end + 2));
             }
             if &buf[end..end + 2] != b"\r\n" {
-                return Err(FrameError { offset: end, kind: FrameErrorKind::BulkNotTerminated });
+                return Err(FrameError {
+                    offset: end,
+                    kind: FrameErrorKind::BulkNotTerminated,
+                });
             }
             args.push_base(start, end);
             self.at = end + 2;
@@ -169,7 +186,10 @@ fn bulk_len(len: i64, at: usize) -> Result<usize, FrameError> {
         n if n as u64 > MAX_BULK_LEN => FrameErrorKind::BulkTooLong(n as u64),
         n => return Ok(n as usize),
     };
-    Err(FrameError { offset: at + 1, kind })
+    Err(FrameError {
+        offset: at + 1,
+        kind,
+    })
 }
 
 /// Parses the `<type><number>\r\n` line at `buf[at..]`, returning the number
@@ -179,7 +199,10 @@ fn number(buf: &[u8], at: usize, bad: FrameErrorKind) -> Result<Option<(i64, usi
     let window = &buf[digits_at.min(buf.len())..buf.len().min(digits_at + MAX_NUMBER_LEN + 1)];
     let Some(cr) = window.iter().position(|&b| b == b'\r') else {
         if window.len() > MAX_NUMBER_LEN {
-            return Err(FrameError { offset: digits_at, kind: bad });
+            return Err(FrameError {
+                offset: digits_at,
+                kind: bad,
+            });
         }
         return Ok(None);
     };
@@ -187,11 +210,17 @@ fn number(buf: &[u8], at: usize, bad: FrameErrorKind) -> Result<Option<(i64, usi
         return Ok(None);
     };
     if lf != b'\n' {
-        return Err(FrameError { offset: digits_at + cr + 1, kind: FrameErrorKind::MissingCrlf });
+        return Err(FrameError {
+            offset: digits_at + cr + 1,
+            kind: FrameErrorKind::MissingCrlf,
+        });
     }
     match parse_strict_i64(&window[..cr]) {
         Some(n) => Ok(Some((n, digits_at + cr + 2))),
-        None => Err(FrameError { offset: digits_at, kind: bad }),
+        None => Err(FrameError {
+            offset: digits_at,
+            kind: bad,
+        }),
     }
 }
 
@@ -278,23 +307,39 @@ mod tests {
                 Ok(Frame::Incomplete(_))
             ));
         }
-        assert_eq!(framer.frame(whole, &mut args), Ok(Frame::Command(whole.len())));
+        assert_eq!(
+            framer.frame(whole, &mut args),
+            Ok(Frame::Command(whole.len()))
+        );
         assert_eq!(args.args(whole).get(1), Some(&b"hello"[..]));
     }
 
     #[test]
     fn rejects_bad_counts() {
-        for bad in [&b"*x\r\n"[..], b"*\r\n", b"*01\r\n", b"*-0\r\n", b"*+1\r\n", b"*1 \r\n"] {
+        for bad in [
+            &b"*x\r\n"[..],
+            b"*\r\n",
+            b"*01\r\n",
+            b"*-0\r\n",
+            b"*+1\r\n",
+            b"*1 \r\n",
+        ] {
             assert_eq!(err(bad).kind, FrameErrorKind::BadCount, "{bad:?}");
         }
-        assert_eq!(err(b"*99999999999999999999999\r\n").kind, FrameErrorKind::BadCount);
+        assert_eq!(
+            err(b"*99999999999999999999999\r\n").kind,
+            FrameErrorKind::BadCount
+        );
         assert_eq!(err(b"*2147483648\r\n").kind, FrameErrorKind::BadCount);
     }
 
     #[test]
     fn rejects_a_missing_dollar() {
         let e = err(b"*1\r\n:3\r\nSET\r\n");
-        assert_eq!((e.offset, e.kind), (4, FrameErrorKind::ExpectedDollar(b':')));
+        assert_eq!(
+            (e.offset, e.kind),
+            (4, FrameErrorKind::ExpectedDollar(b':'))
+        );
         assert!(e.to_string().contains("got ':'"));
     }
 
@@ -327,7 +372,15 @@ mod tests {
         assert_eq!(parse_strict_i64(b"-12"), Some(-12));
         assert_eq!(parse_strict_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_strict_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"00", b"-0", b"+1", b"1a", b"9223372036854775808"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"00",
+            b"-0",
+            b"+1",
+            b"1a",
+            b"9223372036854775808",
+        ] {
             assert_eq!(parse_strict_i64(bad), None, "{bad:?}");
         }
     }

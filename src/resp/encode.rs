@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn encodes_empty_and_binary_arguments() {
-        assert_eq!(encode_to_vec(&[b"ECHO", b""]), b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n");
+        assert_eq!(
+            encode_to_vec(&[b"ECHO", b""]),
+            b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n"
+        );
         assert_eq!(encode_to_vec(&[b"\0\r\n"]), b"*1\r\n$3\r\n\0\r\n\r\n");
     }
 
@@ -88,7 +91,18 @@ mod tests {
 
     #[test]
     fn counts_digits() {
-        for n in [0usize, 1, 9, 10, 11, 99, 100, 999_999, 1_000_000, usize::MAX] {
+        for n in [
+            0usize,
+            1,
+            9,
+            10,
+            11,
+            99,
+            100,
+            999_999,
+            1_000_000,
+            usize::MAX,
+        ] {
             assert_eq!(digits(n), n.to_string().len());
         }
     }

@@ -165,7 +165,11 @@ impl ReplyScanner {
     /// A protocol violation; the stream cannot be trusted after one.
     pub fn scan(&mut self, buf: &[u8], max: u64) -> Result<Batch, ScanError> {
         let mut pos = 0;
-        let mut batch = Batch { consumed: 0, replies: 0, last_type: None };
+        let mut batch = Batch {
+            consumed: 0,
+            replies: 0,
+            last_type: None,
+        };
         while batch.replies < max && pos < buf.len() {
             let done = match self.state {
                 State::Header => {
@@ -201,7 +205,11 @@ impl ReplyScanner {
                         self.capture(&buf[pos..pos + take]);
                     }
                     pos += take;
-                    self.state = if take as u64 == left { State::Crlf(false) } else { State::Payload(left - take as u64) };
+                    self.state = if take as u64 == left {
+                        State::Crlf(false)
+                    } else {
+                        State::Payload(left - take as u64)
+                    };
                     Done::Open
                 }
                 State::Crlf(seen_cr) => {
@@ -215,7 +223,11 @@ impl ReplyScanner {
                         Done::Open
                     } else {
                         self.state = State::Header;
-                        if self.chunked { Done::Open } else { self.element_done() }
+                        if self.chunked {
+                            Done::Open
+                        } else {
+                            self.element_done()
+                        }
                     }
                 }
             };
@@ -306,9 +318,17 @@ impl ReplyScanner {
             return Ok(self.element_done());
         } else {
             let n = length(ty, body)?;
-            level.remaining = if matches!(ty, b'%' | b'|') { n.checked_mul(2).ok_or(ScanError::BadLength(ty))? } else { n };
+            level.remaining = if matches!(ty, b'%' | b'|') {
+                n.checked_mul(2).ok_or(ScanError::BadLength(ty))?
+            } else {
+                n
+            };
             if level.remaining == 0 {
-                return Ok(if level.attribute { Done::Open } else { self.element_done() });
+                return Ok(if level.attribute {
+                    Done::Open
+                } else {
+                    self.element_done()
+                });
             }
         }
         if self.depth == MAX_DEPTH {
@@ -389,7 +409,8 @@ mod tests {
 
     #[test]
     fn counts_every_resp2_type() {
-        let stream = b"+OK\r\n-ERR bad\r\n:42\r\n$3\r\nfoo\r\n$-1\r\n*-1\r\n*0\r\n*2\r\n$1\r\na\r\n:1\r\n";
+        let stream =
+            b"+OK\r\n-ERR bad\r\n:42\r\n$3\r\nfoo\r\n$-1\r\n*-1\r\n*0\r\n*2\r\n$1\r\na\r\n:1\r\n";
         assert_eq!(count(stream), Ok((8, stream.len())));
     }
 
@@ -401,13 +422,15 @@ mod tests {
 
     #[test]
     fn attributes_and_pushes_are_not_replies() {
-        let stream = b"|1\r\n+ttl\r\n:3\r\n+OK\r\n>2\r\n+message\r\n+x\r\n*1\r\n|1\r\n+a\r\n+b\r\n:1\r\n";
+        let stream =
+            b"|1\r\n+ttl\r\n:3\r\n+OK\r\n>2\r\n+message\r\n+x\r\n*1\r\n|1\r\n+a\r\n+b\r\n:1\r\n";
         assert_eq!(count(stream), Ok((2, stream.len())));
     }
 
     #[test]
     fn counts_streamed_strings_and_aggregates() {
-        let stream = b"$?\r\n;3\r\nabc\r\n;1\r\nd\r\n;0\r\n*?\r\n:1\r\n%?\r\n+a\r\n+b\r\n.\r\n.\r\n+OK\r\n";
+        let stream =
+            b"$?\r\n;3\r\nabc\r\n;1\r\nd\r\n;0\r\n*?\r\n:1\r\n%?\r\n+a\r\n+b\r\n.\r\n.\r\n+OK\r\n";
         assert_eq!(count(stream), Ok((3, stream.len())));
     }
 
@@ -420,7 +443,9 @@ mod tests {
     #[test]
     fn stops_after_an_error_and_keeps_its_text() {
         let mut s = ReplyScanner::new();
-        let b = s.scan(b"+OK\r\n-WRONGTYPE Operation\r\n+OK\r\n", 10).unwrap();
+        let b = s
+            .scan(b"+OK\r\n-WRONGTYPE Operation\r\n+OK\r\n", 10)
+            .unwrap();
         assert_eq!((b.replies, b.consumed), (2, 27));
         assert!(b.ended_in_error());
         assert_eq!(s.last_text(), b"WRONGTYPE Operation");
@@ -494,6 +519,9 @@ mod tests {
     #[test]
     fn rejects_an_endless_line() {
         let long = vec![b'+'; MAX_LINE + 2];
-        assert_eq!(ReplyScanner::new().scan(&long, 1), Err(ScanError::LineTooLong));
+        assert_eq!(
+            ReplyScanner::new().scan(&long, 1),
+            Err(ScanError::LineTooLong)
+        );
     }
 }

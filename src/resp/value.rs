@@ -106,7 +106,9 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Value, usize
     match ty {
         b'+' => leaf(Value::Status(text())),
         b'-' => leaf(Value::Error(text())),
-        b':' => leaf(Value::Int(parse_strict_i64(body).ok_or(ScanError::BadLength(ty))?)),
+        b':' => leaf(Value::Int(
+            parse_strict_i64(body).ok_or(ScanError::BadLength(ty))?,
+        )),
         b'_' => leaf(Value::Null),
         b',' | b'#' | b'(' => leaf(Value::Scalar(text())),
         b'$' | b'=' | b'!' => {
@@ -121,7 +123,11 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Value, usize
                 return Err(ScanError::MissingCrlf);
             }
             let bytes = buf[next..next + len].to_vec();
-            let v = if ty == b'!' { Value::Error(String::from_utf8_lossy(&bytes).into_owned()) } else { Value::Bulk(bytes) };
+            let v = if ty == b'!' {
+                Value::Error(String::from_utf8_lossy(&bytes).into_owned())
+            } else {
+                Value::Bulk(bytes)
+            };
             Ok(Some((v, next + len + 2)))
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {
@@ -190,7 +196,13 @@ mod tests {
         let v = one(b"*2\r\n:1\r\n%1\r\n+k\r\n$1\r\nv\r\n");
         assert_eq!(
             v,
-            Value::Array(vec![Value::Int(1), Value::Map(vec![(Value::Status("k".into()), Value::Bulk(b"v".to_vec()))])])
+            Value::Array(vec![
+                Value::Int(1),
+                Value::Map(vec![(
+                    Value::Status("k".into()),
+                    Value::Bulk(b"v".to_vec())
+                )])
+            ])
         );
         assert_eq!(one(b"|1\r\n+a\r\n+b\r\n:7\r\n"), Value::Int(7));
     }

@@ -1,0 +1,376 @@
+//! The command line: the raw flags as typed, kept apart from the validated
+//! [`Config`] they become. Flag names and defaults follow redis-cli, so
+//! `redis-cli -h H -p P --pipe` becomes `rload -h H -p P --pipe`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser};
+
+use crate::config::{Config, Endpoint, Password, redact_uri};
+use crate::error::Error;
+use crate::input::Input;
+
+const EXIT_CODES: &str = "\
+Input is read from FILEs in order, or from standard input when none is given
+('-' also means standard input). Each command is an inline line (redis-cli's
+quoting rules) or a RESP frame; the two may be mixed.
+
+Exit status:
+  0  every command was sent and no reply was an error
+  1  some replies were errors, or the server stopped replying (timeout)
+  2  the command line is invalid
+  3  an input could not be read, or holds an invalid command
+  4  could not connect, log in (AUTH) or select the database
+  5  the connection was lost mid-load, or the server broke the protocol";
+
+/// The flags as the user typed them.
+#[derive(Parser, Debug)]
+#[command(
+    name = "rload",
+    version,
+    about = "Load data into Redis fast: a drop-in replacement for redis-cli --pipe",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    after_help = EXIT_CODES
+)]
+pub struct Args {
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
+    /// Print the version
+    #[arg(short = 'v', long, action = ArgAction::Version)]
+    version: Option<bool>,
+    /// Server hostname
+    #[arg(short = 'h', value_name = "HOSTNAME")]
+    host: Option<String>,
+    /// Server port
+    #[arg(short = 'p', value_name = "PORT")]
+    port: Option<u16>,
+    /// Server unix socket (overrides hostname and port)
+    #[arg(short = 's', value_name = "SOCKET")]
+    socket: Option<PathBuf>,
+    /// Password for AUTH; REDISCLI_AUTH is the safer way to pass it
+    #[arg(short = 'a', long = "pass", value_name = "PASSWORD")]
+    password: Option<String>,
+    /// ACL user name for AUTH (needs a password too)
+    #[arg(long, value_name = "USERNAME")]
+    user: Option<String>,
+    /// Database number
+    #[arg(short = 'n', value_name = "DB")]
+    db: Option<u32>,
+    /// Server URI: redis://[user[:password]@]host[:port][/db]
+    #[arg(short = 'u', value_name = "URI")]
+    uri: Option<String>,
+    /// Use RESP3 (HELLO 3)
+    #[arg(short = '3')]
+    resp3: bool,
+    /// Connection timeout in seconds, decimals allowed
+    #[arg(short = 't', value_name = "SECONDS")]
+    connect_timeout: Option<f64>,
+    /// Load commands from the input into the server
+    #[arg(long)]
+    pipe: bool,
+    /// Give up after this many seconds with no reply while waiting on the
+    /// server, writing or at the end (0 waits forever)
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        allow_negative_numbers = true
+    )]
+    pipe_timeout: i64,
+    /// Skip the first N commands of the input: the number a failed run
+    /// reported as done
+    #[arg(long, value_name = "N")]
+    resume_from: Option<u64>,
+    /// Don't warn that -a on the command line may not be safe
+    #[arg(long)]
+    no_auth_warning: bool,
+    /// Input files, read in order; '-' is standard input
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub struct Invocation {
+    /// The validated settings.
+    pub config: Config,
+    /// The inputs, in order.
+    pub inputs: Vec<Input>,
+    /// Warnings to print before starting, as redis-cli does.
+    pub warnings: Vec<String>,
+}
+
+impl Args {
+    /// Checks the flags and turns them into settings.
+    ///
+    /// # Errors
+    ///
+    /// An inconsistent or invalid flag, named in the message.
+    pub fn into_invocation(self) -> Result<Invocation, Error> {
+        if !self.pipe {
+            return Err(Error::Config(
+                "nothing to do: rload loads data with --pipe (see --help)".into(),
+            ));
+        }
+        let mut config = Config::default();
+        let mut warnings = Vec::new();
+        let server = &mut config.server;
+        if let Some(uri) = &self.uri {
+            server.apply_uri(uri)?;
+            if uri.contains('@') && redact_uri(uri) != *uri && !self.no_auth_warning {
+                warnings.push(AUTH_WARNING.to_string());
+            }
+        }
+        if let Some(host) = self.host {
+            server.endpoint = Endpoint::Tcp {
+                host,
+                port: tcp_port(&server.endpoint),
+            };
+        }
+        if let Some(port) = self.port {
+            let host = match &server.endpoint {
+                Endpoint::Tcp { host, .. } => host.clone(),
+                Endpoint::Unix(_) => "127.0.0.1".into(),
+            };
+            server.endpoint = Endpoint::Tcp { host, port };
+        }
+        if let Some(path) = self.socket {
+            server.endpoint = Endpoint::Unix(path);
+        }
+        if let Some(pw) = self.password {
+            if !self.no_auth_warning {
+                warnings.push(AUTH_WARNING.to_string());
+            }
+            server.password = Some(Password::new(pw));
+        } else if server.password.is_none()
+            && let Ok(pw) = std::env::var("REDISCLI_AUTH")
+        {
+            server.password = Some(Password::new(pw));
+        }
+        if let Some(user) = self.user {
+            server.user = Some(user);
+        }
+        if let Some(db) = self.db {
+            server.db = db;
+        }
+        server.resp3 |= self.resp3;
+        if let Some(t) = self.connect_timeout {
+            if !(t.is_finite() && t >= 0.0) {
+                return Err(Error::Config(format!(
+                    "-t {t}: the timeout must be a number of seconds, 0 or more"
+                )));
+            }
+            server.connect_timeout = (t > 0.0).then(|| Duration::from_secs_f64(t));
+        }
+        config.pipe_timeout =
+            (self.pipe_timeout > 0).then(|| Duration::from_secs(self.pipe_timeout as u64));
+        config.resume_from = self.resume_from.unwrap_or(0);
+        let inputs = if self.files.is_empty() {
+            vec![Input::Stdin]
+        } else {
+            self.files
+                .iter()
+                .map(|f| {
+                    if f == "-" {
+                        Input::Stdin
+                    } else {
+                        Input::File(f.into())
+                    }
+                })
+                .collect()
+        };
+        if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+            return Err(Error::Config(
+                "standard input ('-') can be given only once".into(),
+            ));
+        }
+        Ok(Invocation {
+            config,
+            inputs,
+            warnings,
+        })
+    }
+}
+
+/// redis-cli's warning, word for word.
+const AUTH_WARNING: &str = "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.";
+
+fn tcp_port(e: &Endpoint) -> u16 {
+    match e {
+        Endpoint::Tcp { port, .. } => *port,
+        Endpoint::Unix(_) => 6379,
+    }
+}
+
+/// The command line that carries on a load from `resume_from`: the same
+/// arguments with `--resume-from` set, and any password taken out (give it
+/// with `REDISCLI_AUTH` instead).
+pub fn resume_command(argv: &[String], resume_from: u64) -> String {
+    let mut out = Vec::new();
+    let mut dropped_password = false;
+    let mut it = argv.iter().peekable();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--resume-from" | "-a" | "--pass" => {
+                dropped_password |= arg != "--resume-from";
+                it.next();
+            }
+            a if a.starts_with("--resume-from=") => {}
+            a if a.starts_with("--pass=")
+                || (a.starts_with("-a") && a.len() > 2 && !a.starts_with("--")) =>
+            {
+                dropped_password = true;
+            }
+            "-u" => {
+                out.push(arg.clone());
+                if let Some(uri) = it.next() {
+                    let redacted = redact_uri(uri);
+                    dropped_password |= redacted != *uri;
+                    out.push(redacted.replace(":***@", "@"));
+                }
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out.push("--resume-from".into());
+    out.push(resume_from.to_string());
+    let mut line = out
+        .iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if dropped_password {
+        line = format!("REDISCLI_AUTH=... {line}");
+    }
+    line
+}
+
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Invocation, Error> {
+        Args::try_parse_from(std::iter::once("rload").chain(args.iter().copied()))
+            .unwrap()
+            .into_invocation()
+    }
+
+    #[test]
+    fn h_is_the_host_as_in_redis_cli() {
+        let inv = parse(&["--pipe", "-h", "example", "-p", "7000", "-n", "2"]).unwrap();
+        assert_eq!(
+            inv.config.server.endpoint,
+            Endpoint::Tcp {
+                host: "example".into(),
+                port: 7000
+            }
+        );
+        assert_eq!(inv.config.server.db, 2);
+        assert_eq!(inv.inputs, [Input::Stdin]);
+    }
+
+    #[test]
+    fn explicit_flags_override_the_uri() {
+        let inv = parse(&[
+            "--pipe",
+            "-u",
+            "redis://u:pw@h:1/3",
+            "-n",
+            "5",
+            "--no-auth-warning",
+        ])
+        .unwrap();
+        assert_eq!(inv.config.server.db, 5);
+        assert_eq!(inv.config.server.user.as_deref(), Some("u"));
+        assert!(inv.warnings.is_empty());
+    }
+
+    #[test]
+    fn warns_about_a_password_on_the_command_line() {
+        let inv = parse(&["--pipe", "-a", "pw"]).unwrap();
+        assert_eq!(inv.warnings, [AUTH_WARNING]);
+    }
+
+    #[test]
+    fn pipe_timeout_zero_or_less_waits_forever() {
+        assert_eq!(
+            parse(&["--pipe", "--pipe-timeout", "0"])
+                .unwrap()
+                .config
+                .pipe_timeout,
+            None
+        );
+        assert_eq!(
+            parse(&["--pipe", "--pipe-timeout", "-3"])
+                .unwrap()
+                .config
+                .pipe_timeout,
+            None
+        );
+        assert_eq!(
+            parse(&["--pipe"]).unwrap().config.pipe_timeout,
+            Some(Duration::from_secs(30))
+        );
+    }
+
+    #[test]
+    fn requires_pipe_mode() {
+        assert!(
+            parse(&["file.txt"])
+                .unwrap_err()
+                .to_string()
+                .contains("--pipe")
+        );
+    }
+
+    #[test]
+    fn reads_files_in_order_with_dash_as_stdin() {
+        let inv = parse(&["--pipe", "a.txt", "-", "b.txt"]).unwrap();
+        assert_eq!(
+            inv.inputs,
+            [
+                Input::File("a.txt".into()),
+                Input::Stdin,
+                Input::File("b.txt".into())
+            ]
+        );
+        assert!(parse(&["--pipe", "-", "-"]).is_err());
+    }
+
+    #[test]
+    fn the_resume_command_replaces_resume_from_and_drops_passwords() {
+        let argv: Vec<String> = [
+            "rload",
+            "--pipe",
+            "-a",
+            "hunter2",
+            "--resume-from",
+            "5",
+            "-u",
+            "redis://u:hunter2@h",
+            "my file.txt",
+        ]
+        .map(String::from)
+        .to_vec();
+        let line = resume_command(&argv, 1234);
+        assert!(!line.contains("hunter2"), "{line}");
+        assert_eq!(
+            line,
+            "REDISCLI_AUTH=... rload --pipe -u redis://u@h 'my file.txt' --resume-from 1234"
+        );
+    }
+}

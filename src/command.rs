@@ -1,0 +1,126 @@
+//! What rload must know about a command before sending it: whether its reply
+//! changes what the reader tracks (`SELECT`, `MULTI`, `EXEC`), and whether it
+//! would break the one-reply-per-command rhythm the pipe relies on.
+
+use crate::input::Args;
+use crate::pipe::Watch;
+
+/// Classifies a command by its name.
+///
+/// # Errors
+///
+/// A message saying why the command cannot be sent through a pipe: the
+/// subscribe family, `MONITOR`, `SYNC`, `PSYNC`, `CLIENT REPLY OFF|SKIP` and
+/// `QUIT` make the server send more, fewer or no replies, or close the
+/// connection, so replies could no longer be matched to commands.
+pub(crate) fn classify(args: &Args<'_>) -> Result<Option<Watch>, String> {
+    let Some(name) = args.get(0) else {
+        return Ok(None);
+    };
+    // Most commands are ruled out by their length alone.
+    let is = |s: &str| name.eq_ignore_ascii_case(s.as_bytes());
+    Ok(match name.len() {
+        4 if is("EXEC") => Some(Watch::EndMulti),
+        5 if is("MULTI") => Some(Watch::Multi),
+        5 if is("RESET") => Some(Watch::Reset),
+        6 if is("SELECT") => match args
+            .get(1)
+            .and_then(|db| std::str::from_utf8(db).ok()?.parse().ok())
+        {
+            Some(db) if args.len() == 2 => Some(Watch::Select(db)),
+            _ => None,
+        },
+        7 if is("DISCARD") => Some(Watch::EndMulti),
+        4 if is("QUIT") => {
+            return Err("QUIT would close the connection before the load ends; remove it".into());
+        }
+        4 | 5 if is("SYNC") || is("PSYNC") => return Err(refusal(name)),
+        7 if is("MONITOR") => return Err(refusal(name)),
+        9..=12 if is_subscribe_family(name) => return Err(refusal(name)),
+        6 if is("CLIENT") => {
+            let sub = args.get(1).unwrap_or_default();
+            let mode = args.get(2).unwrap_or_default();
+            if sub.eq_ignore_ascii_case(b"REPLY")
+                && (mode.eq_ignore_ascii_case(b"OFF") || mode.eq_ignore_ascii_case(b"SKIP"))
+            {
+                return Err(refusal(b"CLIENT REPLY OFF|SKIP"));
+            }
+            None
+        }
+        _ => None,
+    })
+}
+
+fn is_subscribe_family(name: &[u8]) -> bool {
+    [
+        "SUBSCRIBE",
+        "PSUBSCRIBE",
+        "SSUBSCRIBE",
+        "UNSUBSCRIBE",
+        "PUNSUBSCRIBE",
+        "SUNSUBSCRIBE",
+    ]
+    .iter()
+    .any(|s| name.eq_ignore_ascii_case(s.as_bytes()))
+}
+
+fn refusal(name: &[u8]) -> String {
+    format!(
+        "{} cannot be sent through a pipe: it changes how the server replies, so replies could no longer be matched to commands",
+        String::from_utf8_lossy(name).to_ascii_uppercase()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{Input, InputReader};
+
+    fn classify_line(line: &str) -> Result<Option<Watch>, String> {
+        let mut r = InputReader::open(&[Input::Bytes {
+            name: "t".into(),
+            data: line.to_string().into(),
+        }])
+        .unwrap();
+        let cmd = r.next_command().unwrap().unwrap();
+        classify(&cmd.args)
+    }
+
+    #[test]
+    fn watches_commands_that_change_connection_state() {
+        assert_eq!(classify_line("select 9"), Ok(Some(Watch::Select(9))));
+        assert_eq!(classify_line("MULTI"), Ok(Some(Watch::Multi)));
+        assert_eq!(classify_line("exec"), Ok(Some(Watch::EndMulti)));
+        assert_eq!(classify_line("Discard"), Ok(Some(Watch::EndMulti)));
+        assert_eq!(classify_line("RESET"), Ok(Some(Watch::Reset)));
+    }
+
+    #[test]
+    fn leaves_ordinary_and_malformed_commands_alone() {
+        assert_eq!(classify_line("SET k v"), Ok(None));
+        assert_eq!(classify_line("SELECT x"), Ok(None));
+        assert_eq!(classify_line("SELECT 1 2"), Ok(None));
+        assert_eq!(classify_line("CLIENT REPLY ON"), Ok(None));
+    }
+
+    #[test]
+    fn refuses_commands_that_break_the_reply_stream() {
+        for line in [
+            "subscribe a",
+            "PSUBSCRIBE a*",
+            "sunsubscribe",
+            "MONITOR",
+            "sync",
+            "PSYNC ? -1",
+            "CLIENT reply off",
+            "QUIT",
+        ] {
+            assert!(classify_line(line).is_err(), "{line}");
+        }
+        assert!(
+            classify_line("monitor")
+                .unwrap_err()
+                .starts_with("MONITOR cannot be sent")
+        );
+    }
+}

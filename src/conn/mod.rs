@@ -1,0 +1,183 @@
+//! Connecting: TCP or a unix socket, then AUTH, SELECT and HELLO, each failure
+//! reported with the server's address and never the password.
+//!
+//! A connection is used synchronously for setup, then split into a read half
+//! for the pipe's reader thread and a write half for its writer.
+
+mod stream;
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+
+pub(crate) use stream::{Closer, ReadHalf, Stream, WriteHalf};
+
+use crate::config::{Endpoint, ServerConfig};
+use crate::error::ConnectError;
+use crate::resp::{Value, encode_to_vec, parse_value};
+
+/// A connected, logged-in connection to one server.
+pub(crate) struct Connection {
+    stream: Stream,
+    addr: String,
+    buf: Vec<u8>,
+}
+
+impl Connection {
+    /// The server's address, for messages.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends one command and waits for its reply, skipping pushes.
+    pub(crate) fn request(&mut self, args: &[&[u8]]) -> io::Result<Value> {
+        self.stream.write_all(&encode_to_vec(args))?;
+        loop {
+            match parse_value(&self.buf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+            {
+                Some((Value::Push(_), used)) => {
+                    self.buf.drain(..used);
+                }
+                Some((v, used)) => {
+                    self.buf.drain(..used);
+                    return Ok(v);
+                }
+                None => {
+                    let mut chunk = [0u8; 16 * 1024];
+                    let n = self.stream.read(&mut chunk)?;
+                    if n == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+            }
+        }
+    }
+
+    /// Sends a setup command, turning an error reply into a [`ConnectError`].
+    pub(crate) fn setup(
+        &mut self,
+        command: &'static str,
+        args: &[&[u8]],
+    ) -> Result<Value, ConnectError> {
+        match self.request(args) {
+            Ok(Value::Error(reply)) => Err(ConnectError::Setup {
+                addr: self.addr.clone(),
+                command,
+                reply,
+            }),
+            Ok(v) => Ok(v),
+            Err(e) => Err(ConnectError::io(&self.addr, e)),
+        }
+    }
+
+    /// Splits the connection for the pipe: the reader's half, the writer's
+    /// half, and a handle that can shut both down from any thread.
+    pub(crate) fn split(self) -> io::Result<(ReadHalf, WriteHalf, Closer)> {
+        debug_assert!(self.buf.is_empty(), "setup replies are all consumed");
+        self.stream.split()
+    }
+}
+
+/// Connects to `cfg`'s server and runs AUTH, SELECT and HELLO as configured.
+///
+/// # Errors
+///
+/// Connection, TLS, AUTH, SELECT or HELLO failures, each naming the address.
+pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
+    let addr = cfg.endpoint.to_string();
+    let stream = open(cfg).map_err(|e| ConnectError::io(&addr, e))?;
+    let stream = match &cfg.tls {
+        Some(tls) => stream::wrap_tls(stream, cfg, tls)?,
+        None => stream,
+    };
+    stream
+        .set_timeouts(cfg.connect_timeout)
+        .map_err(|e| ConnectError::io(&addr, e))?;
+    let mut conn = Connection {
+        stream,
+        addr,
+        buf: Vec::new(),
+    };
+    login(&mut conn, cfg)?;
+    conn.stream
+        .set_timeouts(None)
+        .map_err(|e| ConnectError::io(&conn.addr, e))?;
+    Ok(conn)
+}
+
+fn open(cfg: &ServerConfig) -> io::Result<Stream> {
+    match &cfg.endpoint {
+        Endpoint::Unix(path) => Ok(Stream::Unix(UnixStream::connect(path)?)),
+        Endpoint::Tcp { host, port } => {
+            let mut last = io::Error::new(
+                io::ErrorKind::NotFound,
+                "the host name resolves to no address",
+            );
+            for sa in (host.as_str(), *port).to_socket_addrs()? {
+                let attempt = match cfg.connect_timeout {
+                    Some(t) => TcpStream::connect_timeout(&sa, t),
+                    None => TcpStream::connect(sa),
+                };
+                match attempt {
+                    Ok(s) => {
+                        s.set_nodelay(true)?;
+                        return Ok(Stream::Tcp(s));
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        }
+    }
+}
+
+/// AUTH, SELECT and HELLO 3, as configured. Without a password, a PING finds
+/// out at once whether the server wants one, rather than after every command
+/// of the load has failed with NOAUTH.
+fn login(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), ConnectError> {
+    let auth_failed = |conn: &Connection, reply: String| ConnectError::Auth {
+        addr: conn.addr.clone(),
+        reply,
+    };
+    match &cfg.password {
+        Some(pw) => {
+            let pw = pw.expose().as_bytes();
+            let reply = match &cfg.user {
+                Some(user) => conn.request(&[b"AUTH", user.as_bytes(), pw]),
+                None => conn.request(&[b"AUTH", pw]),
+            };
+            if let Value::Error(e) = reply.map_err(|e| ConnectError::io(&conn.addr, e))? {
+                return Err(auth_failed(conn, e));
+            }
+        }
+        None => {
+            let pong = conn
+                .request(&[b"PING"])
+                .map_err(|e| ConnectError::io(&conn.addr, e))?;
+            if let Value::Error(e) = pong
+                && e.starts_with("NOAUTH")
+            {
+                return Err(auth_failed(conn, e));
+            }
+        }
+    }
+    if cfg.db != 0 {
+        let db = cfg.db.to_string();
+        if let Value::Error(reply) = conn
+            .request(&[b"SELECT", db.as_bytes()])
+            .map_err(|e| ConnectError::io(&conn.addr, e))?
+        {
+            return Err(ConnectError::Select {
+                addr: conn.addr.clone(),
+                db: cfg.db,
+                reply,
+            });
+        }
+    }
+    if cfg.resp3 {
+        conn.setup("HELLO 3", &[b"HELLO", b"3"])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! The load itself: reads the input, sends every command down one pipe, and
+//! turns the pipe's outcome into a [`Summary`].
+
+use std::sync::Arc;
+
+use crate::command::classify;
+use crate::config::Config;
+use crate::conn;
+use crate::error::{ConnectError, Error, InputError, InvalidKind, Location};
+use crate::input::{Command, Input, InputReader, Next, Position};
+use crate::pipe::{CmdMeta, Pipe, PipeOptions, PipeOutcome, PipeStop, Shared, Stopped, Watch};
+use crate::report::{Acknowledged, Events, Stop, Summary};
+use crate::resp::encode_command;
+
+/// Loads `inputs` into the server `config` names, reporting as it goes to
+/// `events`, and returns the account of what happened.
+///
+/// A load that starts always returns a [`Summary`], even when it stops early
+/// (bad input, a lost connection, a timeout): the summary says why, and
+/// exactly what the server acknowledged.
+///
+/// # Errors
+///
+/// Failures before anything is sent: an input that cannot be opened, or a
+/// server that cannot be reached, logged in to, or selected.
+pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result<Summary, Error> {
+    let mut reader = InputReader::open(inputs)?;
+    let conn = conn::connect(&config.server)?;
+    let addr = conn.addr().to_string();
+    let shared = Arc::new(Shared::new(
+        &addr,
+        reader.names().into(),
+        Arc::clone(&events),
+    ));
+    let opts = PipeOptions {
+        timeout: config.pipe_timeout,
+        reconnect: None,
+    };
+    let mut pipe =
+        Pipe::start(conn, Arc::clone(&shared), opts).map_err(|e| ConnectError::io(&addr, e))?;
+
+    let mut feeder = Feeder {
+        names: Arc::clone(&shared.names),
+        resume_from: config.resume_from,
+        last_sent: config.resume_from,
+        ..Feeder::default()
+    };
+    let fed = feeder.feed(&mut reader, &mut pipe);
+    let (input_error, stopped) = match fed {
+        Ok(()) => (feeder.close_transaction(&mut pipe), false),
+        Err(FeedStop::Input(e)) => (Some(e), false),
+        Err(FeedStop::Pipe) => (None, true),
+    };
+    let clean = input_error.is_none();
+    let outcome = pipe.finish(!stopped, || {
+        if clean {
+            events.all_sent();
+        }
+    });
+    Ok(summarize(
+        &shared,
+        outcome,
+        input_error,
+        feeder.last_sent,
+        clean && !stopped,
+    ))
+}
+
+/// Why feeding stopped before the end of the input.
+enum FeedStop {
+    Input(InputError),
+    Pipe,
+}
+
+impl From<Stopped> for FeedStop {
+    fn from(_: Stopped) -> Self {
+        FeedStop::Pipe
+    }
+}
+
+/// Numbers the commands, skips those before `--resume-from`, and tracks
+/// state that a resumed load must restore.
+#[derive(Default)]
+struct Feeder {
+    names: Arc<[String]>,
+    seq: u64,
+    resume_from: u64,
+    last_sent: u64,
+    /// The `MULTI` of a transaction still open in the input.
+    open_multi: Option<(u64, Position)>,
+    /// The last `SELECT` among skipped commands, to send before resuming.
+    skipped_select: Option<(Vec<u8>, CmdMeta, u32)>,
+}
+
+impl Feeder {
+    fn feed(&mut self, reader: &mut InputReader, pipe: &mut Pipe) -> Result<(), FeedStop> {
+        loop {
+            let cmd = match reader.next_buffered().map_err(FeedStop::Input)? {
+                Next::Command(cmd) => cmd,
+                Next::NeedInput => {
+                    // The read may block on a slow producer: send what we have.
+                    pipe.flush()?;
+                    reader.read_more().map_err(FeedStop::Input)?;
+                    continue;
+                }
+                Next::End => return Ok(()),
+            };
+            self.seq += 1;
+            let watch = match classify(&cmd.args) {
+                Ok(w) => w,
+                Err(why) => return Err(self.invalid(cmd.pos, InvalidKind::Refused(why))),
+            };
+            match watch {
+                Some(Watch::Multi) if self.open_multi.is_none() => {
+                    self.open_multi = Some((self.seq, cmd.pos))
+                }
+                Some(Watch::EndMulti | Watch::Reset) => self.open_multi = None,
+                _ => {}
+            }
+            if self.seq <= self.resume_from {
+                self.skip(&cmd, watch);
+                continue;
+            }
+            if self.seq == self.resume_from + 1 {
+                self.start_resumed(pipe)?;
+            }
+            pipe.push(&cmd, self.seq, watch)?;
+            self.last_sent = self.seq;
+        }
+    }
+
+    /// Remembers what a skipped command would have changed.
+    fn skip(&mut self, cmd: &Command<'_>, watch: Option<Watch>) {
+        match watch {
+            Some(Watch::Select(db)) => {
+                let mut bytes = Vec::new();
+                encode_command(&mut bytes, cmd.args.iter());
+                let meta = CmdMeta {
+                    seq: self.seq,
+                    line: cmd.pos.line,
+                    source: cmd.pos.source,
+                    end: 0,
+                };
+                self.skipped_select = Some((bytes, meta, db));
+            }
+            Some(Watch::Reset) => self.skipped_select = None,
+            _ => {}
+        }
+    }
+
+    /// At the first command after `--resume-from`: refuse to start inside a
+    /// transaction, and send the database selection the skipped part made.
+    fn start_resumed(&mut self, pipe: &mut Pipe) -> Result<(), FeedStop> {
+        if self.resume_from == 0 {
+            return Ok(());
+        }
+        if let Some((seq, pos)) = self.open_multi.filter(|(seq, _)| *seq <= self.resume_from) {
+            let why = format!(
+                "--resume-from {} falls inside the transaction that starts with this MULTI (command {seq}); resume from {} instead",
+                self.resume_from,
+                seq - 1
+            );
+            return Err(self.invalid(pos, InvalidKind::Refused(why)));
+        }
+        if let Some((bytes, meta, db)) = self.skipped_select.take() {
+            pipe.push_encoded(&bytes, meta, Some(Watch::Select(db)))?;
+        }
+        Ok(())
+    }
+
+    /// At the end of the input, a transaction left open is discarded (the
+    /// server would drop it anyway) and reported as invalid input.
+    fn close_transaction(&mut self, pipe: &mut Pipe) -> Option<InputError> {
+        let (seq, pos) = self.open_multi.take()?;
+        if seq <= self.resume_from {
+            return None;
+        }
+        let mut discard = Vec::new();
+        encode_command(&mut discard, [&b"DISCARD"[..]].into_iter());
+        let meta = CmdMeta {
+            seq: 0,
+            line: pos.line,
+            source: pos.source,
+            end: 0,
+        };
+        let _ = pipe.push_encoded(&discard, meta, Some(Watch::EndMulti));
+        Some(self.invalid_input(pos, InvalidKind::OpenTransaction))
+    }
+
+    fn invalid_input(&self, pos: Position, kind: InvalidKind) -> InputError {
+        let name = self
+            .names
+            .get(pos.source as usize)
+            .cloned()
+            .unwrap_or_default();
+        InputError::Invalid {
+            at: Location {
+                name,
+                line: pos.line,
+                offset: pos.offset,
+            },
+            kind,
+        }
+    }
+
+    fn invalid(&self, pos: Position, kind: InvalidKind) -> FeedStop {
+        FeedStop::Input(self.invalid_input(pos, kind))
+    }
+}
+
+fn summarize(
+    shared: &Shared,
+    outcome: PipeOutcome,
+    input_error: Option<InputError>,
+    last_sent: u64,
+    all_sent: bool,
+) -> Summary {
+    let addr = shared.addr.clone();
+    let stop = match outcome.stop {
+        Some(PipeStop::Timeout(t)) => Some(Stop::Timeout(t)),
+        Some(PipeStop::Lost(reason)) => Some(Stop::ConnectionLost { addr, reason }),
+        Some(PipeStop::Protocol(reason)) => Some(Stop::Protocol { addr, reason }),
+        None => input_error.map(Stop::Input),
+    };
+    let timeouts = u64::from(matches!(stop, Some(Stop::Timeout(_))));
+    let resume_from = match outcome.first_pending.filter(|m| m.seq > 0) {
+        Some(pending) => pending.seq - 1,
+        None => last_sent,
+    };
+    Summary {
+        replies: outcome.replies,
+        errors: outcome.errors + timeouts,
+        acknowledged: outcome.commit.count,
+        last_acknowledged: outcome
+            .commit
+            .last
+            .filter(|m| m.seq > 0)
+            .map(|m| Acknowledged {
+                seq: m.seq,
+                at: shared.location(&m),
+            }),
+        resume_from,
+        all_sent,
+        stop,
+    }
+}

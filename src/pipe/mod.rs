@@ -1,0 +1,238 @@
+//! One connection's engine: the producer fills chunks, a writer thread sends
+//! them, a reader thread scans the replies, and a bounded window of chunks in
+//! flight sits between them.
+//!
+//! ```text
+//! producer --Chunk--> writer --Arc<Chunk>--> reader (window)
+//!    ^                  |                       |
+//!    |                  +----> socket ----------+ replies
+//!    +------- retired chunks (the pool) --------+
+//! ```
+//!
+//! The pool holds [`POOL_CHUNKS`] chunks. A producer that gets ahead of the
+//! server waits for the reader to retire one, so memory stays bounded however
+//! slow the server is, and that wait is where a silent server is timed out.
+
+mod chunk;
+mod reader;
+mod shared;
+mod window;
+mod writer;
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub(crate) use chunk::{CmdMeta, Watch};
+pub(crate) use shared::{PipeStop, Shared};
+pub(crate) use writer::{PipeOutcome, Reconnect};
+
+use chunk::Chunk;
+use reader::Reader;
+use shared::WAIT_SLICE;
+use window::Window;
+use writer::{Writer, WriterMsg};
+
+use crate::conn::Connection;
+use crate::input::Command;
+
+/// Chunks in the pool: with [`chunk::CHUNK_BYTES`] each, at most 4 MiB of
+/// commands are in flight. That is far more than the server needs to stay
+/// busy on a local link, and little enough to keep rload's footprint small.
+pub(crate) const POOL_CHUNKS: usize = 16;
+
+/// The pipe stopped early; [`Pipe::finish`] gives the account.
+#[derive(Debug)]
+pub(crate) struct Stopped;
+
+/// Settings of one pipe.
+#[derive(Clone, Debug)]
+pub(crate) struct PipeOptions {
+    pub timeout: Option<Duration>,
+    pub reconnect: Option<Reconnect>,
+}
+
+/// The producer's end of a pipe.
+pub(crate) struct Pipe {
+    shared: Arc<Shared>,
+    to_writer: Sender<WriterMsg>,
+    free: Receiver<Arc<Chunk>>,
+    chunk: Option<Chunk>,
+    allocated: usize,
+    done: Receiver<PipeOutcome>,
+    timeout: Option<Duration>,
+}
+
+impl Pipe {
+    /// Starts the reader and writer threads on a connected connection.
+    pub(crate) fn start(
+        conn: Connection,
+        shared: Arc<Shared>,
+        opts: PipeOptions,
+    ) -> std::io::Result<Pipe> {
+        let (read, write, closer) = conn.split()?;
+        write.set_write_timeout(Some(WAIT_SLICE))?;
+        shared.set_closer(closer);
+        let (to_writer, writer_rx) = mpsc::channel();
+        let (free_tx, free) = mpsc::channel();
+        let (to_reader, chunks) = mpsc::channel();
+        Reader {
+            sock: read,
+            window: Window::default(),
+            chunks,
+            shared: Arc::clone(&shared),
+            free: free_tx.clone(),
+            notify: to_writer.clone(),
+        }
+        .spawn();
+        let writer = Writer {
+            rx: writer_rx,
+            tx: to_writer.clone(),
+            sock: write,
+            to_reader,
+            shared: Arc::clone(&shared),
+            free: free_tx,
+            timeout: opts.timeout,
+            reconnect: opts.reconnect,
+            broken: false,
+        };
+        let (done_tx, done) = mpsc::channel();
+        thread::Builder::new()
+            .name("rload-writer".into())
+            .spawn(move || drop(done_tx.send(writer.run())))?;
+        Ok(Pipe {
+            shared,
+            to_writer,
+            free,
+            chunk: None,
+            allocated: 0,
+            done,
+            timeout: opts.timeout,
+        })
+    }
+
+    /// Appends a command, handing the chunk to the writer when it is full.
+    pub(crate) fn push(
+        &mut self,
+        cmd: &Command<'_>,
+        seq: u64,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        self.chunk()?.push_command(cmd, seq, watch);
+        self.flush_if_full()
+    }
+
+    /// Appends an already encoded command.
+    pub(crate) fn push_encoded(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        self.chunk()?.push_encoded(bytes, meta, watch);
+        self.flush_if_full()
+    }
+
+    fn flush_if_full(&mut self) -> Result<(), Stopped> {
+        if self.chunk.as_ref().is_some_and(Chunk::is_full) {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Hands whatever is buffered to the writer.
+    pub(crate) fn flush(&mut self) -> Result<(), Stopped> {
+        match self.chunk.take() {
+            Some(c) if !c.cmds.is_empty() => self
+                .to_writer
+                .send(WriterMsg::Chunk(c))
+                .map_err(|_| Stopped),
+            other => {
+                self.chunk = other;
+                Ok(())
+            }
+        }
+    }
+
+    /// The chunk being filled, taking one from the pool if needed.
+    fn chunk(&mut self) -> Result<&mut Chunk, Stopped> {
+        if self.chunk.is_none() {
+            let c = self.take_free()?;
+            self.chunk = Some(c);
+        }
+        Ok(self.chunk.as_mut().expect("just filled"))
+    }
+
+    /// A chunk from the pool: a retired one, a new one while the pool is not
+    /// full, or else the next one the reader retires.
+    fn take_free(&mut self) -> Result<Chunk, Stopped> {
+        if let Ok(c) = self.free.try_recv() {
+            return Ok(recycle(c));
+        }
+        if self.allocated < POOL_CHUNKS {
+            self.allocated += 1;
+            return Ok(Chunk::new());
+        }
+        let since = Instant::now();
+        loop {
+            match self.free.recv_timeout(WAIT_SLICE) {
+                Ok(c) => return Ok(recycle(c)),
+                Err(RecvTimeoutError::Disconnected) => return Err(Stopped),
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.shared.check_stall(since, self.timeout) {
+                        return Err(Stopped);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the closing ECHO (unless the pipe already stopped) and waits for
+    /// the pipe to end, timing out a silent server.
+    pub(crate) fn finish(mut self, send_sentinel: bool, on_sent: impl FnOnce()) -> PipeOutcome {
+        if send_sentinel && self.push_sentinel().is_ok() && self.flush().is_ok() {
+            on_sent();
+        }
+        let since = Instant::now();
+        loop {
+            match self.done.recv_timeout(WAIT_SLICE) {
+                Ok(outcome) => return outcome,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.shared.check_stall(since, self.timeout);
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("the writer thread died without an outcome")
+                }
+            }
+        }
+    }
+
+    fn push_sentinel(&mut self) -> Result<(), Stopped> {
+        let mut echo = Vec::with_capacity(40);
+        crate::resp::encode_command(
+            &mut echo,
+            [&b"ECHO"[..], &self.shared.sentinel[..]].into_iter(),
+        );
+        let meta = CmdMeta {
+            seq: 0,
+            line: 0,
+            source: u32::MAX,
+            end: 0,
+        };
+        self.push_encoded(&echo, meta, Some(Watch::Sentinel))
+    }
+}
+
+/// Readies a retired chunk for reuse; if the writer still holds it (a reply
+/// can outrun the end of its write), a fresh chunk takes its place.
+fn recycle(c: Arc<Chunk>) -> Chunk {
+    match Arc::try_unwrap(c) {
+        Ok(mut c) => {
+            c.reset();
+            c
+        }
+        Err(_) => Chunk::new(),
+    }
+}

@@ -1,0 +1,165 @@
+//! The reader thread: reads replies, scans them in batches, and moves the
+//! window on. It owns the window; when it stops it hands the window back to
+//! the writer, which may replay it on a new connection.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::thread;
+
+use super::chunk::{Chunk, Watch};
+use super::shared::{PipeStop, Shared};
+use super::window::Window;
+use super::writer::WriterMsg;
+use crate::conn::ReadHalf;
+use crate::resp::{Batch, ReplyScanner};
+
+/// Bytes read from the socket at a time. Replies are small next to their
+/// commands (`+OK\r\n` answers a 30-byte SET), so this holds tens of
+/// thousands of replies, and it is larger than the longest reply line the
+/// scanner accepts, so a line always fits.
+const READ_BUF: usize = 128 * 1024;
+
+/// How the reader stopped.
+#[derive(Debug)]
+pub(crate) enum ReaderEnd {
+    /// The closing ECHO came back: every reply is in.
+    Done,
+    /// The connection broke; a new one may carry on.
+    Lost(String),
+    /// The reply stream cannot be trusted.
+    Protocol(String),
+}
+
+/// What the reader hands back to the writer when it stops.
+pub(crate) struct ReaderExit {
+    pub window: Window,
+    /// Chunks the writer sent that the reader had not taken yet.
+    pub chunks: Receiver<Arc<Chunk>>,
+    pub end: ReaderEnd,
+}
+
+pub(crate) struct Reader {
+    pub sock: ReadHalf,
+    pub window: Window,
+    pub chunks: Receiver<Arc<Chunk>>,
+    pub shared: Arc<Shared>,
+    /// Where retired chunks go back to the producer's pool.
+    pub free: Sender<Arc<Chunk>>,
+    pub notify: Sender<WriterMsg>,
+}
+
+impl Reader {
+    pub(crate) fn spawn(self) {
+        thread::Builder::new()
+            .name("rload-reader".into())
+            .spawn(move || self.run())
+            .expect("spawning the reader thread");
+    }
+
+    fn run(mut self) {
+        let mut scanner = ReplyScanner::new();
+        let end = self.read_replies(&mut scanner);
+        if !matches!(end, ReaderEnd::Done) {
+            // Wake a writer blocked on the socket.
+            self.shared.close_connection();
+        }
+        let exit = ReaderExit {
+            window: self.window,
+            chunks: self.chunks,
+            end,
+        };
+        let _ = self.notify.send(WriterMsg::ReaderExit(Box::new(exit)));
+    }
+
+    fn read_replies(&mut self, scanner: &mut ReplyScanner) -> ReaderEnd {
+        let mut buf = vec![0u8; READ_BUF];
+        let (mut start, mut end) = (0, 0);
+        loop {
+            match self.scan(scanner, &buf[start..end]) {
+                Ok(used) => start += used,
+                Err(stop) => return stop,
+            }
+            if start == end {
+                (start, end) = (0, 0);
+            } else if end == buf.len() {
+                buf.copy_within(start..end, 0);
+                (start, end) = (0, end - start);
+            }
+            match self.sock.read(&mut buf[end..]) {
+                Ok(0) if scanner.at_boundary() => {
+                    return ReaderEnd::Lost("the server closed the connection".into());
+                }
+                Ok(0) => {
+                    return ReaderEnd::Lost(
+                        "the server closed the connection in the middle of a reply".into(),
+                    );
+                }
+                Ok(n) => end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return ReaderEnd::Lost(e.to_string()),
+            }
+        }
+    }
+
+    /// Scans buffered replies; returns the bytes used.
+    fn scan(&mut self, scanner: &mut ReplyScanner, data: &[u8]) -> Result<usize, ReaderEnd> {
+        let mut pos = 0;
+        while pos < data.len() {
+            let mut budget = self.window.budget();
+            if budget == 0 {
+                while let Ok(chunk) = self.chunks.try_recv() {
+                    self.window.push(chunk);
+                }
+                budget = self.window.budget();
+            }
+            // With nothing awaiting a reply, only a push may arrive; a budget
+            // of one lets the scanner read it, and a real reply is an error.
+            let batch = scanner
+                .scan(&data[pos..], budget.max(1))
+                .map_err(|e| self.protocol(e.to_string()))?;
+            pos += batch.consumed;
+            if batch.replies > 0 {
+                if budget == 0 {
+                    return Err(self.protocol("the server sent a reply to no command".into()));
+                }
+                self.on_replies(scanner, &batch)?;
+            } else if batch.consumed == 0 {
+                break;
+            }
+        }
+        Ok(pos)
+    }
+
+    fn on_replies(&mut self, scanner: &ReplyScanner, batch: &Batch) -> Result<(), ReaderEnd> {
+        let last_type = batch
+            .last_type
+            .expect("a batch with replies has a last type");
+        let acked = self.window.ack(batch.replies, last_type);
+        self.shared.note_reply();
+        if acked.watch == Some(Watch::Sentinel) {
+            self.shared.add_counts(batch.replies - 1, 0);
+            if last_type != b'$' || scanner.last_text() != self.shared.sentinel {
+                return Err(self.protocol(
+                    "the reply to rload's closing ECHO is wrong, so replies and commands are out of step".into(),
+                ));
+            }
+            self.window.retire(|c| drop(self.free.send(c)));
+            self.shared.events.last_reply();
+            return Err(ReaderEnd::Done);
+        }
+        let error = batch.ended_in_error();
+        self.shared.add_counts(batch.replies, u64::from(error));
+        if error {
+            let at = self.shared.location(&acked.meta);
+            self.shared.events.error_reply(&at, scanner.last_text());
+        }
+        self.window.retire(|c| drop(self.free.send(c)));
+        Ok(())
+    }
+
+    fn protocol(&self, why: String) -> ReaderEnd {
+        self.shared.stop(PipeStop::Protocol(why.clone()));
+        ReaderEnd::Protocol(why)
+    }
+}

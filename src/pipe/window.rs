@@ -1,0 +1,332 @@
+//! The in-flight window: chunks sent but not yet fully answered.
+//!
+//! The reader thread owns it. Replies advance a cursor through the commands;
+//! a chunk whose commands have all been answered is retired to the pool, and
+//! the pool's fixed size is what bounds rload's memory when the server is
+//! slower than the input.
+//!
+//! The window also keeps the *commit point*: the last command whose effect
+//! is known to be applied. Outside a transaction that is simply the last
+//! answered command; inside `MULTI` it stays before the `MULTI` until `EXEC`
+//! or `DISCARD` is answered, because the server drops an open transaction
+//! with the connection. After a lost connection, everything past the commit
+//! point is what must be sent again.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::chunk::{Chunk, CmdMeta, Watch};
+
+/// Chunks kept past the commit point for an open transaction's replay, at
+/// most. A transaction larger than this cannot be replayed, but never
+/// stalls the pipe.
+const RETAIN_FOR_REPLAY: usize = 8;
+
+/// What the window knows at the commit point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Commit {
+    /// Commands committed on this pipe.
+    pub count: u64,
+    /// The last committed command.
+    pub last: Option<CmdMeta>,
+    /// The database in effect there.
+    pub db: Option<u32>,
+}
+
+/// Replies and errors counted since the commit point, which a replay undoes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Uncommitted {
+    pub commands: u64,
+    pub replies: u64,
+    pub errors: u64,
+}
+
+/// Bytes to send again: each chunk from an offset to its end.
+pub(crate) type Resend = Vec<(Arc<Chunk>, usize)>;
+
+/// An open transaction's `MULTI`: its chunk id, its index there, and itself.
+type MultiAt = (u64, usize, CmdMeta);
+
+#[derive(Default)]
+pub(crate) struct Window {
+    chunks: VecDeque<Arc<Chunk>>,
+    /// Id of `chunks[0]`; ids go up by one per chunk.
+    front_id: u64,
+    /// The next command awaiting a reply, as a deque index and command index.
+    cur: usize,
+    next: usize,
+    /// The `MULTI` of an open transaction, while one is open.
+    multi: Option<MultiAt>,
+    /// Set when an open transaction's first chunk had to be retired.
+    replay_lost: bool,
+    pub(crate) commit: Commit,
+    pub(crate) uncommitted: Uncommitted,
+}
+
+/// The last command of a batch of replies, and what it was watched for.
+pub(crate) struct Acked {
+    pub meta: CmdMeta,
+    pub watch: Option<Watch>,
+}
+
+impl Window {
+    pub(crate) fn push(&mut self, chunk: Arc<Chunk>) {
+        self.chunks.push_back(chunk);
+    }
+
+    /// How many replies may be taken before the reader must look at one: up
+    /// to and including the next watched command, within one chunk. Zero
+    /// when no sent command awaits a reply.
+    pub(crate) fn budget(&mut self) -> u64 {
+        while self.cur < self.chunks.len() && self.next == self.chunks[self.cur].cmds.len() {
+            self.cur += 1;
+            self.next = 0;
+        }
+        let Some(chunk) = self.chunks.get(self.cur) else {
+            return 0;
+        };
+        let end = chunk
+            .next_watched(self.next)
+            .map_or(chunk.cmds.len(), |w| w + 1);
+        (end - self.next) as u64
+    }
+
+    /// Records `n` replies (at most the budget). `last_type` is the type byte
+    /// of the last one, which decides what a watched command did.
+    pub(crate) fn ack(&mut self, n: u64, last_type: u8) -> Acked {
+        let chunk = &self.chunks[self.cur];
+        let i = self.next + n as usize - 1;
+        let acked = Acked {
+            meta: chunk.cmds[i],
+            watch: chunk.watch_at(i),
+        };
+        self.next = i + 1;
+        self.uncommitted.commands += n;
+        self.uncommitted.replies += n;
+        if matches!(last_type, b'-' | b'!') {
+            self.uncommitted.errors += 1;
+        }
+        let ok = last_type == b'+';
+        match acked.watch {
+            Some(Watch::Multi) if ok && self.multi.is_none() => {
+                // Commands before the MULTI are done; the MULTI itself is not.
+                self.uncommitted.commands -= 1;
+                if n > 1 {
+                    let before = self.chunks[self.cur].cmds[i - 1];
+                    self.commit_through(before);
+                }
+                self.uncommitted = Uncommitted {
+                    commands: 1,
+                    replies: 1,
+                    errors: 0,
+                };
+                self.multi = Some((self.front_id + self.cur as u64, i, acked.meta));
+                return acked;
+            }
+            Some(Watch::EndMulti) => self.multi = None,
+            Some(Watch::Reset) => {
+                self.multi = None;
+                if ok {
+                    self.commit.db = Some(0);
+                }
+            }
+            Some(Watch::Select(db)) if ok && self.multi.is_none() => self.commit.db = Some(db),
+            Some(Watch::Sentinel) => {
+                // Not a command of the input: take it back out of the counts.
+                self.uncommitted.commands -= 1;
+                self.uncommitted.replies -= 1;
+                if matches!(last_type, b'-' | b'!') {
+                    self.uncommitted.errors -= 1;
+                }
+                if n == 1 {
+                    return acked;
+                }
+                let before = self.chunks[self.cur].cmds[i - 1];
+                if self.multi.is_none() {
+                    self.commit_through(before);
+                }
+                return acked;
+            }
+            _ => {}
+        }
+        if self.multi.is_none() {
+            self.commit_through(acked.meta);
+        }
+        acked
+    }
+
+    fn commit_through(&mut self, last: CmdMeta) {
+        self.commit.count += self.uncommitted.commands;
+        self.commit.last = Some(last);
+        self.uncommitted = Uncommitted::default();
+    }
+
+    /// Retires answered chunks from the front, handing them to `retire`.
+    pub(crate) fn retire(&mut self, mut retire: impl FnMut(Arc<Chunk>)) {
+        while !self.chunks.is_empty() && (self.cur > 0 || self.next == self.chunks[0].cmds.len()) {
+            let holds_open_multi = self.multi.is_some_and(|(id, _, _)| id <= self.front_id);
+            if holds_open_multi {
+                if self.chunks.len() < RETAIN_FOR_REPLAY {
+                    return;
+                }
+                self.replay_lost = true;
+            }
+            let chunk = self.chunks.pop_front().expect("checked non-empty");
+            self.front_id += 1;
+            if self.cur > 0 {
+                self.cur -= 1;
+            } else {
+                self.next = 0;
+            }
+            retire(chunk);
+        }
+    }
+
+    /// The oldest command sent but not committed, if any.
+    pub(crate) fn first_pending(&self) -> Option<CmdMeta> {
+        if let Some((_, _, meta)) = self.multi {
+            return Some(meta);
+        }
+        let mut cur = self.cur;
+        let mut next = self.next;
+        while let Some(chunk) = self.chunks.get(cur) {
+            if let Some(m) = chunk.cmds.get(next) {
+                return Some(*m);
+            }
+            cur += 1;
+            next = 0;
+        }
+        None
+    }
+
+    /// Winds the window back to the commit point for a replay on a new
+    /// connection, and returns the bytes to re-send, in order, plus what the
+    /// rewind un-counted. `None` when the commit point is no longer held.
+    pub(crate) fn rewind(&mut self) -> Option<(Resend, Uncommitted)> {
+        if self.replay_lost {
+            return None;
+        }
+        let (cur, next) = match self.multi.take() {
+            Some((id, i, _)) => ((id - self.front_id) as usize, i),
+            None => (self.cur, self.next),
+        };
+        self.cur = cur;
+        self.next = next;
+        let undone = std::mem::take(&mut self.uncommitted);
+        let mut resend = Vec::new();
+        for (k, chunk) in self.chunks.iter().enumerate().skip(cur) {
+            let from = if k == cur { chunk.start_of(next) } else { 0 };
+            if from < chunk.bytes.len() {
+                resend.push((Arc::clone(chunk), from));
+            }
+        }
+        Some((resend, undone))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(first_seq: u64, n: usize, watched: &[(u32, Watch)]) -> Arc<Chunk> {
+        let mut c = Chunk::new();
+        for k in 0..n {
+            let seq = first_seq + k as u64;
+            let watch = watched.iter().find(|w| w.0 as usize == k).map(|w| w.1);
+            let cmd = format!("*1\r\n$1\r\n{}\r\n", seq % 10);
+            c.push_encoded(
+                cmd.as_bytes(),
+                CmdMeta {
+                    seq,
+                    line: seq,
+                    source: 0,
+                    end: 0,
+                },
+                watch,
+            );
+        }
+        Arc::new(c)
+    }
+
+    #[test]
+    fn budgets_stop_at_watched_commands_and_chunk_ends() {
+        let mut w = Window::default();
+        assert_eq!(w.budget(), 0);
+        w.push(chunk(1, 5, &[(2, Watch::Select(3))]));
+        w.push(chunk(6, 4, &[]));
+        assert_eq!(w.budget(), 3);
+        let a = w.ack(3, b'+');
+        assert_eq!((a.meta.seq, a.watch), (3, Some(Watch::Select(3))));
+        assert_eq!(w.commit.db, Some(3));
+        assert_eq!(w.budget(), 2);
+        w.ack(2, b'+');
+        assert_eq!(w.budget(), 4);
+    }
+
+    #[test]
+    fn retires_answered_chunks_only() {
+        let mut w = Window::default();
+        w.push(chunk(1, 3, &[]));
+        w.push(chunk(4, 3, &[]));
+        w.budget();
+        w.ack(2, b'+');
+        let mut retired = 0;
+        w.retire(|_| retired += 1);
+        assert_eq!(retired, 0);
+        w.ack(1, b'+');
+        w.retire(|_| retired += 1);
+        assert_eq!(retired, 1);
+        assert_eq!(w.first_pending().map(|m| m.seq), Some(4));
+        assert_eq!(w.commit.count, 3);
+    }
+
+    #[test]
+    fn a_transaction_commits_only_when_it_ends() {
+        let mut w = Window::default();
+        w.push(chunk(1, 6, &[(1, Watch::Multi), (4, Watch::EndMulti)]));
+        assert_eq!(w.budget(), 2);
+        w.ack(2, b'+');
+        assert_eq!((w.commit.count, w.commit.last.map(|m| m.seq)), (1, Some(1)));
+        w.budget();
+        w.ack(3, b'*');
+        assert_eq!((w.commit.count, w.commit.last.map(|m| m.seq)), (5, Some(5)));
+    }
+
+    #[test]
+    fn rewinds_to_the_multi_of_an_open_transaction() {
+        let mut w = Window::default();
+        w.push(chunk(1, 6, &[(1, Watch::Multi), (4, Watch::EndMulti)]));
+        w.budget();
+        w.ack(2, b'+');
+        w.budget();
+        w.ack(2, b'+'); // two QUEUED
+        assert_eq!(w.first_pending().map(|m| m.seq), Some(2));
+        let (resend, undone) = w.rewind().unwrap();
+        assert_eq!(
+            undone,
+            Uncommitted {
+                commands: 3,
+                replies: 3,
+                errors: 0
+            }
+        );
+        assert_eq!(resend.len(), 1);
+        assert_eq!(
+            &resend[0].0.bytes[resend[0].1..resend[0].1 + 8],
+            b"*1\r\n$1\r\n"
+        );
+        assert_eq!(resend[0].0.bytes.len() - resend[0].1, 5 * 11);
+        assert_eq!(w.budget(), 1, "the MULTI is watched again");
+    }
+
+    #[test]
+    fn the_sentinel_is_not_counted() {
+        let mut w = Window::default();
+        w.push(chunk(1, 3, &[(2, Watch::Sentinel)]));
+        w.budget();
+        let a = w.ack(3, b'$');
+        assert_eq!(a.watch, Some(Watch::Sentinel));
+        assert_eq!(w.commit.count, 2);
+        assert_eq!(w.uncommitted, Uncommitted::default());
+    }
+}

@@ -1,0 +1,250 @@
+//! The writer thread: sends each chunk to the reader's window, then writes it
+//! to the socket. It owns the connection's life: when the reader stops, the
+//! writer either ends the pipe with an exact account or, with reconnects
+//! allowed, opens a new connection and replays what was not committed.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::chunk::{Chunk, CmdMeta};
+use super::reader::{Reader, ReaderEnd, ReaderExit};
+use super::shared::{PipeStop, Shared, WAIT_SLICE};
+use super::window::{Commit, Window};
+use crate::config::ServerConfig;
+use crate::conn::{self, Closer, Connection, ReadHalf, WriteHalf};
+
+/// Messages to the writer, from the producer and from the reader.
+pub(crate) enum WriterMsg {
+    /// A full chunk to send.
+    Chunk(Chunk),
+    /// The reader stopped.
+    ReaderExit(Box<ReaderExit>),
+}
+
+/// How a pipe ended: why (if early), and exactly what the server committed.
+#[derive(Debug)]
+pub(crate) struct PipeOutcome {
+    pub stop: Option<PipeStop>,
+    pub commit: Commit,
+    /// The oldest command sent but not committed.
+    pub first_pending: Option<CmdMeta>,
+    pub replies: u64,
+    pub errors: u64,
+}
+
+/// Reconnect settings for a pipe.
+#[derive(Clone, Debug)]
+pub(crate) struct Reconnect {
+    pub server: ServerConfig,
+    pub attempts: u32,
+}
+
+pub(crate) struct Writer {
+    pub rx: Receiver<WriterMsg>,
+    /// For readers to report back on.
+    pub tx: Sender<WriterMsg>,
+    pub sock: WriteHalf,
+    pub to_reader: Sender<Arc<Chunk>>,
+    pub shared: Arc<Shared>,
+    pub free: Sender<Arc<Chunk>>,
+    pub timeout: Option<Duration>,
+    pub reconnect: Option<Reconnect>,
+    /// The socket failed: chunks still go to the window, but not the wire.
+    pub broken: bool,
+}
+
+impl Writer {
+    pub(crate) fn run(mut self) -> PipeOutcome {
+        loop {
+            let Ok(msg) = self.rx.recv() else {
+                unreachable!("the writer holds a sender of its own channel");
+            };
+            match msg {
+                WriterMsg::Chunk(chunk) => self.send(Arc::new(chunk)),
+                WriterMsg::ReaderExit(exit) => {
+                    let exit = *exit;
+                    match exit.end {
+                        ReaderEnd::Done => return self.outcome(exit.window, exit.chunks, None),
+                        ReaderEnd::Lost(ref reason) => {
+                            let stop = self
+                                .shared
+                                .take_stop()
+                                .unwrap_or_else(|| PipeStop::Lost(reason.clone()));
+                            let mut exit = exit;
+                            if !self.try_reconnect(&stop, &mut exit) {
+                                return self.outcome(exit.window, exit.chunks, Some(stop));
+                            }
+                        }
+                        ReaderEnd::Protocol(reason) => {
+                            let stop = self
+                                .shared
+                                .take_stop()
+                                .unwrap_or(PipeStop::Protocol(reason));
+                            return self.outcome(exit.window, exit.chunks, Some(stop));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, chunk: Arc<Chunk>) {
+        // The reader must know of a command before its reply can arrive.
+        let _ = self.to_reader.send(Arc::clone(&chunk));
+        if !self.broken && self.write_all(&chunk.bytes).is_err() {
+            self.broken = true;
+            self.shared.close_connection();
+        }
+    }
+
+    /// Writes all of `buf`, giving up when the pipe stops or the server has
+    /// neither read nor replied for the pipe timeout.
+    fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        let mut since = Instant::now();
+        while !buf.is_empty() {
+            match self.sock.write(buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    buf = &buf[n..];
+                    since = Instant::now();
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if self.shared.check_stall(since, self.timeout) {
+                        return Err(e);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn outcome(
+        &self,
+        mut window: Window,
+        chunks: Receiver<Arc<Chunk>>,
+        stop: Option<PipeStop>,
+    ) -> PipeOutcome {
+        while let Ok(c) = chunks.try_recv() {
+            window.push(c);
+        }
+        let (replies, errors) = self.shared.counts();
+        PipeOutcome {
+            stop,
+            commit: window.commit,
+            first_pending: window.first_pending(),
+            replies,
+            errors,
+        }
+    }
+
+    /// Reconnects and replays everything past the commit point, if allowed;
+    /// false leaves `exit` as it was, for the account.
+    fn try_reconnect(&mut self, stop: &PipeStop, exit: &mut ReaderExit) -> bool {
+        let Some(mut rc) = self.reconnect.clone() else {
+            return false;
+        };
+        if !matches!(stop, PipeStop::Lost(_)) || rc.attempts == 0 {
+            return false;
+        }
+        while let Ok(c) = exit.chunks.try_recv() {
+            exit.window.push(c);
+        }
+        if let Some(db) = exit.window.commit.db {
+            rc.server.db = db;
+        }
+        let Some(conn) = self.connect_with_backoff(&mut rc, stop) else {
+            return false;
+        };
+        let halves = match conn
+            .split()
+            .and_then(|h| h.1.set_write_timeout(Some(WAIT_SLICE)).map(|()| h))
+        {
+            Ok(h) => h,
+            Err(e) => {
+                self.shared.events.notice(&format!(
+                    "reconnected to {} but could not restart: {e}",
+                    self.shared.addr
+                ));
+                return false;
+            }
+        };
+        let Some((resend, undone)) = exit.window.rewind() else {
+            self.shared.events.notice(&format!(
+                "cannot replay at {}: the connection was lost inside a transaction too large to keep",
+                self.shared.addr
+            ));
+            return false;
+        };
+        self.shared.sub_counts(undone.replies, undone.errors);
+        let commands: usize = resend
+            .iter()
+            .map(|(c, from)| c.cmds.iter().filter(|m| m.end as usize > *from).count())
+            .sum();
+        self.restart(halves, std::mem::take(&mut exit.window));
+        self.reconnect = Some(rc);
+        self.shared.events.notice(&format!(
+            "reconnected to {}; re-sending {commands} commands the server had not acknowledged",
+            self.shared.addr
+        ));
+        for (chunk, from) in resend {
+            if self.write_all(&chunk.bytes[from..]).is_err() {
+                self.broken = true;
+                self.shared.close_connection();
+                break;
+            }
+        }
+        true
+    }
+
+    fn connect_with_backoff(&self, rc: &mut Reconnect, stop: &PipeStop) -> Option<Connection> {
+        let mut delay = Duration::from_millis(100);
+        while rc.attempts > 0 {
+            rc.attempts -= 1;
+            let why = match stop {
+                PipeStop::Lost(r) => r.as_str(),
+                _ => "",
+            };
+            self.shared.events.notice(&format!(
+                "connection to {} lost ({why}); reconnecting in {} ms ({} attempts left)",
+                self.shared.addr,
+                delay.as_millis(),
+                rc.attempts
+            ));
+            thread::sleep(delay);
+            match conn::connect(&rc.server) {
+                Ok(c) => return Some(c),
+                Err(e) => self.shared.events.notice(&crate::error::chain(&e)),
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        None
+    }
+
+    /// Puts a new connection and a new reader under the window.
+    fn restart(&mut self, (read, write, closer): (ReadHalf, WriteHalf, Closer), window: Window) {
+        self.shared.set_closer(closer);
+        let (to_reader, chunks) = mpsc::channel();
+        Reader {
+            sock: read,
+            window,
+            chunks,
+            shared: Arc::clone(&self.shared),
+            free: self.free.clone(),
+            notify: self.tx.clone(),
+        }
+        .spawn();
+        self.sock = write;
+        self.to_reader = to_reader;
+        self.broken = false;
+    }
+}

@@ -1,0 +1,176 @@
+//! What the user sees: redis-cli's lines on stdout, every error reply tied to
+//! its input line on stderr, and when a load stops early, an exact account of
+//! what the server acknowledged and where to resume.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use crate::error::{InputError, Location};
+
+/// Exit statuses. 0 and 1 are redis-cli's; the others are rload's own.
+pub mod exit {
+    /// Every command was sent and no reply was an error.
+    pub const OK: i32 = 0;
+    /// Some replies were errors, or the server stopped replying (timeout).
+    pub const ERRORS: i32 = 1;
+    /// The command line is invalid.
+    pub const USAGE: i32 = 2;
+    /// An input could not be read or holds an invalid command.
+    pub const INPUT: i32 = 3;
+    /// Could not connect, log in or select the database.
+    pub const CONNECT: i32 = 4;
+    /// The connection was lost, or the server broke the protocol, mid-load.
+    pub const CONNECTION_LOST: i32 = 5;
+}
+
+/// Receives what happens during a load, as it happens, from the pipe's
+/// threads. [`Terminal`] prints it as redis-cli does.
+pub trait Events: Send + Sync {
+    /// The server answered the command at `at` with an error.
+    fn error_reply(&self, at: &Location, text: &[u8]);
+    /// All input is sent, and rload's closing ECHO with it.
+    fn all_sent(&self);
+    /// The reply to the closing ECHO arrived: every reply is in.
+    fn last_reply(&self);
+    /// Something the user should know, such as a reconnect.
+    fn notice(&self, text: &str);
+}
+
+/// Prints events the way `redis-cli --pipe` does, with input positions.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Terminal;
+
+impl Events for Terminal {
+    fn error_reply(&self, at: &Location, text: &[u8]) {
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "{at}: ");
+        let _ = err.write_all(text);
+        let _ = err.write_all(b"\n");
+    }
+
+    fn all_sent(&self) {
+        let _ = writeln!(
+            io::stdout(),
+            "All data transferred. Waiting for the last reply..."
+        );
+    }
+
+    fn last_reply(&self) {
+        let _ = writeln!(io::stdout(), "Last reply received from server.");
+    }
+
+    fn notice(&self, text: &str) {
+        let _ = writeln!(io::stderr(), "rload: {text}");
+    }
+}
+
+/// The command a load last had acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acknowledged {
+    /// Its 1-based number in the input.
+    pub seq: u64,
+    /// Where it is in the input.
+    pub at: Location,
+}
+
+/// Why a load stopped before the end of its input.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Stop {
+    /// An input could not be read, or a command in it is invalid.
+    Input(InputError),
+    /// The server sent no reply for this long while rload waited on it.
+    Timeout(Duration),
+    /// The connection broke.
+    ConnectionLost {
+        /// The server's address.
+        addr: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The server's replies broke the protocol or fell out of step.
+    Protocol {
+        /// The server's address.
+        addr: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// The result of a load.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Replies received: error replies included, rload's closing ECHO not.
+    pub replies: u64,
+    /// Error replies, plus one for a timeout, as redis-cli counts them.
+    pub errors: u64,
+    /// Commands the server acknowledged in this run. A command inside a
+    /// transaction counts once its `EXEC` is answered.
+    pub acknowledged: u64,
+    /// The last acknowledged command.
+    pub last_acknowledged: Option<Acknowledged>,
+    /// Every command up to this number is done: `--resume-from` it to carry
+    /// on after a failure.
+    pub resume_from: u64,
+    /// Whether all of the input was read and sent.
+    pub all_sent: bool,
+    /// Why the load stopped early, if it did.
+    pub stop: Option<Stop>,
+}
+
+impl Summary {
+    /// The exit status for this result; see [`exit`].
+    pub fn exit_code(&self) -> i32 {
+        match &self.stop {
+            Some(Stop::Input(_)) => exit::INPUT,
+            Some(Stop::ConnectionLost { .. } | Stop::Protocol { .. }) => exit::CONNECTION_LOST,
+            Some(Stop::Timeout(_)) => exit::ERRORS,
+            None if self.errors > 0 => exit::ERRORS,
+            None => exit::OK,
+        }
+    }
+
+    /// Prints the closing lines: redis-cli's `errors: N, replies: M` on
+    /// `out`, and, if the load stopped early, why and what was acknowledged
+    /// on `err`.
+    ///
+    /// # Errors
+    ///
+    /// Only a failure to write.
+    pub fn print(&self, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<()> {
+        if let Some(Stop::Timeout(t)) = &self.stop {
+            writeln!(err, "No replies for {} seconds: exiting.", t.as_secs())?;
+        }
+        writeln!(out, "errors: {}, replies: {}", self.errors, self.replies)?;
+        out.flush()?;
+        let Some(stop) = &self.stop else {
+            return Ok(());
+        };
+        match stop {
+            Stop::Input(e) => {
+                writeln!(err, "rload: {}", crate::error::chain(e))?;
+                if matches!(e, InputError::Invalid { .. }) {
+                    writeln!(
+                        err,
+                        "rload: nothing of that command, or of the input after it, was sent"
+                    )?;
+                }
+            }
+            Stop::Timeout(_) => {}
+            Stop::ConnectionLost { addr, reason } => {
+                writeln!(err, "rload: connection to {addr} lost: {reason}")?
+            }
+            Stop::Protocol { addr, reason } => writeln!(err, "rload: {addr}: {reason}")?,
+        }
+        match &self.last_acknowledged {
+            Some(last) => writeln!(
+                err,
+                "rload: the server acknowledged {} commands; the last was command {} at {}",
+                self.acknowledged, last.seq, last.at
+            )?,
+            None => writeln!(err, "rload: the server acknowledged no command")?,
+        }
+        Ok(())
+    }
+}
