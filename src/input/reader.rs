@@ -162,8 +162,16 @@ impl InputReader {
             .iter()
             .map(Input::open)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(InputReader {
-            names: inputs.iter().map(Input::name).collect(),
+        Ok(Self::from_readers(
+            inputs.iter().map(Input::name).collect(),
+            readers,
+        ))
+    }
+
+    /// A reader over already opened inputs.
+    pub(crate) fn from_readers(names: Vec<String>, readers: Vec<Box<dyn Read + Send>>) -> Self {
+        InputReader {
+            names,
             readers,
             current: 0,
             buf: vec![0; 2 * READ_SIZE],
@@ -175,7 +183,7 @@ impl InputReader {
             offset: 0,
             args: ArgBuf::default(),
             framer: RespFramer::default(),
-        })
+        }
     }
 
     /// The names of the inputs, indexed by `Position::source`.
@@ -542,5 +550,98 @@ mod tests {
         assert!(matches!(missing, Err(InputError::Open { .. })));
         let dir = InputReader::open(&[Input::File(std::env::temp_dir())]);
         assert!(matches!(dir, Err(InputError::Directory { .. })));
+    }
+
+    /// Hands out its data in pieces of random size, as a pipe might.
+    struct Trickle {
+        data: Vec<u8>,
+        at: usize,
+        rng: rand::rngs::StdRng,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            use rand::RngExt;
+            let n = self
+                .rng
+                .random_range(1..=64)
+                .min(buf.len())
+                .min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// Writes an argument as redis-cli's quoting would have it: bare when
+    /// safe, else double-quoted with `\x` escapes.
+    fn quote_inline(arg: &[u8], out: &mut Vec<u8>) {
+        let bare = !arg.is_empty()
+            && arg
+                .iter()
+                .all(|b| b.is_ascii_graphic() && !b"\"'\\".contains(b));
+        if bare {
+            out.extend_from_slice(arg);
+            return;
+        }
+        out.push(b'"');
+        for &b in arg {
+            match b {
+                b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+                b' '..=b'~' => out.push(b),
+                _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+            }
+        }
+        out.push(b'"');
+    }
+
+    #[test]
+    fn random_commands_survive_encoding_and_random_read_boundaries() {
+        use rand::{RngExt, SeedableRng};
+        for seed in 0..20u64 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let mut data = Vec::new();
+            let mut want = Vec::new();
+            for _ in 0..300 {
+                let argc = rng.random_range(1..6);
+                let args: Vec<Vec<u8>> = (0..argc)
+                    .map(|_| {
+                        let len = rng.random_range(0..40);
+                        let alphabet: &[u8] = if rng.random_bool(0.5) {
+                            b"abcXYZ019_-:"
+                        } else {
+                            b"a \t\r\n\0\"'\\\xff\x7fz"
+                        };
+                        (0..len)
+                            .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                            .collect()
+                    })
+                    .collect();
+                if rng.random_bool(0.5) {
+                    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                    data.extend_from_slice(&crate::resp::encode_to_vec(&refs));
+                } else {
+                    for (i, a) in args.iter().enumerate() {
+                        if i > 0 {
+                            data.push(b' ');
+                        }
+                        quote_inline(a, &mut data);
+                    }
+                    data.extend_from_slice(if rng.random_bool(0.5) { b"\r\n" } else { b"\n" });
+                }
+                want.push(args);
+            }
+            let trickle = Trickle {
+                data,
+                at: 0,
+                rng: rand::rngs::StdRng::seed_from_u64(seed + 1000),
+            };
+            let mut r = InputReader::from_readers(vec!["t".into()], vec![Box::new(trickle)]);
+            let mut got = Vec::new();
+            while let Some(c) = r.next_command().unwrap() {
+                got.push(c.args.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+            }
+            assert_eq!(got, want, "seed {seed}");
+        }
     }
 }

@@ -139,11 +139,7 @@ impl Reader {
         self.shared.note_reply();
         if acked.watch == Some(Watch::Sentinel) {
             self.shared.add_counts(batch.replies - 1, 0);
-            if last_type != b'$' || scanner.last_text() != self.shared.sentinel {
-                return Err(self.protocol(
-                    "the reply to rload's closing ECHO is wrong, so replies and commands are out of step".into(),
-                ));
-            }
+            self.check_sentinel(last_type, scanner.last_text())?;
             self.window.retire(|c| drop(self.free.send(c)));
             self.shared.events.last_reply();
             return Err(ReaderEnd::Done);
@@ -156,6 +152,30 @@ impl Reader {
         }
         self.window.retire(|c| drop(self.free.send(c)));
         Ok(())
+    }
+
+    /// Checks the reply to the closing ECHO. Replies are matched to commands
+    /// by count, so the echoed random bytes are a check that the count is
+    /// right. A user whose ACL forbids ECHO (or a server that renamed it) gets
+    /// an error naming ECHO instead, which still marks the end.
+    fn check_sentinel(&self, last_type: u8, text: &[u8]) -> Result<(), ReaderEnd> {
+        if last_type == b'$' && text == self.shared.sentinel {
+            return Ok(());
+        }
+        let refused = matches!(last_type, b'-' | b'!')
+            && text.to_ascii_lowercase().windows(4).any(|w| w == b"echo");
+        if refused {
+            self.shared.events.notice(&format!(
+                "{} refused rload's closing ECHO ({}); replies were matched to commands by count alone",
+                self.shared.addr,
+                String::from_utf8_lossy(text)
+            ));
+            return Ok(());
+        }
+        Err(self.protocol(
+            "the reply to rload's closing ECHO is wrong, so replies and commands are out of step"
+                .into(),
+        ))
     }
 
     fn protocol(&self, why: String) -> ReaderEnd {

@@ -524,4 +524,127 @@ mod tests {
             Err(ScanError::LineTooLong)
         );
     }
+
+    /// Appends one random value, nested at most `depth` more levels, and
+    /// returns its type byte (for an attribute, the annotated value's).
+    fn random_value(rng: &mut rand::rngs::StdRng, depth: u32, out: &mut Vec<u8>) -> u8 {
+        let start = out.len();
+        use rand::RngExt;
+        let kinds = if depth == 0 { 11 } else { 17 };
+        let bytes = |rng: &mut rand::rngs::StdRng| -> Vec<u8> {
+            let n = rng.random_range(0..20);
+            (0..n)
+                .map(|_| b"ab\r\n\0$*"[rng.random_range(0..7)])
+                .collect()
+        };
+        let children = |rng: &mut rand::rngs::StdRng, n: usize, out: &mut Vec<u8>| {
+            for _ in 0..n {
+                random_value(rng, depth - 1, out);
+            }
+        };
+        match rng.random_range(0..kinds) {
+            0 => out.extend_from_slice(b"+OK\r\n"),
+            1 => out.extend_from_slice(b"-ERR x\r\n"),
+            2 => out.extend_from_slice(b":-123\r\n"),
+            3 => out.extend_from_slice(b"$-1\r\n"),
+            4 => out.extend_from_slice(if rng.random_bool(0.5) {
+                b"_\r\n"
+            } else {
+                b",1.5\r\n"
+            }),
+            5 => out.extend_from_slice(b"#t\r\n"),
+            6 => out.extend_from_slice(b"(12345678901234567890\r\n"),
+            7..=9 => {
+                let payload = bytes(rng);
+                let ty = [b'$', b'!', b'='][rng.random_range(0..3)];
+                out.extend_from_slice(format!("{}{}\r\n", ty as char, payload.len()).as_bytes());
+                out.extend_from_slice(&payload);
+                out.extend_from_slice(b"\r\n");
+            }
+            10 => {
+                out.extend_from_slice(b"$?\r\n");
+                for _ in 0..rng.random_range(0..3) {
+                    let payload = bytes(rng);
+                    if !payload.is_empty() {
+                        out.extend_from_slice(format!(";{}\r\n", payload.len()).as_bytes());
+                        out.extend_from_slice(&payload);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                }
+                out.extend_from_slice(b";0\r\n");
+            }
+            11 | 12 => {
+                let n = rng.random_range(0..4);
+                let ty = if rng.random_bool(0.5) { '*' } else { '~' };
+                out.extend_from_slice(format!("{ty}{n}\r\n").as_bytes());
+                children(rng, n, out);
+            }
+            13 => {
+                let n = rng.random_range(0..3);
+                out.extend_from_slice(format!("%{n}\r\n").as_bytes());
+                children(rng, 2 * n, out);
+            }
+            14 => {
+                // An attribute, then the value it annotates.
+                let n = rng.random_range(0..2);
+                out.extend_from_slice(format!("|{n}\r\n").as_bytes());
+                children(rng, 2 * n, out);
+                return random_value(rng, depth - 1, out);
+            }
+            15 => {
+                out.extend_from_slice(b"*?\r\n");
+                let n = rng.random_range(0..3);
+                children(rng, n, out);
+                out.extend_from_slice(b".\r\n");
+            }
+            _ => out.extend_from_slice(b"*-1\r\n"),
+        }
+        out[start]
+    }
+
+    #[test]
+    fn random_replies_scan_back_at_random_split_points() {
+        use rand::{RngExt, SeedableRng};
+        for seed in 0..200u64 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let mut stream = Vec::new();
+            let (mut replies, mut errors) = (0u64, 0u64);
+            for _ in 0..50 {
+                if rng.random_bool(0.1) {
+                    stream.extend_from_slice(b">2\r\n+invalidate\r\n*1\r\n$1\r\nk\r\n");
+                    continue;
+                }
+                replies += 1;
+                if matches!(random_value(&mut rng, 3, &mut stream), b'-' | b'!') {
+                    errors += 1;
+                }
+            }
+            let mut scanner = ReplyScanner::new();
+            let (mut got, mut got_errors) = (0u64, 0u64);
+            let mut pending: Vec<u8> = Vec::new();
+            let mut at = 0;
+            while at < stream.len() || !pending.is_empty() {
+                let take = rng.random_range(1..=17).min(stream.len() - at);
+                pending.extend_from_slice(&stream[at..at + take]);
+                at += take;
+                loop {
+                    let max = rng.random_range(1..=5);
+                    let b = scanner
+                        .scan(&pending, max)
+                        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+                    got += b.replies;
+                    got_errors += u64::from(b.ended_in_error());
+                    pending.drain(..b.consumed);
+                    if b.consumed == 0 {
+                        break;
+                    }
+                }
+                if at == stream.len() && !pending.is_empty() {
+                    panic!("seed {seed}: {} bytes left unscanned", pending.len());
+                }
+            }
+            assert_eq!((got, got_errors), (replies, errors), "seed {seed}");
+            assert!(scanner.at_boundary(), "seed {seed}");
+        }
+    }
 }

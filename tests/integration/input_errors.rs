@@ -1,0 +1,211 @@
+//! Bad input: a clear error naming the input, the line (or byte offset) and
+//! what was wrong; nothing of the bad command sent; what came before it
+//! finished and accounted for; exit status 3.
+
+use crate::support::{Redis, resp, rload, rload_pipe};
+
+/// Loads `good` commands, then `bad`, then one more command that must never
+/// be sent; returns stderr after checking the common contract.
+fn rejects(bad: &[u8]) -> String {
+    let redis = Redis::start();
+    let mut input = b"SET k1 v\nSET k2 v\n".to_vec();
+    input.extend_from_slice(bad);
+    input.extend_from_slice(b"\nSET after v\n");
+    let run = rload_pipe(&redis, &[], input);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.counts(), (0, 2), "{run:?}");
+    assert!(!run.stdout.contains("All data transferred"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("nothing of that command, or of the input after it, was sent"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("the server acknowledged 2 commands"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("--resume-from 2"), "{run:?}");
+    assert_eq!(
+        redis.dbsize(),
+        2,
+        "only the commands before the bad one ran"
+    );
+    run.stderr
+}
+
+#[test]
+fn rejects_an_unbalanced_quote() {
+    let err = rejects(b"SET k3 \"never closed");
+    assert!(
+        err.contains("<stdin>:3: unbalanced quotes: the double quote at column 8 is never closed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_closing_quote_followed_by_text() {
+    let err = rejects(b"SET k3 'v'x");
+    assert!(
+        err.contains("<stdin>:3: the closing quote at column 10 must be followed by a space"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_raw_nul_byte() {
+    let err = rejects(b"SET k3 a\0b");
+    assert!(err.contains("<stdin>:3: raw NUL byte at column 9"), "{err}");
+}
+
+#[test]
+fn rejects_a_bad_multibulk_count() {
+    let err = rejects(b"*x\r\n$3\r\nSET\r\n");
+    assert!(
+        err.contains("<stdin>:3: invalid multibulk count after '*' (at byte offset 19)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_missing_dollar() {
+    let err = rejects(b"*2\r\n$3\r\nGET\r\n#1\r\nk\r\n");
+    assert!(
+        err.contains(
+            "<stdin>:6: expected '$' at the start of an argument, got '#' (at byte offset 31)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_negative_bulk_length() {
+    let err = rejects(b"*2\r\n$3\r\nGET\r\n$-5\r\nk\r\n");
+    assert!(
+        err.contains("<stdin>:6: invalid bulk length after '$'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_an_oversized_bulk_length() {
+    let err = rejects(b"*2\r\n$3\r\nGET\r\n$999999999999\r\n");
+    assert!(
+        err.contains("bulk length 999999999999 is over the server's 512 MiB limit"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_null_bulk_inside_a_command() {
+    let err = rejects(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$-1\r\n");
+    assert!(
+        err.contains("<stdin>:8: '$-1' (a null bulk) cannot be an argument of a command"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_bulk_not_followed_by_crlf() {
+    let err = rejects(b"*2\r\n$3\r\nGETX\r\n$1\r\nk\r\n");
+    assert!(
+        err.contains("<stdin>:5: bulk payload is not followed by CRLF"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_command_that_would_break_the_reply_stream() {
+    let err = rejects(b"SUBSCRIBE news");
+    assert!(
+        err.contains("<stdin>:3: SUBSCRIBE cannot be sent through a pipe"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_frame_truncated_at_the_end_of_input() {
+    let redis = Redis::start();
+    let mut input = b"SET k1 v\n".to_vec();
+    input.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$2\r\nk2\r\n$5\r\nabc");
+    let run = rload_pipe(&redis, &[], input);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.counts(), (0, 1));
+    assert!(
+        run.stderr
+            .contains("<stdin>:2: the input ends inside a RESP frame"),
+        "{run:?}"
+    );
+    assert_eq!(redis.dbsize(), 1);
+}
+
+#[test]
+fn an_unfinished_transaction_at_the_end_is_discarded_and_reported() {
+    let redis = Redis::start();
+    let run = rload_pipe(&redis, &[], "SET a 1\nMULTI\nSET b 2\n");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("<stdin>:2: the input ends inside the transaction this MULTI opens"),
+        "{run:?}"
+    );
+    assert_eq!(redis.cli(&["EXISTS", "b"]), "0");
+    assert_eq!(redis.cli(&["GET", "a"]), "1");
+}
+
+#[test]
+fn names_the_file_of_a_bad_command() {
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.txt");
+    std::fs::write(&good, "SET a 1\n").unwrap();
+    let bad = dir.path().join("bad.resp");
+    let mut data = resp(&[b"SET", b"b", b"2"]);
+    data.extend_from_slice(b"*1\r\n$3\r\nPING\r\n");
+    std::fs::write(&bad, data).unwrap();
+    let run = rload_pipe(&redis, &[good.to_str().unwrap(), bad.to_str().unwrap()], "");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "{}:10: bulk payload is not followed by CRLF",
+            bad.display()
+        )),
+        "{run:?}"
+    );
+    assert_eq!(run.counts(), (0, 2));
+}
+
+#[test]
+fn a_missing_file_or_a_directory_stops_before_anything_is_sent() {
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.txt");
+    std::fs::write(&good, "SET a 1\n").unwrap();
+    let missing = dir.path().join("missing.txt");
+    let port = redis.port.to_string();
+    for (bad, why) in [
+        (missing.to_str().unwrap(), "No such file"),
+        (dir.path().to_str().unwrap(), "is a directory"),
+    ] {
+        let run = rload(&["--pipe", "-p", &port, good.to_str().unwrap(), bad], "");
+        assert_eq!(run.code, 3, "{run:?}");
+        assert!(
+            run.stderr.contains(bad) && run.stderr.contains(why),
+            "{run:?}"
+        );
+        assert_eq!(run.stdout, "");
+    }
+    assert_eq!(redis.dbsize(), 0);
+}
+
+#[test]
+fn an_unreadable_file_stops_before_anything_is_sent() {
+    let redis = Redis::start();
+    let run = rload(
+        &["--pipe", "-p", &redis.port.to_string(), "/proc/self/mem"],
+        "",
+    );
+    // /proc/self/mem opens but cannot be read from offset 0.
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("cannot read /proc/self/mem"), "{run:?}");
+    assert_eq!(redis.dbsize(), 0);
+}

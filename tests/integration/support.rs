@@ -1,0 +1,305 @@
+//! Fixtures: a real `redis-server` on a free port in its own temporary
+//! directory, killed and reaped on drop; and helpers that run the `rload`
+//! binary and `redis-cli`.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// A redis-server started for one test.
+pub struct Redis {
+    pub port: u16,
+    child: Child,
+    dir: TempDir,
+}
+
+impl Redis {
+    /// A server with persistence off and DEBUG enabled.
+    pub fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    /// A server with extra `--name value` arguments.
+    pub fn start_with(extra: &[&str]) -> Redis {
+        let dir = tempfile::Builder::new()
+            .prefix("rload-test-")
+            .tempdir()
+            .expect("temp dir");
+        Redis::start_in(dir, extra)
+    }
+
+    /// A server on a directory of its own (to restart on the same data).
+    pub fn start_in(dir: TempDir, extra: &[&str]) -> Redis {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--enable-debug-command",
+                    "yes",
+                ])
+                .arg("--dir")
+                .arg(dir.path())
+                .arg("--logfile")
+                .arg(dir.path().join("log"))
+                .args(["--unixsocket"])
+                .arg(dir.path().join("redis.sock"))
+                .args(extra)
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed (apt-get install redis-server)");
+            if wait_for_pong(port, &mut child) {
+                return Redis { port, child, dir };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "redis-server did not start; log:\n{}",
+            std::fs::read_to_string(dir.path().join("log")).unwrap_or_default()
+        );
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("redis.sock")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    /// Runs one command with redis-cli and returns its trimmed output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli must be installed (apt-get install redis-tools)");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn dbsize(&self) -> u64 {
+        self.cli(&["DBSIZE"])
+            .parse()
+            .unwrap_or_else(|_| panic!("DBSIZE failed; log:\n{}", self.log()))
+    }
+
+    /// DEBUG DIGEST: one hash over the whole dataset.
+    pub fn digest(&self) -> String {
+        self.cli(&["DEBUG", "DIGEST"])
+    }
+
+    /// Kills the server at once, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+        if thread::panicking() {
+            eprintln!("--- redis-server log ---\n{}", self.log());
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn wait_for_pong(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+            // A server with a password answers -NOAUTH, which still means ready.
+            let mut buf = [0u8; 7];
+            if s.write_all(b"PING\r\n").is_ok()
+                && s.read_exact(&mut buf).is_ok()
+                && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
+            {
+                return true;
+            }
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// What a run of a program printed, and how it exited.
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code().unwrap_or(-1),
+        }
+    }
+
+    /// The numbers of redis-cli's closing line, `errors: N, replies: M`.
+    pub fn counts(&self) -> (u64, u64) {
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("errors: "))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no summary line in:\n{}\nstderr:\n{}",
+                    self.stdout, self.stderr
+                )
+            });
+        let nums: Vec<u64> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect();
+        (nums[0], nums[1])
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `rload` with `args`, feeding `stdin`.
+pub fn rload(args: &[&str], stdin: impl Into<Vec<u8>>) -> Run {
+    run_with(
+        Command::new(env!("CARGO_BIN_EXE_rload")).args(args),
+        stdin.into(),
+    )
+}
+
+/// Runs `rload --pipe -p PORT` plus `args` against `redis`.
+pub fn rload_pipe(redis: &Redis, args: &[&str], stdin: impl Into<Vec<u8>>) -> Run {
+    let port = redis.port.to_string();
+    let mut all = vec!["--pipe", "-p", &port];
+    all.extend_from_slice(args);
+    rload(&all, stdin)
+}
+
+/// Runs `redis-cli` with `args`, feeding `stdin`.
+pub fn redis_cli(args: &[&str], stdin: impl Into<Vec<u8>>) -> Run {
+    run_with(Command::new("redis-cli").args(args), stdin.into())
+}
+
+/// Spawns a command with piped stdio, writing stdin from another thread so a
+/// large input cannot deadlock against the output.
+pub fn run_with(cmd: &mut Command, stdin: Vec<u8>) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let feeder = thread::spawn(move || {
+        let _ = pipe.write_all(&stdin);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = feeder.join();
+    Run::from(out)
+}
+
+/// `SET KeyN ValueN` for N in `range`, one per line.
+pub fn set_lines(range: std::ops::Range<u64>) -> String {
+    range.map(|i| format!("SET Key{i} Value{i}\n")).collect()
+}
+
+/// One command as RESP.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// An `rload` running in the background on a stdin fed from a thread.
+pub struct Background {
+    child: Child,
+    feeder: Option<thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts `rload` with `args`, streaming `stdin` into it.
+    pub fn start(args: &[&str], stdin: Vec<u8>) -> Background {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rload"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rload");
+        let mut pipe = child.stdin.take().expect("stdin");
+        let feeder = thread::spawn(move || {
+            let _ = pipe.write_all(&stdin);
+        });
+        Background {
+            child,
+            feeder: Some(feeder),
+        }
+    }
+
+    pub fn wait(mut self) -> Run {
+        let out = std::mem::replace(&mut self.child, Command::new("true").spawn().expect("true"))
+            .wait_with_output()
+            .expect("wait");
+        if let Some(f) = self.feeder.take() {
+            let _ = f.join();
+        }
+        Run::from(out)
+    }
+}
+
+/// Polls `f` every 10 ms until it holds, for at most `secs` seconds.
+pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// The number in `rload: the server acknowledged N commands`.
+pub fn acknowledged(run: &Run) -> u64 {
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("the server acknowledged"))
+        .unwrap_or_else(|| panic!("no account in {run:?}"));
+    line.split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or(0)
+}
