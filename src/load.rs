@@ -134,7 +134,7 @@ impl Feeder {
         match watch {
             Some(Watch::Select(db)) => {
                 let mut bytes = Vec::new();
-                encode_command(&mut bytes, cmd.args.iter());
+                encode_command(&mut bytes, &cmd.args);
                 let meta = CmdMeta {
                     seq: self.seq,
                     line: cmd.pos.line,
@@ -176,7 +176,7 @@ impl Feeder {
             return None;
         }
         let mut discard = Vec::new();
-        encode_command(&mut discard, [&b"DISCARD"[..]].into_iter());
+        encode_command(&mut discard, &[&b"DISCARD"[..]][..]);
         let meta = CmdMeta {
             seq: 0,
             line: pos.line,

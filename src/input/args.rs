@@ -13,6 +13,18 @@ pub(crate) struct Span {
     in_scratch: bool,
 }
 
+impl Span {
+    /// The argument `base[start..end]`.
+    #[inline(always)]
+    pub(crate) fn base(start: usize, end: usize) -> Span {
+        Span {
+            start,
+            end,
+            in_scratch: false,
+        }
+    }
+}
+
 /// Reusable storage for the arguments of the command being framed.
 #[derive(Debug, Default)]
 pub(crate) struct ArgBuf {
@@ -29,11 +41,7 @@ impl ArgBuf {
     /// Records an argument that is `base[start..end]`.
     #[inline]
     pub(crate) fn push_base(&mut self, start: usize, end: usize) {
-        self.spans.push(Span {
-            start,
-            end,
-            in_scratch: false,
-        });
+        self.spans.push(Span::base(start, end));
     }
 
     /// Records an argument that is `scratch[start..]`, up to the scratch end.
@@ -49,11 +57,7 @@ impl ArgBuf {
 
     /// Borrows the arguments, resolving base spans against `base`.
     pub(crate) fn args<'a>(&'a self, base: &'a [u8]) -> Args<'a> {
-        Args {
-            base,
-            scratch: &self.scratch,
-            spans: &self.spans,
-        }
+        Args::new(base, &self.scratch, &self.spans)
     }
 }
 
@@ -66,6 +70,15 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    #[inline(always)]
+    pub(crate) fn new(base: &'a [u8], scratch: &'a [u8], spans: &'a [Span]) -> Self {
+        Args {
+            base,
+            scratch,
+            spans,
+        }
+    }
+
     /// The number of arguments, the command name included.
     pub fn len(&self) -> usize {
         self.spans.len()
@@ -80,6 +93,17 @@ impl<'a> Args<'a> {
     #[inline]
     pub fn get(&self, i: usize) -> Option<&'a [u8]> {
         self.spans.get(i).map(|s| self.resolve(*s))
+    }
+
+    /// The length of the `i`th argument, without resolving it.
+    ///
+    /// # Panics
+    ///
+    /// If `i` is out of range.
+    #[inline]
+    pub fn len_of(&self, i: usize) -> usize {
+        let s = self.spans[i];
+        s.end - s.start
     }
 
     /// The arguments in order.

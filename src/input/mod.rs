@@ -3,6 +3,7 @@
 
 mod args;
 mod inline;
+mod plain;
 mod reader;
 mod resp;
 

@@ -8,12 +8,14 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::ops::Range;
 use std::path::PathBuf;
 
 use memchr::memchr;
 
 use super::args::{ArgBuf, Args};
 use super::inline::split_inline;
+use super::plain::PlainLines;
 use super::resp::{Frame, RespFramer};
 use crate::error::{InputError, InvalidKind, Location};
 
@@ -110,6 +112,9 @@ struct Found {
     end: usize,
     resp: bool,
     pos: Position,
+    /// For a line of a plain batch, its spans there; else the spans are in
+    /// the `ArgBuf`, relative to `start`.
+    batch: Option<Range<usize>>,
 }
 
 /// What framing the buffered input gave.
@@ -148,6 +153,7 @@ pub struct InputReader {
     offset: u64,
     args: ArgBuf,
     framer: RespFramer,
+    plain: PlainLines,
 }
 
 impl InputReader {
@@ -183,6 +189,7 @@ impl InputReader {
             offset: 0,
             args: ArgBuf::default(),
             framer: RespFramer::default(),
+            plain: PlainLines::default(),
         }
     }
 
@@ -198,8 +205,12 @@ impl InputReader {
     ///
     /// A read failure, or an invalid command; nothing of an invalid command
     /// is returned, and the reader should not be used after an error.
+    #[inline]
     pub fn next_command(&mut self) -> Result<Option<Command<'_>>, InputError> {
         let found = loop {
+            if let Some(found) = self.plain_line() {
+                break found;
+            }
             match self.advance()? {
                 Step::Found(found) => break found,
                 Step::Skipped => {}
@@ -217,8 +228,12 @@ impl InputReader {
     /// # Errors
     ///
     /// As [`InputReader::next_command`].
+    #[inline]
     pub fn next_buffered(&mut self) -> Result<Next<'_>, InputError> {
         loop {
+            if let Some(found) = self.plain_line() {
+                return Ok(Next::Command(self.lend(found)));
+            }
             match self.advance()? {
                 Step::Found(found) => return Ok(Next::Command(self.lend(found))),
                 Step::Skipped => {}
@@ -237,15 +252,61 @@ impl InputReader {
         self.fill(self.need)
     }
 
+    /// The fast path: the next line of a batch of plain inline lines,
+    /// splitting a new batch when one is used up. `None` sends the caller
+    /// down the general path.
+    #[inline(always)]
+    fn plain_line(&mut self) -> Option<Found> {
+        if self.plain.is_done() {
+            self.finish_batch();
+            self.plain.split(&self.buf, self.start, self.end);
+            if self.plain.lines.is_empty() {
+                self.finish_batch();
+                return None;
+            }
+        }
+        let line = &self.plain.lines[self.plain.next];
+        self.plain.next += 1;
+        let (start, end, blank, args) =
+            (line.start, line.end, line.blank_before, line.args.clone());
+        self.consume(start - self.start, blank);
+        let pos = self.position();
+        self.consume(end + 1 - start, 1);
+        Some(Found {
+            start,
+            end,
+            resp: false,
+            pos,
+            batch: Some(args),
+        })
+    }
+
+    /// Consumes the blank lines a used-up batch vouched for after its last line.
+    fn finish_batch(&mut self) {
+        if self.plain.end > self.start {
+            let (skip, blank) = (self.plain.end - self.start, self.plain.blank_after);
+            self.consume(skip, blank);
+        }
+        self.plain.reset();
+    }
+
+    #[inline(always)]
     fn lend(&self, found: Found) -> Command<'_> {
-        let bytes = &self.buf[found.start..found.end];
+        let args = match found.batch {
+            Some(spans) => Args::new(&self.buf, &[], &self.plain.spans[spans]),
+            None => self.args.args(&self.buf[found.start..found.end]),
+        };
+        let resp = found.resp.then(|| &self.buf[found.start..found.end]);
         Command {
             pos: found.pos,
-            args: self.args.args(bytes),
-            resp: found.resp.then_some(bytes),
+            args,
+            resp,
         }
     }
 
+    /// The general path: a RESP frame, a line the fast path left, the
+    /// end of an input. Kept out of line, away from the fast path.
+    #[inline(never)]
     fn advance(&mut self) -> Result<Step, InputError> {
         if self.start == self.end {
             if !self.eof {
@@ -281,6 +342,7 @@ impl InputReader {
                     end: self.start,
                     resp: true,
                     pos,
+                    batch: None,
                 }))
             }
             Ok(Frame::Empty(len)) => {
@@ -305,24 +367,16 @@ impl InputReader {
     fn frame_inline(&mut self) -> Result<Step, InputError> {
         let data = &self.buf[self.start..self.end];
         let pos = self.position();
-        let (len, consumed) = match memchr(b'\n', data) {
-            Some(i) => (i, i + 1),
-            None if self.eof => (data.len(), data.len()),
+        let len = match memchr(b'\n', data) {
+            Some(len) => self.split_general(len, pos)?,
+            None if self.eof => self.split_general(data.len(), pos)?,
             None => {
                 let need = data.len() + 1;
                 return Ok(self.need_input(need));
             }
         };
-        let len = if len > 0 && data[len - 1] == b'\r' {
-            len - 1
-        } else {
-            len
-        };
-        if let Err(e) = split_inline(&data[..len], &mut self.args) {
-            return Err(self.invalid(pos, InvalidKind::Inline(e)));
-        }
         let start = self.start;
-        self.consume(consumed, 1);
+        self.consume((len + 1).min(self.end - start), 1);
         if self.args.spans.is_empty() {
             return Ok(Step::Skipped);
         }
@@ -331,7 +385,19 @@ impl InputReader {
             end: start + len,
             resp: false,
             pos,
+            batch: None,
         }))
+    }
+
+    /// Tokenizes the line of `len` bytes at `start` with the general,
+    /// exact tokenizer, dropping a `\r` before its end; returns `len`.
+    fn split_general(&mut self, len: usize, pos: Position) -> Result<usize, InputError> {
+        let line = &self.buf[self.start..self.start + len];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match split_inline(line, &mut self.args) {
+            Ok(()) => Ok(len),
+            Err(e) => Err(self.invalid(pos, InvalidKind::Inline(e))),
+        }
     }
 
     fn consume(&mut self, len: usize, newlines: u64) {
@@ -385,6 +451,7 @@ impl InputReader {
         if need > MAX_COMMAND_BYTES {
             return Err(self.invalid(self.position(), InvalidKind::TooLong(MAX_COMMAND_BYTES)));
         }
+        self.plain.reset();
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;

@@ -77,7 +77,7 @@ impl Chunk {
     pub(crate) fn push_command(&mut self, cmd: &Command<'_>, seq: u64, watch: Option<Watch>) {
         match cmd.resp {
             Some(frame) => self.bytes.extend_from_slice(frame),
-            None => encode_command(&mut self.bytes, cmd.args.iter()),
+            None => encode_command(&mut self.bytes, &cmd.args),
         }
         self.finish_push(seq, cmd.pos.line, cmd.pos.source, watch);
     }

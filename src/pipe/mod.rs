@@ -211,10 +211,7 @@ impl Pipe {
 
     fn push_sentinel(&mut self) -> Result<(), Stopped> {
         let mut echo = Vec::with_capacity(40);
-        crate::resp::encode_command(
-            &mut echo,
-            [&b"ECHO"[..], &self.shared.sentinel[..]].into_iter(),
-        );
+        crate::resp::encode_command(&mut echo, &[&b"ECHO"[..], &self.shared.sentinel[..]][..]);
         let meta = CmdMeta {
             seq: 0,
             line: 0,
