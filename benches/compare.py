@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""End-to-end comparison of rload and redis-cli --pipe, in the same run.
+
+Starts a fresh redis-server (no persistence) on a free port, generates each
+workload both as text lines and as RESP, then alternates, round by round:
+
+    rload --pipe < text      rload --pipe < resp      redis-cli --pipe < resp
+
+with FLUSHALL between runs. For each it records wall time, client CPU
+(user+sys, from wait4), peak RSS, and the server's CPU for the run (the
+INFO cpu delta), and prints medians and the ratios rload / redis-cli.
+Every run must report `errors: 0` and every reply, or the script stops.
+
+Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset]
+"""
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RLOAD = os.path.join(ROOT, "target", "release", "rload")
+TIME = "/usr/bin/time"
+
+
+def resp(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def workloads(n):
+    """name -> (commands, generator of argument lists)."""
+    v1k = b"v" * 1024
+    v100k = b"x" * (100 * 1024)
+    fields = [b"f%d" % j for j in range(10)]
+    return {
+        "set": (n, lambda i: [b"SET", b"Key%d" % i, b"Value%d" % i]),
+        "1k": (max(n // 4, 1), lambda i: [b"SET", b"key:%d" % i, v1k]),
+        "100k": (max(n // 500, 1), lambda i: [b"SET", b"big:%d" % i, v100k]),
+        "hset": (max(n // 4, 1), lambda i: [b"HSET", b"user:%d" % i]
+                 + [x for j, f in enumerate(fields) for x in (f, b"%d-%d" % (i, j))]),
+    }
+
+
+def write_inputs(dir, name, count, gen):
+    text_path = os.path.join(dir, name + ".txt")
+    resp_path = os.path.join(dir, name + ".resp")
+    with open(text_path, "wb") as text, open(resp_path, "wb") as raw:
+        buf_t, buf_r = [], []
+        for i in range(count):
+            args = gen(i)
+            buf_t.append(b" ".join(args) + b"\n")
+            buf_r.append(resp(args))
+            if len(buf_t) >= 10000:
+                text.write(b"".join(buf_t))
+                raw.write(b"".join(buf_r))
+                buf_t, buf_r = [], []
+        text.write(b"".join(buf_t))
+        raw.write(b"".join(buf_r))
+    return text_path, resp_path
+
+
+class Server:
+    def __init__(self, dir):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", dir,
+             "--logfile", os.path.join(dir, "redis.log")],
+            stdout=subprocess.DEVNULL)
+        for _ in range(500):
+            try:
+                if self.cmd("PING") == "PONG":
+                    return
+            except subprocess.CalledProcessError:
+                pass
+            time.sleep(0.02)
+        raise SystemExit("redis-server did not start")
+
+    def cmd(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    def cpu(self):
+        info = self.cmd("INFO", "cpu")
+        vals = dict(l.split(":", 1) for l in info.splitlines() if ":" in l)
+        return float(vals["used_cpu_sys"]) + float(vals["used_cpu_user"])
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def run_once(server, argv, stdin_path, expect):
+    server.cmd("FLUSHALL")
+    cpu0 = server.cpu()
+    # GNU time reports the run's own CPU and peak RSS. (A child forked from
+    # this Python process would count Python's own pages in its peak RSS.)
+    with open(stdin_path, "rb") as stdin, tempfile.NamedTemporaryFile() as usage_file:
+        t0 = time.perf_counter()
+        proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", usage_file.name, *argv],
+                              stdin=stdin, capture_output=True)
+        wall = time.perf_counter() - t0
+        user, sys_, rss_kb = usage_file.read().split()[-3:]
+        stdout, stderr = proc.stdout, proc.stderr
+    server_cpu = server.cpu() - cpu0
+    m = re.search(rb"errors: (\d+), replies: (\d+)", stdout)
+    if proc.returncode != 0 or not m or int(m.group(1)) != 0 or int(m.group(2)) != expect:
+        raise SystemExit("run failed: %s\nstdout: %s\nstderr: %s" % (argv, stdout[-500:], stderr[-500:]))
+    if server.cmd("DBSIZE") != str(expect):
+        raise SystemExit("run loaded the wrong number of keys: %s" % argv)
+    return {"wall": wall, "cpu": float(user) + float(sys_), "rss": int(rss_kb) / 1024.0, "server": server_cpu}
+
+
+def machine():
+    cpu = "unknown cpu"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()
+    rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return "%s, %d cores, %s; %s %s; rload %s" % (
+        cpu, os.cpu_count(), platform.platform(), redis[0], redis[2], rev)
+
+
+def main():
+    if sys.argv[1:2] == ["--generate"]:
+        name, n, dir = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+        count, gen = workloads(n)[name]
+        write_inputs(dir, name, count, gen)
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("n", nargs="?", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--workloads", default="set,1k,100k,hset")
+    opts = ap.parse_args()
+    for tool, package in (("redis-server", "redis-server"), ("redis-cli", "redis-tools"), (TIME, "time")):
+        if not shutil.which(tool):
+            raise SystemExit("%s is required (apt-get install %s)" % (tool, package))
+    if not os.path.exists(RLOAD):
+        raise SystemExit("build first: cargo build --release")
+    print("machine: %s" % machine())
+    print("N = %d, %d rounds, medians; ratios are rload / redis-cli (RESP input)\n" % (opts.n, opts.rounds))
+    with tempfile.TemporaryDirectory(prefix="rload-bench-") as dir:
+        server = Server(dir)
+        try:
+            for name in opts.workloads.split(","):
+                count = workloads(opts.n)[name][0]
+                subprocess.run([sys.executable, __file__, "--generate", name, str(opts.n), dir], check=True)
+                text, raw = (os.path.join(dir, name + ext) for ext in (".txt", ".resp"))
+                contenders = [
+                    ("rload text", [RLOAD, "--pipe", "-p", str(server.port)], text),
+                    ("rload resp", [RLOAD, "--pipe", "-p", str(server.port)], raw),
+                    ("redis-cli resp", ["redis-cli", "-p", str(server.port), "--pipe"], raw),
+                ]
+                results = {c[0]: [] for c in contenders}
+                for r in range(opts.rounds):
+                    # Rotate the order each round, so no contender always
+                    # runs right after the same one.
+                    for label, argv, path in contenders[r % 3:] + contenders[:r % 3]:
+                        results[label].append(run_once(server, argv, path, count))
+                report(name, count, os.path.getsize(text), results)
+                os.remove(text)
+                os.remove(raw)
+        finally:
+            server.stop()
+
+
+def report(name, count, text_bytes, results):
+    med = {label: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for label, runs in results.items()}
+    cli = med["redis-cli resp"]
+    print("workload %s: %d commands (%.0f MB of text)" % (name, count, text_bytes / 1e6))
+    print("  %-15s %9s %9s %9s %11s" % ("", "wall s", "cpu s", "rss MiB", "server cpu s"))
+    for label, m in med.items():
+        print("  %-15s %9.3f %9.3f %9.1f %11.3f" % (label, m["wall"], m["cpu"], m["rss"], m["server"]))
+    for label in ("rload text", "rload resp"):
+        m = med[label]
+        print("  %-15s wall %.2f  cpu %.2f  rss %.2f  server %.2f   (ratio to redis-cli)" % (
+            label, m["wall"] / cli["wall"], m["cpu"] / cli["cpu"], m["rss"] / cli["rss"], m["server"] / cli["server"]))
+    print()
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
