@@ -84,6 +84,17 @@ pub struct Args {
     /// reported as done
     #[arg(long, value_name = "N")]
     resume_from: Option<u64>,
+    /// After a lost connection, reconnect up to N times (with backoff) and
+    /// re-send what the server had not acknowledged
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    reconnect: u32,
+    /// Stop reading the input after N errors; what was sent is still drained
+    #[arg(long, value_name = "N")]
+    max_errors: Option<u64>,
+    /// Count invalid input commands as errors and carry on, instead of
+    /// stopping at the first one
+    #[arg(long)]
+    skip_invalid: bool,
     /// Don't warn that -a on the command line may not be safe
     #[arg(long)]
     no_auth_warning: bool,
@@ -168,6 +179,12 @@ impl Args {
         config.pipe_timeout =
             (self.pipe_timeout > 0).then(|| Duration::from_secs(self.pipe_timeout as u64));
         config.resume_from = self.resume_from.unwrap_or(0);
+        config.reconnect = self.reconnect;
+        config.max_errors = self.max_errors;
+        config.skip_invalid = self.skip_invalid;
+        if self.max_errors == Some(0) {
+            return Err(Error::Config("--max-errors must be at least 1".into()));
+        }
         let inputs = if self.files.is_empty() {
             vec![Input::Stdin]
         } else {

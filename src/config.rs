@@ -228,6 +228,15 @@ pub struct Config {
     /// Skip this many commands of the input before sending: the number a
     /// failed run reported as done.
     pub resume_from: u64,
+    /// Reconnect up to this many times after a lost connection, replaying
+    /// the commands the server had not acknowledged.
+    pub reconnect: u32,
+    /// Stop reading the input once this many errors (error replies and
+    /// skipped invalid commands) have been counted.
+    pub max_errors: Option<u64>,
+    /// Count invalid input commands as errors and carry on, instead of
+    /// stopping at the first.
+    pub skip_invalid: bool,
 }
 
 impl Default for Config {
@@ -236,6 +245,9 @@ impl Default for Config {
             server: ServerConfig::default(),
             pipe_timeout: Some(Duration::from_secs(30)),
             resume_from: 0,
+            reconnect: 0,
+            max_errors: None,
+            skip_invalid: false,
         }
     }
 }

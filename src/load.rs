@@ -2,13 +2,16 @@
 //! turns the pipe's outcome into a [`Summary`].
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::command::classify;
 use crate::config::Config;
 use crate::conn;
 use crate::error::{ConnectError, Error, InputError, InvalidKind, Location};
 use crate::input::{Command, Input, InputReader, Next, Position};
-use crate::pipe::{CmdMeta, Pipe, PipeOptions, PipeOutcome, PipeStop, Shared, Stopped, Watch};
+use crate::pipe::{
+    CmdMeta, Pipe, PipeOptions, PipeOutcome, PipeStop, Reconnect, Shared, Stopped, Watch,
+};
 use crate::report::{Acknowledged, Events, Stop, Summary};
 use crate::resp::encode_command;
 
@@ -32,43 +35,39 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
         reader.names().into(),
         Arc::clone(&events),
     ));
+    let reconnect = (config.reconnect > 0).then(|| Reconnect {
+        server: config.server.clone(),
+        attempts: config.reconnect,
+    });
     let opts = PipeOptions {
         timeout: config.pipe_timeout,
-        reconnect: None,
+        reconnect,
     };
     let mut pipe =
         Pipe::start(conn, Arc::clone(&shared), opts).map_err(|e| ConnectError::io(&addr, e))?;
 
-    let mut feeder = Feeder {
-        names: Arc::clone(&shared.names),
-        resume_from: config.resume_from,
-        last_sent: config.resume_from,
-        ..Feeder::default()
+    let mut feeder = Feeder::new(config, Arc::clone(&shared));
+    let (stop, sent_all) = match feeder.feed(&mut reader, &mut pipe) {
+        Ok(()) => match feeder.close_transaction(&mut pipe) {
+            Some(e) => (Some(Stop::Input(e)), false),
+            None => (None, true),
+        },
+        Err(FeedStop::Input(e)) => (Some(Stop::Input(e)), false),
+        Err(FeedStop::MaxErrors(n)) => (Some(Stop::MaxErrors(n)), false),
+        Err(FeedStop::Pipe) => (None, false),
     };
-    let fed = feeder.feed(&mut reader, &mut pipe);
-    let (input_error, stopped) = match fed {
-        Ok(()) => (feeder.close_transaction(&mut pipe), false),
-        Err(FeedStop::Input(e)) => (Some(e), false),
-        Err(FeedStop::Pipe) => (None, true),
-    };
-    let clean = input_error.is_none();
-    let outcome = pipe.finish(!stopped, || {
-        if clean {
+    let outcome = pipe.finish(!feeder.stopped_by_pipe, || {
+        if sent_all {
             events.all_sent();
         }
     });
-    Ok(summarize(
-        &shared,
-        outcome,
-        input_error,
-        feeder.last_sent,
-        clean && !stopped,
-    ))
+    Ok(summarize(&shared, outcome, stop, &feeder, sent_all))
 }
 
 /// Why feeding stopped before the end of the input.
 enum FeedStop {
     Input(InputError),
+    MaxErrors(u64),
     Pipe,
 }
 
@@ -78,14 +77,19 @@ impl From<Stopped> for FeedStop {
     }
 }
 
-/// Numbers the commands, skips those before `--resume-from`, and tracks
-/// state that a resumed load must restore.
-#[derive(Default)]
+/// Numbers the commands, skips those before `--resume-from`, tracks state
+/// that a resumed load must restore, and applies `--skip-invalid` and
+/// `--max-errors`.
 struct Feeder {
-    names: Arc<[String]>,
+    shared: Arc<Shared>,
     seq: u64,
     resume_from: u64,
     last_sent: u64,
+    skip_invalid: bool,
+    max_errors: Option<u64>,
+    /// Invalid commands skipped.
+    invalid: u64,
+    stopped_by_pipe: bool,
     /// The `MULTI` of a transaction still open in the input.
     open_multi: Option<(u64, Position)>,
     /// The last `SELECT` among skipped commands, to send before resuming.
@@ -93,23 +97,59 @@ struct Feeder {
 }
 
 impl Feeder {
+    fn new(config: &Config, shared: Arc<Shared>) -> Self {
+        Feeder {
+            shared,
+            seq: 0,
+            resume_from: config.resume_from,
+            last_sent: config.resume_from,
+            skip_invalid: config.skip_invalid,
+            max_errors: config.max_errors,
+            invalid: 0,
+            stopped_by_pipe: false,
+            open_multi: None,
+            skipped_select: None,
+        }
+    }
+
     fn feed(&mut self, reader: &mut InputReader, pipe: &mut Pipe) -> Result<(), FeedStop> {
+        let fed = self.feed_all(reader, pipe);
+        self.stopped_by_pipe = matches!(fed, Err(FeedStop::Pipe));
+        fed
+    }
+
+    fn feed_all(&mut self, reader: &mut InputReader, pipe: &mut Pipe) -> Result<(), FeedStop> {
         loop {
-            let cmd = match reader.next_buffered().map_err(FeedStop::Input)? {
-                Next::Command(cmd) => cmd,
-                Next::NeedInput => {
+            if let Some(max) = self.max_errors
+                && self.shared.errors.load(Ordering::Relaxed) + self.invalid >= max
+            {
+                return Err(FeedStop::MaxErrors(max));
+            }
+            let cmd = match reader.next_buffered() {
+                Ok(Next::Command(cmd)) => cmd,
+                Ok(Next::NeedInput) => {
                     // The read may block on a slow producer: send what we have.
                     pipe.flush()?;
-                    reader.read_more().map_err(FeedStop::Input)?;
+                    if let Err(e) = reader.read_more() {
+                        self.skip_or_stop(e)?;
+                    }
                     continue;
                 }
-                Next::End => return Ok(()),
+                Ok(Next::End) => return Ok(()),
+                Err(e) => {
+                    self.skip_or_stop(e)?;
+                    continue;
+                }
             };
-            self.seq += 1;
             let watch = match classify(&cmd.args) {
                 Ok(w) => w,
-                Err(why) => return Err(self.invalid(cmd.pos, InvalidKind::Refused(why))),
+                Err(why) => {
+                    let e = self.invalid_input(cmd.pos, InvalidKind::Refused(why));
+                    self.skip_or_stop(e)?;
+                    continue;
+                }
             };
+            self.seq += 1;
             match watch {
                 Some(Watch::Multi) if self.open_multi.is_none() => {
                     self.open_multi = Some((self.seq, cmd.pos))
@@ -126,6 +166,19 @@ impl Feeder {
             }
             pipe.push(&cmd, self.seq, watch)?;
             self.last_sent = self.seq;
+        }
+    }
+
+    /// With `--skip-invalid`, reports and counts an invalid command and
+    /// carries on; otherwise stops.
+    fn skip_or_stop(&mut self, e: InputError) -> Result<(), FeedStop> {
+        match e {
+            InputError::Invalid { at, kind } if self.skip_invalid => {
+                self.shared.events.invalid_command(&at, &kind.to_string());
+                self.invalid += 1;
+                Ok(())
+            }
+            e => Err(FeedStop::Input(e)),
         }
     }
 
@@ -160,7 +213,9 @@ impl Feeder {
                 self.resume_from,
                 seq - 1
             );
-            return Err(self.invalid(pos, InvalidKind::Refused(why)));
+            return Err(FeedStop::Input(
+                self.invalid_input(pos, InvalidKind::Refused(why)),
+            ));
         }
         if let Some((bytes, meta, db)) = self.skipped_select.take() {
             pipe.push_encoded(&bytes, meta, Some(Watch::Select(db)))?;
@@ -189,6 +244,7 @@ impl Feeder {
 
     fn invalid_input(&self, pos: Position, kind: InvalidKind) -> InputError {
         let name = self
+            .shared
             .names
             .get(pos.source as usize)
             .cloned()
@@ -202,17 +258,13 @@ impl Feeder {
             kind,
         }
     }
-
-    fn invalid(&self, pos: Position, kind: InvalidKind) -> FeedStop {
-        FeedStop::Input(self.invalid_input(pos, kind))
-    }
 }
 
 fn summarize(
     shared: &Shared,
     outcome: PipeOutcome,
-    input_error: Option<InputError>,
-    last_sent: u64,
+    stop: Option<Stop>,
+    feeder: &Feeder,
     all_sent: bool,
 ) -> Summary {
     let addr = shared.addr.clone();
@@ -220,16 +272,17 @@ fn summarize(
         Some(PipeStop::Timeout(t)) => Some(Stop::Timeout(t)),
         Some(PipeStop::Lost(reason)) => Some(Stop::ConnectionLost { addr, reason }),
         Some(PipeStop::Protocol(reason)) => Some(Stop::Protocol { addr, reason }),
-        None => input_error.map(Stop::Input),
+        None => stop,
     };
     let timeouts = u64::from(matches!(stop, Some(Stop::Timeout(_))));
     let resume_from = match outcome.first_pending.filter(|m| m.seq > 0) {
         Some(pending) => pending.seq - 1,
-        None => last_sent,
+        None => feeder.last_sent,
     };
     Summary {
         replies: outcome.replies,
-        errors: outcome.errors + timeouts,
+        errors: outcome.errors + timeouts + feeder.invalid,
+        invalid: feeder.invalid,
         acknowledged: outcome.commit.count,
         last_acknowledged: outcome
             .commit

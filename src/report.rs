@@ -32,6 +32,8 @@ pub trait Events: Send + Sync {
     fn all_sent(&self);
     /// The reply to the closing ECHO arrived: every reply is in.
     fn last_reply(&self);
+    /// An invalid command in the input was skipped (`--skip-invalid`).
+    fn invalid_command(&self, at: &Location, why: &str);
     /// Something the user should know, such as a reconnect.
     fn notice(&self, text: &str);
 }
@@ -57,6 +59,10 @@ impl Events for Terminal {
 
     fn last_reply(&self) {
         let _ = writeln!(io::stdout(), "Last reply received from server.");
+    }
+
+    fn invalid_command(&self, at: &Location, why: &str) {
+        let _ = writeln!(io::stderr(), "{at}: invalid input, skipped: {why}");
     }
 
     fn notice(&self, text: &str) {
@@ -95,6 +101,8 @@ pub enum Stop {
         /// What was wrong.
         reason: String,
     },
+    /// `--max-errors` was reached; the input was not read further.
+    MaxErrors(u64),
 }
 
 /// The result of a load.
@@ -103,8 +111,11 @@ pub enum Stop {
 pub struct Summary {
     /// Replies received: error replies included, rload's closing ECHO not.
     pub replies: u64,
-    /// Error replies, plus one for a timeout, as redis-cli counts them.
+    /// Error replies, plus one for a timeout, as redis-cli counts them, plus
+    /// any invalid commands skipped with `--skip-invalid`.
     pub errors: u64,
+    /// Invalid commands skipped with `--skip-invalid` (included in `errors`).
+    pub invalid: u64,
     /// Commands the server acknowledged in this run. A command inside a
     /// transaction counts once its `EXEC` is answered.
     pub acknowledged: u64,
@@ -125,7 +136,7 @@ impl Summary {
         match &self.stop {
             Some(Stop::Input(_)) => exit::INPUT,
             Some(Stop::ConnectionLost { .. } | Stop::Protocol { .. }) => exit::CONNECTION_LOST,
-            Some(Stop::Timeout(_)) => exit::ERRORS,
+            Some(Stop::Timeout(_) | Stop::MaxErrors(_)) => exit::ERRORS,
             None if self.errors > 0 => exit::ERRORS,
             None => exit::OK,
         }
@@ -162,6 +173,10 @@ impl Summary {
                 writeln!(err, "rload: connection to {addr} lost: {reason}")?
             }
             Stop::Protocol { addr, reason } => writeln!(err, "rload: {addr}: {reason}")?,
+            Stop::MaxErrors(n) => writeln!(
+                err,
+                "rload: stopped reading the input after {n} errors (--max-errors); what was already sent was drained"
+            )?,
         }
         match &self.last_acknowledged {
             Some(last) => writeln!(

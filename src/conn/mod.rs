@@ -9,6 +9,7 @@ mod stream;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 pub(crate) use stream::{Closer, ReadHalf, Stream, WriteHalf};
 
@@ -55,6 +56,11 @@ impl Connection {
         }
     }
 
+    /// An I/O failure during setup, as a [`ConnectError`].
+    fn io_error(&self, e: io::Error) -> ConnectError {
+        ConnectError::io(&self.addr, e)
+    }
+
     /// Sends a setup command, turning an error reply into a [`ConnectError`].
     pub(crate) fn setup(
         &mut self,
@@ -68,7 +74,7 @@ impl Connection {
                 reply,
             }),
             Ok(v) => Ok(v),
-            Err(e) => Err(ConnectError::io(&self.addr, e)),
+            Err(e) => Err(self.io_error(e)),
         }
     }
 
@@ -133,41 +139,53 @@ fn open(cfg: &ServerConfig) -> io::Result<Stream> {
     }
 }
 
-/// AUTH, SELECT and HELLO 3, as configured. Without a password, a PING finds
-/// out at once whether the server wants one, rather than after every command
-/// of the load has failed with NOAUTH.
+/// How often to ask again while the server loads its dataset.
+const LOADING_RETRY: Duration = Duration::from_millis(100);
+
+/// AUTH, a PING, SELECT and HELLO 3, as configured.
+///
+/// The PING finds out at once whether the server wants a password (rather
+/// than after every command of the load has failed with NOAUTH), and waits
+/// while a restarted server is still loading its dataset (`-LOADING`), so a
+/// reconnect does not replay commands into errors.
 fn login(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), ConnectError> {
     let auth_failed = |conn: &Connection, reply: String| ConnectError::Auth {
         addr: conn.addr.clone(),
         reply,
     };
-    match &cfg.password {
-        Some(pw) => {
-            let pw = pw.expose().as_bytes();
-            let reply = match &cfg.user {
-                Some(user) => conn.request(&[b"AUTH", user.as_bytes(), pw]),
-                None => conn.request(&[b"AUTH", pw]),
-            };
-            if let Value::Error(e) = reply.map_err(|e| ConnectError::io(&conn.addr, e))? {
-                return Err(auth_failed(conn, e));
-            }
+    if let Some(pw) = &cfg.password {
+        let pw = pw.expose().as_bytes();
+        let reply = match &cfg.user {
+            Some(user) => conn.request(&[b"AUTH", user.as_bytes(), pw]),
+            None => conn.request(&[b"AUTH", pw]),
+        };
+        if let Value::Error(e) = reply.map_err(|e| conn.io_error(e))? {
+            return Err(auth_failed(conn, e));
         }
-        None => {
-            let pong = conn
-                .request(&[b"PING"])
-                .map_err(|e| ConnectError::io(&conn.addr, e))?;
-            if let Value::Error(e) = pong
-                && e.starts_with("NOAUTH")
-            {
-                return Err(auth_failed(conn, e));
+    }
+    let started = Instant::now();
+    loop {
+        match conn.request(&[b"PING"]).map_err(|e| conn.io_error(e))? {
+            Value::Error(e) if e.starts_with("NOAUTH") => return Err(auth_failed(conn, e)),
+            Value::Error(e) if e.starts_with("LOADING") => {
+                if cfg.connect_timeout.is_some_and(|t| started.elapsed() >= t) {
+                    return Err(ConnectError::Setup {
+                        addr: conn.addr.clone(),
+                        command: "PING",
+                        reply: e,
+                    });
+                }
+                std::thread::sleep(LOADING_RETRY);
             }
+            // Any other answer, even an error (an ACL without PING), will do.
+            _ => break,
         }
     }
     if cfg.db != 0 {
         let db = cfg.db.to_string();
         if let Value::Error(reply) = conn
             .request(&[b"SELECT", db.as_bytes()])
-            .map_err(|e| ConnectError::io(&conn.addr, e))?
+            .map_err(|e| conn.io_error(e))?
         {
             return Err(ConnectError::Select {
                 addr: conn.addr.clone(),

@@ -6,10 +6,12 @@ mod inline;
 mod plain;
 mod reader;
 mod resp;
+mod source;
 
 pub use args::Args;
 pub use inline::InlineError;
-pub use reader::{Command, Input, InputReader, MAX_COMMAND_BYTES, Next, Position};
+pub use reader::{Command, InputReader, MAX_COMMAND_BYTES, Next, Position};
 pub use resp::{FrameError, FrameErrorKind, MAX_BULK_LEN};
+pub use source::Input;
 
 pub(crate) use resp::parse_strict_i64;

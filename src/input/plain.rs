@@ -18,6 +18,10 @@ use super::args::Span;
 /// enough that the spans stay in cache.
 const MAX_LINES: usize = 1024;
 
+/// Lines longer than this are left to the general path, which scans a line
+/// still being read only once; a batch would start over after every read.
+const MAX_LINE: usize = 64 * 1024;
+
 /// One non-blank plain line of a batch, as absolute buffer offsets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PlainLine {
@@ -88,7 +92,7 @@ mod sse2 {
         _mm256_or_si256, _mm256_set1_epi8,
     };
 
-    use super::{MAX_LINES, PlainLine, PlainLines, Span};
+    use super::{MAX_LINE, MAX_LINES, PlainLine, PlainLines, Span};
 
     /// Bitmasks of one 64-byte block: bit i is byte i.
     struct Masks {
@@ -275,7 +279,7 @@ mod sse2 {
                 }
             }
             // The rest of the block belongs to a line that goes on.
-            if !usable != 0 {
+            if !usable != 0 || base + 64 - s.line_start > MAX_LINE {
                 return s.stop(out);
             }
             t.take(u64::MAX, &mut s.open, &mut out.spans);

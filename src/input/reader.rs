@@ -6,10 +6,8 @@
 //! not span two inputs; a last line without a newline is still a command, as
 //! it is under `redis-cli --pipe`.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
-use std::path::PathBuf;
 
 use memchr::memchr;
 
@@ -17,6 +15,7 @@ use super::args::{ArgBuf, Args};
 use super::inline::split_inline;
 use super::plain::PlainLines;
 use super::resp::{Frame, RespFramer};
+use super::source::Input;
 use crate::error::{InputError, InvalidKind, Location};
 
 /// Bytes asked of the input per read: large enough that a read is a small
@@ -26,63 +25,6 @@ const READ_SIZE: usize = 256 * 1024;
 /// The most rload buffers for one command. The server's own limit on a
 /// client's query buffer (`client-query-buffer-limit`) is 1 GiB by default.
 pub const MAX_COMMAND_BYTES: usize = 1 << 30;
-
-/// Where commands come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Input {
-    /// Standard input, named `<stdin>` in messages (`-` on the command line).
-    Stdin,
-    /// A file, named by its path in messages.
-    File(PathBuf),
-    /// Bytes in memory, for embedding; `name` is used in messages.
-    Bytes {
-        /// The name to use in messages.
-        name: String,
-        /// The commands.
-        data: bytes::Bytes,
-    },
-}
-
-impl Input {
-    /// The name messages use for this input.
-    pub fn name(&self) -> String {
-        match self {
-            Input::Stdin => "<stdin>".to_string(),
-            Input::File(p) => p.display().to_string(),
-            Input::Bytes { name, .. } => name.clone(),
-        }
-    }
-
-    /// How the input is written on rload's command line.
-    pub fn to_arg(&self) -> String {
-        match self {
-            Input::Stdin => "-".to_string(),
-            other => other.name(),
-        }
-    }
-
-    fn open(&self) -> Result<Box<dyn Read + Send>, InputError> {
-        match self {
-            Input::Stdin => Ok(Box::new(io::stdin())),
-            Input::Bytes { data, .. } => Ok(Box::new(io::Cursor::new(data.clone()))),
-            Input::File(path) => {
-                let name = self.name();
-                let file = File::open(path).map_err(|source| InputError::Open {
-                    name: name.clone(),
-                    source,
-                })?;
-                let meta = file.metadata().map_err(|source| InputError::Open {
-                    name: name.clone(),
-                    source,
-                })?;
-                if meta.is_dir() {
-                    return Err(InputError::Directory { name });
-                }
-                Ok(Box::new(file))
-            }
-        }
-    }
-}
 
 /// Where a command starts: which input, which line, which byte.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -138,6 +80,18 @@ pub enum Next<'a> {
     End,
 }
 
+/// After an invalid command, how the reader finds its footing again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resync {
+    /// Not needed: framing goes on where it is.
+    Ready,
+    /// Skip to just past the end of the current line.
+    LineEnd,
+    /// Skip a malformed RESP frame, whose end is unknown, up to the next line
+    /// that starts with `*`.
+    NextFrame,
+}
+
 /// Reads and frames commands from a list of inputs, one at a time.
 pub struct InputReader {
     names: Vec<String>,
@@ -154,6 +108,10 @@ pub struct InputReader {
     args: ArgBuf,
     framer: RespFramer,
     plain: PlainLines,
+    resync: Resync,
+    /// Bytes from `start` already searched for a newline and found to have
+    /// none, so a long line arriving in many reads is searched once.
+    searched: usize,
 }
 
 impl InputReader {
@@ -190,6 +148,8 @@ impl InputReader {
             args: ArgBuf::default(),
             framer: RespFramer::default(),
             plain: PlainLines::default(),
+            resync: Resync::Ready,
+            searched: 0,
         }
     }
 
@@ -257,6 +217,9 @@ impl InputReader {
     /// down the general path.
     #[inline(always)]
     fn plain_line(&mut self) -> Option<Found> {
+        if self.resync != Resync::Ready {
+            return None;
+        }
         if self.plain.is_done() {
             self.finish_batch();
             self.plain.split(&self.buf, self.start, self.end);
@@ -308,6 +271,9 @@ impl InputReader {
     /// end of an input. Kept out of line, away from the fast path.
     #[inline(never)]
     fn advance(&mut self) -> Result<Step, InputError> {
+        if self.resync != Resync::Ready {
+            return Ok(self.resync_step());
+        }
         if self.start == self.end {
             if !self.eof {
                 return Ok(self.need_input(1));
@@ -321,6 +287,35 @@ impl InputReader {
             self.frame_resp()
         } else {
             self.frame_inline()
+        }
+    }
+
+    /// Skips input after an invalid command, as `resync` says, so that a
+    /// caller that carries on (`--skip-invalid`) gets the next command.
+    fn resync_step(&mut self) -> Step {
+        let data = &self.buf[self.start..self.end];
+        let found = match self.resync {
+            Resync::LineEnd => memchr(b'\n', data).map(|i| i + 1),
+            // Past the bad frame's own `*`: a newline followed by `*`.
+            Resync::NextFrame => {
+                memchr::memmem::find(data.get(1..).unwrap_or_default(), b"\n*").map(|i| i + 2)
+            }
+            Resync::Ready => Some(0),
+        };
+        let (skip, done) = match found {
+            Some(n) => (n, true),
+            None if self.eof => (data.len(), true),
+            // Keep the last byte: it may be the `\n` of a `\n*` cut by a read.
+            None => (data.len().saturating_sub(1), false),
+        };
+        let newlines = memchr::memchr_iter(b'\n', &data[..skip]).count() as u64;
+        self.consume(skip, newlines);
+        if done {
+            self.resync = Resync::Ready;
+            Step::Skipped
+        } else {
+            let need = self.end - self.start + 1;
+            self.need_input(need)
         }
     }
 
@@ -350,10 +345,15 @@ impl InputReader {
                 self.consume(len, 1);
                 Ok(Step::Skipped)
             }
-            Ok(Frame::Incomplete(_)) if self.eof => Err(self.invalid(pos, InvalidKind::Truncated)),
+            Ok(Frame::Incomplete(_)) if self.eof => {
+                self.framer = RespFramer::default();
+                self.resync = Resync::NextFrame;
+                Err(self.invalid(pos, InvalidKind::Truncated))
+            }
             Ok(Frame::Incomplete(need)) => Ok(self.need_input(need)),
             Err(e) => {
                 self.framer = RespFramer::default();
+                self.resync = Resync::NextFrame;
                 let lines_before = memchr::memchr_iter(b'\n', &data[..e.offset]).count() as u64;
                 let at = Position {
                     line: pos.line + lines_before,
@@ -367,10 +367,11 @@ impl InputReader {
     fn frame_inline(&mut self) -> Result<Step, InputError> {
         let data = &self.buf[self.start..self.end];
         let pos = self.position();
-        let len = match memchr(b'\n', data) {
-            Some(len) => self.split_general(len, pos)?,
+        let len = match memchr(b'\n', &data[self.searched..]) {
+            Some(i) => self.split_general(self.searched + i, pos)?,
             None if self.eof => self.split_general(data.len(), pos)?,
             None => {
+                self.searched = data.len();
                 let need = data.len() + 1;
                 return Ok(self.need_input(need));
             }
@@ -396,11 +397,15 @@ impl InputReader {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match split_inline(line, &mut self.args) {
             Ok(()) => Ok(len),
-            Err(e) => Err(self.invalid(pos, InvalidKind::Inline(e))),
+            Err(e) => {
+                self.resync = Resync::LineEnd;
+                Err(self.invalid(pos, InvalidKind::Inline(e)))
+            }
         }
     }
 
     fn consume(&mut self, len: usize, newlines: u64) {
+        self.searched = 0;
         self.start += len;
         self.offset += len as u64;
         self.line += newlines;
@@ -441,6 +446,7 @@ impl InputReader {
         }
         self.current += 1;
         self.eof = false;
+        self.searched = 0;
         self.line = 1;
         self.offset = 0;
         true
@@ -449,6 +455,13 @@ impl InputReader {
     /// Reads once, after making room for at least `need` bytes from `start`.
     fn fill(&mut self, need: usize) -> Result<(), InputError> {
         if need > MAX_COMMAND_BYTES {
+            let in_frame = self.buf.get(self.start) == Some(&b'*');
+            self.framer = RespFramer::default();
+            self.resync = if in_frame {
+                Resync::NextFrame
+            } else {
+                Resync::LineEnd
+            };
             return Err(self.invalid(self.position(), InvalidKind::TooLong(MAX_COMMAND_BYTES)));
         }
         self.plain.reset();
@@ -710,5 +723,31 @@ mod tests {
             }
             assert_eq!(got, want, "seed {seed}");
         }
+    }
+
+    #[test]
+    fn carries_on_after_an_invalid_command_when_asked() {
+        let data = b"SET a 1\nSET b \"x\nSET c 3\n*2\r\n$3\r\nGET\r\n:1\r\nSET d 4\r\n*1\r\n$4\r\nPING\r\n";
+        let mut r = reader(data);
+        let mut got = Vec::new();
+        let mut errors = Vec::new();
+        loop {
+            match r.next_command() {
+                Ok(Some(c)) => got.push((c.pos.line, c.args.get(0).unwrap().to_vec())),
+                Ok(None) => break,
+                Err(InputError::Invalid { at, .. }) => errors.push(at.line),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(errors, [2, 7]);
+        assert_eq!(
+            got,
+            [
+                (1, b"SET".to_vec()),
+                (3, b"SET".to_vec()),
+                (9, b"PING".to_vec())
+            ],
+            "a malformed frame is skipped up to the next line starting with '*'"
+        );
     }
 }

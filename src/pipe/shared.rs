@@ -1,7 +1,7 @@
 //! State one pipe's threads share: counters, the time of the last reply, why
 //! the pipe stopped, and the handle that closes its connection.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     last_reply_ms: AtomicU64,
     stop: Mutex<Option<PipeStop>>,
     closer: Mutex<Option<Closer>>,
+    /// While set, the writer is reconnecting: silence is not a timeout.
+    reconnecting: AtomicBool,
 }
 
 impl Shared {
@@ -51,6 +53,7 @@ impl Shared {
             last_reply_ms: AtomicU64::new(0),
             stop: Mutex::new(None),
             closer: Mutex::new(None),
+            reconnecting: AtomicBool::new(false),
         }
     }
 
@@ -68,6 +71,7 @@ impl Shared {
     /// timeout; returns whether the pipe is stopped for any reason.
     pub(crate) fn check_stall(&self, waiting_since: Instant, timeout: Option<Duration>) -> bool {
         if let Some(t) = timeout
+            && !self.reconnecting.load(Ordering::Relaxed)
             && waiting_since.max(self.last_reply()).elapsed() >= t
         {
             self.stop(PipeStop::Timeout(t));
@@ -84,6 +88,13 @@ impl Shared {
         }
         drop(stop);
         self.close_connection();
+    }
+
+    /// Marks a reconnect as under way, or over; either way the clock for the
+    /// pipe timeout starts again.
+    pub(crate) fn set_reconnecting(&self, on: bool) {
+        self.reconnecting.store(on, Ordering::Relaxed);
+        self.note_reply();
     }
 
     pub(crate) fn stopped(&self) -> bool {

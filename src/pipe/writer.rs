@@ -162,7 +162,10 @@ impl Writer {
         if let Some(db) = exit.window.commit.db {
             rc.server.db = db;
         }
-        let Some(conn) = self.connect_with_backoff(&mut rc, stop) else {
+        self.shared.set_reconnecting(true);
+        let conn = self.connect_with_backoff(&mut rc, stop);
+        self.shared.set_reconnecting(false);
+        let Some(conn) = conn else {
             return false;
         };
         let halves = match conn
@@ -206,24 +209,29 @@ impl Writer {
         true
     }
 
+    /// Tries to connect again, waiting 100 ms, then twice as long after
+    /// each failure, up to 5 s, for at most `rc.attempts` attempts in all.
     fn connect_with_backoff(&self, rc: &mut Reconnect, stop: &PipeStop) -> Option<Connection> {
+        let why = match stop {
+            PipeStop::Lost(r) => r.as_str(),
+            _ => "",
+        };
+        let events = &self.shared.events;
+        events.notice(&format!(
+            "connection to {} lost ({why}); reconnecting, at most {} more times",
+            self.shared.addr, rc.attempts
+        ));
         let mut delay = Duration::from_millis(100);
         while rc.attempts > 0 {
             rc.attempts -= 1;
-            let why = match stop {
-                PipeStop::Lost(r) => r.as_str(),
-                _ => "",
-            };
-            self.shared.events.notice(&format!(
-                "connection to {} lost ({why}); reconnecting in {} ms ({} attempts left)",
-                self.shared.addr,
-                delay.as_millis(),
-                rc.attempts
-            ));
             thread::sleep(delay);
             match conn::connect(&rc.server) {
                 Ok(c) => return Some(c),
-                Err(e) => self.shared.events.notice(&crate::error::chain(&e)),
+                Err(e) => events.notice(&format!(
+                    "reconnect failed: {}; {} attempts left",
+                    crate::error::chain(&e),
+                    rc.attempts
+                )),
             }
             delay = (delay * 2).min(Duration::from_secs(5));
         }

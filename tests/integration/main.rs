@@ -3,7 +3,10 @@
 
 mod connect;
 mod differential;
+mod fake_peer;
 mod faults;
+mod input_edges;
 mod input_errors;
 mod pipe;
+mod reliability;
 mod support;

@@ -16,6 +16,7 @@ pub struct Redis {
     pub port: u16,
     child: Child,
     dir: TempDir,
+    extra: Vec<String>,
 }
 
 impl Redis {
@@ -35,30 +36,17 @@ impl Redis {
 
     /// A server on a directory of its own (to restart on the same data).
     pub fn start_in(dir: TempDir, extra: &[&str]) -> Redis {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args([
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--enable-debug-command",
-                    "yes",
-                ])
-                .arg("--dir")
-                .arg(dir.path())
-                .arg("--logfile")
-                .arg(dir.path().join("log"))
-                .args(["--unixsocket"])
-                .arg(dir.path().join("redis.sock"))
-                .args(extra)
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("redis-server must be installed (apt-get install redis-server)");
+            let mut child = spawn_server(port, dir.path(), &extra);
             if wait_for_pong(port, &mut child) {
-                return Redis { port, child, dir };
+                return Redis {
+                    port,
+                    child,
+                    dir,
+                    extra,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -103,6 +91,29 @@ impl Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Starts the server again on the same port, directory and settings
+    /// (after `kill`), without waiting for it to be ready.
+    pub fn respawn(&mut self) {
+        self.child = spawn_server(self.port, self.dir.path(), &self.extra);
+    }
+
+    /// Starts the server again and waits until it answers.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.respawn();
+        assert!(
+            wait_for_pong(self.port, &mut self.child),
+            "restart failed; log:\n{}",
+            self.log()
+        );
+        assert!(
+            wait_until(30, || !self
+                .cli(&["INFO", "persistence"])
+                .contains("loading:1")),
+            "the server never finished loading"
+        );
+    }
 }
 
 impl Drop for Redis {
@@ -112,6 +123,29 @@ impl Drop for Redis {
             eprintln!("--- redis-server log ---\n{}", self.log());
         }
     }
+}
+
+fn spawn_server(port: u16, dir: &std::path::Path, extra: &[String]) -> Child {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(dir.join("log"))
+        .args(["--unixsocket"])
+        .arg(dir.join("redis.sock"))
+        .args(extra)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (apt-get install redis-server)")
 }
 
 fn free_port() -> u16 {
@@ -131,7 +165,7 @@ fn wait_for_pong(port: u16, child: &mut Child) -> bool {
             let mut buf = [0u8; 7];
             if s.write_all(b"PING\r\n").is_ok()
                 && s.read_exact(&mut buf).is_ok()
-                && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
+                && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH" || &buf == b"-LOADIN")
             {
                 return true;
             }
@@ -302,4 +336,47 @@ pub fn acknowledged(run: &Run) -> u64 {
     line.split_whitespace()
         .find_map(|w| w.parse().ok())
         .unwrap_or(0)
+}
+
+impl Background {
+    /// Starts `rload` with `args`, its stdin written by `feed` on another
+    /// thread (for inputs too large to hold in memory).
+    pub fn start_streaming(
+        args: &[&str],
+        feed: impl FnOnce(&mut dyn Write) + Send + 'static,
+    ) -> Background {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rload"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rload");
+        let mut pipe = child.stdin.take().expect("stdin");
+        let feeder = thread::spawn(move || feed(&mut pipe));
+        Background {
+            child,
+            feeder: Some(feeder),
+        }
+    }
+
+    /// The process's peak resident memory so far, in KiB (VmHWM).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Whether the process has exited (without reaping it).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// The command line rload printed to resume, if any.
+pub fn resume_line(run: &Run) -> Option<String> {
+    run.stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rload: to resume: "))
+        .map(str::to_string)
 }
