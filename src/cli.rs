@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{Config, Endpoint, Password, redact_uri};
+use crate::config::{Config, Endpoint, Password, TlsConfig, redact_uri};
 use crate::error::Error;
 use crate::input::Input;
 
@@ -98,6 +98,32 @@ pub struct Args {
     /// Don't warn that -a on the command line may not be safe
     #[arg(long)]
     no_auth_warning: bool,
+    /// Read the password from the terminal, without echo (ignores -a and
+    /// REDISCLI_AUTH)
+    #[arg(long)]
+    askpass: bool,
+    /// Connect with TLS; the server's certificate is verified
+    #[arg(long)]
+    tls: bool,
+    /// CA certificate file to verify the server's certificate with
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// Directory of CA certificates to verify the server's certificate with
+    #[arg(long, value_name = "DIR")]
+    cacertdir: Option<PathBuf>,
+    /// Client certificate, for servers that require one (mutual TLS)
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// Client private key, for servers that require one (mutual TLS)
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Server name to send and to verify the certificate against (default:
+    /// the host)
+    #[arg(long, value_name = "NAME")]
+    sni: Option<String>,
+    /// Do not verify the server's certificate (dangerous: explicit opt-in)
+    #[arg(long)]
+    insecure: bool,
     /// Input files, read in order; '-' is standard input
     #[arg(value_name = "FILE")]
     files: Vec<String>,
@@ -161,8 +187,49 @@ impl Args {
         {
             server.password = Some(Password::new(pw));
         }
+        if self.askpass {
+            let pw = rpassword::prompt_password("Please input password: ").map_err(|e| {
+                Error::Config(format!(
+                    "--askpass needs a terminal to read the password from: {e}"
+                ))
+            })?;
+            server.password = Some(Password::new(pw));
+        }
         if let Some(user) = self.user {
             server.user = Some(user);
+        }
+        let tls_flags = self.cacert.is_some()
+            || self.cacertdir.is_some()
+            || self.cert.is_some()
+            || self.key.is_some()
+            || self.sni.is_some()
+            || self.insecure;
+        if self.tls && server.tls.is_none() {
+            server.tls = Some(TlsConfig::default());
+        }
+        match &mut server.tls {
+            Some(tls) => {
+                tls.ca_cert = self.cacert.or(tls.ca_cert.take());
+                tls.ca_cert_dir = self.cacertdir.or(tls.ca_cert_dir.take());
+                tls.cert = self.cert.or(tls.cert.take());
+                tls.key = self.key.or(tls.key.take());
+                tls.sni = self.sni.or(tls.sni.take());
+                tls.insecure |= self.insecure;
+            }
+            None if tls_flags => {
+                return Err(Error::Config(
+                    "TLS options need --tls (or a rediss:// URI); without it the connection would not be encrypted".into(),
+                ));
+            }
+            None => {}
+        }
+        if matches!(
+            (&server.tls, &server.endpoint),
+            (Some(_), Endpoint::Unix(_))
+        ) {
+            return Err(Error::Config(
+                "TLS needs a TCP connection: -s and --tls do not go together".into(),
+            ));
         }
         if let Some(db) = self.db {
             server.db = db;
@@ -389,5 +456,32 @@ mod tests {
             line,
             "REDISCLI_AUTH=... rload --pipe -u redis://u@h 'my file.txt' --resume-from 1234"
         );
+    }
+
+    #[test]
+    fn tls_options_need_tls_and_rediss_turns_it_on() {
+        assert!(
+            parse(&["--pipe", "--cacert", "ca.pem"])
+                .unwrap_err()
+                .to_string()
+                .contains("need --tls")
+        );
+        let inv = parse(&[
+            "--pipe",
+            "--tls",
+            "--cacert",
+            "ca.pem",
+            "--sni",
+            "redis.local",
+        ])
+        .unwrap();
+        let tls = inv.config.server.tls.unwrap();
+        assert_eq!(
+            (tls.ca_cert, tls.sni, tls.insecure),
+            (Some("ca.pem".into()), Some("redis.local".into()), false)
+        );
+        let inv = parse(&["--pipe", "-u", "rediss://h:6380", "--insecure"]).unwrap();
+        assert!(inv.config.server.tls.unwrap().insecure);
+        assert!(parse(&["--pipe", "--tls", "-s", "/tmp/sock"]).is_err());
     }
 }

@@ -5,6 +5,7 @@
 //! for the pipe's reader thread and a write half for its writer.
 
 mod stream;
+mod tls;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use stream::{Closer, ReadHalf, Stream, WriteHalf};
 
-use crate::config::{Endpoint, ServerConfig};
+use crate::config::{Endpoint, ServerConfig, TlsConfig};
 use crate::error::ConnectError;
 use crate::resp::{Value, encode_to_vec, parse_value};
 
@@ -56,9 +57,17 @@ impl Connection {
         }
     }
 
-    /// An I/O failure during setup, as a [`ConnectError`].
+    /// An I/O failure during setup, as a [`ConnectError`]; a TLS failure
+    /// (such as the server's rejection of a client certificate, which TLS
+    /// 1.3 delivers after the handshake) is explained as one.
     fn io_error(&self, e: io::Error) -> ConnectError {
-        ConnectError::io(&self.addr, e)
+        match tls_error(&e) {
+            Some(reason) => ConnectError::Tls {
+                addr: self.addr.clone(),
+                reason,
+            },
+            None => ConnectError::io(&self.addr, e),
+        }
     }
 
     /// Sends a setup command, turning an error reply into a [`ConnectError`].
@@ -94,13 +103,13 @@ impl Connection {
 pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
     let addr = cfg.endpoint.to_string();
     let stream = open(cfg).map_err(|e| ConnectError::io(&addr, e))?;
-    let stream = match &cfg.tls {
-        Some(tls) => stream::wrap_tls(stream, cfg, tls)?,
-        None => stream,
-    };
     stream
         .set_timeouts(cfg.connect_timeout)
         .map_err(|e| ConnectError::io(&addr, e))?;
+    let stream = match &cfg.tls {
+        Some(tls) => wrap_tls(stream, cfg, tls, &addr)?,
+        None => stream,
+    };
     let mut conn = Connection {
         stream,
         addr,
@@ -111,6 +120,36 @@ pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
         .set_timeouts(None)
         .map_err(|e| ConnectError::io(&conn.addr, e))?;
     Ok(conn)
+}
+
+/// Puts TLS over a TCP connection and runs the handshake, so that a bad
+/// certificate is reported here, naming the address.
+fn wrap_tls(
+    stream: Stream,
+    cfg: &ServerConfig,
+    tls: &TlsConfig,
+    addr: &str,
+) -> Result<Stream, ConnectError> {
+    let fail = |reason: String| ConnectError::Tls {
+        addr: addr.to_string(),
+        reason,
+    };
+    let (Stream::Tcp(sock), Endpoint::Tcp { host, .. }) = (stream, &cfg.endpoint) else {
+        return Err(fail("TLS needs a TCP connection, not a unix socket".into()));
+    };
+    let config = tls::client_config(tls).map_err(fail)?;
+    let name = tls::server_name(tls, host).map_err(fail)?;
+    match tls::TlsStream::handshake(sock, config, name) {
+        Ok(s) => Ok(Stream::Tls(Box::new(s))),
+        Err(e) => Err(fail(tls_error(&e).unwrap_or_else(|| e.to_string()))),
+    }
+}
+
+/// The explanation of a TLS failure carried in an I/O error, if it is one.
+fn tls_error(e: &io::Error) -> Option<String> {
+    e.get_ref()?
+        .downcast_ref::<rustls::Error>()
+        .map(tls::describe)
 }
 
 fn open(cfg: &ServerConfig) -> io::Result<Stream> {

@@ -6,48 +6,50 @@ use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::config::{ServerConfig, TlsConfig};
-use crate::error::ConnectError;
+use super::tls::{TlsReader, TlsStream, TlsWriter};
 
-/// A connected socket.
+/// A connected socket, possibly under TLS.
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream>),
 }
 
 impl Stream {
     /// Sets both read and write timeouts; `None` blocks forever.
     pub(crate) fn set_timeouts(&self, t: Option<Duration>) -> io::Result<()> {
-        self.set_read_timeout(t)?;
-        self.set_write_timeout(t)
-    }
-
-    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.set_read_timeout(t),
-            Stream::Unix(s) => s.set_read_timeout(t),
+            Stream::Tcp(s) => {
+                s.set_read_timeout(t)?;
+                s.set_write_timeout(t)
+            }
+            Stream::Unix(s) => {
+                s.set_read_timeout(t)?;
+                s.set_write_timeout(t)
+            }
+            Stream::Tls(s) => {
+                s.socket().set_read_timeout(t)?;
+                s.socket().set_write_timeout(t)
+            }
         }
-    }
-
-    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.set_write_timeout(t),
-            Stream::Unix(s) => s.set_write_timeout(t),
-        }
-    }
-
-    fn try_clone(&self) -> io::Result<Stream> {
-        Ok(match self {
-            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
-            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
-        })
     }
 
     /// Splits the stream into a reader's half, a writer's half and a closer.
     pub(crate) fn split(self) -> io::Result<(ReadHalf, WriteHalf, Closer)> {
-        let writer = self.try_clone()?;
-        let closer = self.try_clone()?;
-        Ok((ReadHalf(self), WriteHalf(writer), Closer(closer)))
+        Ok(match self {
+            Stream::Tcp(s) => {
+                let (w, c) = (s.try_clone()?, s.try_clone()?);
+                (ReadHalf::Tcp(s), WriteHalf::Tcp(w), Closer::Tcp(c))
+            }
+            Stream::Unix(s) => {
+                let (w, c) = (s.try_clone()?, s.try_clone()?);
+                (ReadHalf::Unix(s), WriteHalf::Unix(w), Closer::Unix(c))
+            }
+            Stream::Tls(s) => {
+                let (r, w, c) = s.split()?;
+                (ReadHalf::Tls(r), WriteHalf::Tls(w), Closer::Tcp(c))
+            }
+        })
     }
 }
 
@@ -56,6 +58,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -65,64 +68,84 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            Stream::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
-}
-
-/// Wraps a connected socket in TLS.
-pub(crate) fn wrap_tls(
-    _stream: Stream,
-    cfg: &ServerConfig,
-    _tls: &TlsConfig,
-) -> Result<Stream, ConnectError> {
-    Err(ConnectError::Tls {
-        addr: cfg.endpoint.to_string(),
-        reason: "TLS is not available in this build".into(),
-    })
 }
 
 /// The half the reader thread reads replies from.
-pub(crate) struct ReadHalf(Stream);
+pub(crate) enum ReadHalf {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    Tls(TlsReader),
+}
 
 impl Read for ReadHalf {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        match self {
+            ReadHalf::Tcp(s) => s.read(buf),
+            ReadHalf::Unix(s) => s.read(buf),
+            ReadHalf::Tls(s) => s.read(buf),
+        }
     }
 }
 
-/// The half the writer thread sends commands on.
-pub(crate) struct WriteHalf(Stream);
+/// The half the writer thread sends commands on. A write may return
+/// `WouldBlock` or `TimedOut` when the write timeout passes; `flush` must
+/// succeed before everything written is on its way.
+pub(crate) enum WriteHalf {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    Tls(TlsWriter),
+}
 
 impl WriteHalf {
     /// Bounds each write, so a server that stops reading is noticed.
     pub(crate) fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.0.set_write_timeout(t)
+        match self {
+            WriteHalf::Tcp(s) => s.set_write_timeout(t),
+            WriteHalf::Unix(s) => s.set_write_timeout(t),
+            WriteHalf::Tls(s) => s.set_write_timeout(t),
+        }
     }
 }
 
 impl Write for WriteHalf {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
+        match self {
+            WriteHalf::Tcp(s) => s.write(buf),
+            WriteHalf::Unix(s) => s.write(buf),
+            WriteHalf::Tls(s) => s.write(buf),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            WriteHalf::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
 /// Shuts a connection down from any thread, waking its blocked reader and
 /// writer.
-pub(crate) struct Closer(Stream);
+pub(crate) enum Closer {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
 
 impl Closer {
     pub(crate) fn close(&self) {
-        let _ = match &self.0 {
-            Stream::Tcp(s) => s.shutdown(Shutdown::Both),
-            Stream::Unix(s) => s.shutdown(Shutdown::Both),
+        let _ = match self {
+            Closer::Tcp(s) => s.shutdown(Shutdown::Both),
+            Closer::Unix(s) => s.shutdown(Shutdown::Both),
         };
     }
 }

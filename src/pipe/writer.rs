@@ -111,21 +111,31 @@ impl Writer {
                     buf = &buf[n..];
                     since = Instant::now();
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if self.shared.check_stall(since, self.timeout) {
-                        return Err(e);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => self.retry_or_fail(e, since)?,
             }
         }
-        Ok(())
+        // Under TLS, encrypted records may still be queued.
+        loop {
+            match self.sock.flush() {
+                Ok(()) => return Ok(()),
+                Err(e) => self.retry_or_fail(e, since)?,
+            }
+        }
+    }
+
+    /// After a failed write: `Ok` to try again (the write timed out, but the
+    /// pipe is neither stopped nor stalled past the pipe timeout), or the
+    /// error to give up with.
+    fn retry_or_fail(&self, e: io::Error, since: Instant) -> io::Result<()> {
+        match e.kind() {
+            io::ErrorKind::Interrupted => Ok(()),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                if !self.shared.check_stall(since, self.timeout) =>
+            {
+                Ok(())
+            }
+            _ => Err(e),
+        }
     }
 
     fn outcome(

@@ -9,4 +9,5 @@ mod input_edges;
 mod input_errors;
 mod pipe;
 mod reliability;
+mod security;
 mod support;

@@ -380,3 +380,89 @@ pub fn resume_line(run: &Run) -> Option<String> {
         .find_map(|l| l.strip_prefix("rload: to resume: "))
         .map(str::to_string)
 }
+
+/// Certificates made at test time: a CA, a server certificate for
+/// 127.0.0.1 and localhost, a client certificate, and an unrelated CA.
+pub struct Certs {
+    dir: TempDir,
+}
+
+impl Certs {
+    pub fn generate() -> Certs {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair, KeyUsagePurpose,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("rload-certs-")
+            .tempdir()
+            .expect("temp dir");
+        let write = |name: &str, pem: String| {
+            std::fs::write(dir.path().join(name), pem).expect("write cert")
+        };
+        let ca = |cn: &str| {
+            let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+            params.distinguished_name.push(DnType::CommonName, cn);
+            CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("CA")
+        };
+        let leaf = |names: Vec<String>,
+                    usage: ExtendedKeyUsagePurpose,
+                    issuer: &CertifiedIssuer<'_, KeyPair>| {
+            let key = KeyPair::generate().expect("key");
+            let mut params = CertificateParams::new(names).expect("params");
+            params.extended_key_usages = vec![usage];
+            params
+                .distinguished_name
+                .push(DnType::CommonName, "rload test");
+            let cert = params.signed_by(&key, issuer).expect("sign");
+            (cert.pem(), key.serialize_pem())
+        };
+        let main = ca("rload test CA");
+        write("ca.crt", main.pem());
+        let (cert, key) = leaf(
+            vec!["localhost".into(), "127.0.0.1".into()],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            &main,
+        );
+        write("server.crt", cert);
+        write("server.key", key);
+        let (cert, key) = leaf(
+            vec!["client".into()],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            &main,
+        );
+        write("client.crt", cert);
+        write("client.key", key);
+        write("other-ca.crt", ca("some other CA").pem());
+        Certs { dir }
+    }
+
+    /// The path of one of the files: ca.crt, server.crt, server.key,
+    /// client.crt, client.key, other-ca.crt.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+impl Redis {
+    /// A server that also listens for TLS, on the returned port; with
+    /// `require_client_cert`, clients must present a certificate.
+    pub fn start_tls(certs: &Certs, require_client_cert: bool) -> (Redis, u16) {
+        let tls_port = free_port().to_string();
+        let args = [
+            "--tls-port",
+            &tls_port,
+            "--tls-cert-file",
+            &certs.path("server.crt"),
+            "--tls-key-file",
+            &certs.path("server.key"),
+            "--tls-ca-cert-file",
+            &certs.path("ca.crt"),
+            "--tls-auth-clients",
+            if require_client_cert { "yes" } else { "no" },
+        ];
+        (Redis::start_with(&args), tls_port.parse().expect("port"))
+    }
+}
