@@ -31,6 +31,8 @@ mod command;
 pub mod config;
 mod conn;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod input;
 mod load;
 mod pipe;

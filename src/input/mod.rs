@@ -2,12 +2,13 @@
 //! frames validated before they are sent, and the position of each.
 
 mod args;
-mod inline;
-mod plain;
+pub(crate) mod inline;
+pub(crate) mod plain;
 mod reader;
 mod resp;
 mod source;
 
+pub(crate) use args::ArgBuf;
 pub use args::Args;
 pub use inline::InlineError;
 pub use reader::{Command, InputReader, MAX_COMMAND_BYTES, Next, Position};

@@ -290,16 +290,24 @@ impl InputReader {
         }
     }
 
+    /// Starts skipping a malformed RESP frame: its `*` goes at once, so the
+    /// search for the next frame, which may take several reads, never finds
+    /// this one.
+    fn skip_frame(&mut self) {
+        self.framer = RespFramer::default();
+        self.resync = Resync::NextFrame;
+        self.consume(1, 0);
+    }
+
     /// Skips input after an invalid command, as `resync` says, so that a
     /// caller that carries on (`--skip-invalid`) gets the next command.
     fn resync_step(&mut self) -> Step {
         let data = &self.buf[self.start..self.end];
         let found = match self.resync {
             Resync::LineEnd => memchr(b'\n', data).map(|i| i + 1),
-            // Past the bad frame's own `*`: a newline followed by `*`.
-            Resync::NextFrame => {
-                memchr::memmem::find(data.get(1..).unwrap_or_default(), b"\n*").map(|i| i + 2)
-            }
+            // A newline followed by `*` (the bad frame's own `*` went with
+            // the error, so this is never the frame being skipped).
+            Resync::NextFrame => memchr::memmem::find(data, b"\n*").map(|i| i + 1),
             Resync::Ready => Some(0),
         };
         let (skip, done) = match found {
@@ -346,19 +354,17 @@ impl InputReader {
                 Ok(Step::Skipped)
             }
             Ok(Frame::Incomplete(_)) if self.eof => {
-                self.framer = RespFramer::default();
-                self.resync = Resync::NextFrame;
+                self.skip_frame();
                 Err(self.invalid(pos, InvalidKind::Truncated))
             }
             Ok(Frame::Incomplete(need)) => Ok(self.need_input(need)),
             Err(e) => {
-                self.framer = RespFramer::default();
-                self.resync = Resync::NextFrame;
                 let lines_before = memchr::memchr_iter(b'\n', &data[..e.offset]).count() as u64;
                 let at = Position {
                     line: pos.line + lines_before,
                     ..pos
                 };
+                self.skip_frame();
                 Err(self.invalid(at, InvalidKind::Frame(e, pos.offset + e.offset as u64)))
             }
         }
@@ -455,14 +461,13 @@ impl InputReader {
     /// Reads once, after making room for at least `need` bytes from `start`.
     fn fill(&mut self, need: usize) -> Result<(), InputError> {
         if need > MAX_COMMAND_BYTES {
-            let in_frame = self.buf.get(self.start) == Some(&b'*');
-            self.framer = RespFramer::default();
-            self.resync = if in_frame {
-                Resync::NextFrame
+            let err = self.invalid(self.position(), InvalidKind::TooLong(MAX_COMMAND_BYTES));
+            if self.buf.get(self.start) == Some(&b'*') {
+                self.skip_frame();
             } else {
-                Resync::LineEnd
-            };
-            return Err(self.invalid(self.position(), InvalidKind::TooLong(MAX_COMMAND_BYTES)));
+                self.resync = Resync::LineEnd;
+            }
+            return Err(err);
         }
         self.plain.reset();
         if self.start > 0 {

@@ -115,16 +115,19 @@ impl Reader {
             }
             // With nothing awaiting a reply, only a push may arrive; a budget
             // of one lets the scanner read it, and a real reply is an error.
-            let batch = scanner
-                .scan(&data[pos..], budget.max(1))
-                .map_err(|e| self.protocol(e.to_string()))?;
+            let batch = scanner.scan(&data[pos..], budget.max(1));
             pos += batch.consumed;
             if batch.replies > 0 {
                 if budget == 0 {
                     return Err(self.protocol("the server sent a reply to no command".into()));
                 }
                 self.on_replies(scanner, &batch)?;
-            } else if batch.consumed == 0 {
+            }
+            // The replies before a protocol error are accounted for above.
+            if let Some(e) = batch.error {
+                return Err(self.protocol(e.to_string()));
+            }
+            if batch.replies == 0 && batch.consumed == 0 {
                 break;
             }
         }

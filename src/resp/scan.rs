@@ -64,6 +64,8 @@ pub struct Batch {
     pub replies: u64,
     /// The type byte of the last counted reply (`-` or `!` for an error).
     pub last_type: Option<u8>,
+    /// The protocol violation that ended the batch, if one did.
+    pub error: Option<ScanError>,
 }
 
 impl Batch {
@@ -158,19 +160,27 @@ impl ReplyScanner {
     }
 
     /// Scans `buf`, counting up to `max` replies, and stops early after an
-    /// error reply so the caller can attribute it.
-    ///
-    /// # Errors
-    ///
-    /// A protocol violation; the stream cannot be trusted after one.
-    pub fn scan(&mut self, buf: &[u8], max: u64) -> Result<Batch, ScanError> {
-        let mut pos = 0;
+    /// error reply so the caller can attribute it. A protocol violation ends
+    /// the batch with [`Batch::error`] set; the replies counted before it
+    /// still stand, but the stream cannot be trusted after it.
+    pub fn scan(&mut self, buf: &[u8], max: u64) -> Batch {
         let mut batch = Batch {
             consumed: 0,
             replies: 0,
             last_type: None,
+            error: None,
         };
-        while batch.replies < max && pos < buf.len() {
+        if let Err(e) = self.scan_into(buf, max, &mut batch) {
+            batch.error = Some(e);
+        }
+        batch
+    }
+
+    /// The body of [`scan`](Self::scan), keeping `batch` up to date so that
+    /// it is exact whenever this returns.
+    fn scan_into(&mut self, buf: &[u8], max: u64, batch: &mut Batch) -> Result<(), ScanError> {
+        while batch.replies < max && batch.consumed < buf.len() {
+            let pos = batch.consumed;
             let done = match self.state {
                 State::Header => {
                     // The fast path: a plain +OK between replies, not watched.
@@ -179,7 +189,7 @@ impl ReplyScanner {
                         && buf.len() - pos >= 5
                         && &buf[pos..pos + 5] == b"+OK\r\n"
                     {
-                        pos += 5;
+                        batch.consumed += 5;
                         batch.replies += 1;
                         self.started = false;
                         batch.last_type = Some(b'+');
@@ -189,13 +199,13 @@ impl ReplyScanner {
                         if buf.len() - pos > MAX_LINE {
                             return Err(ScanError::LineTooLong);
                         }
-                        break;
+                        return Ok(());
                     };
                     if nl == 0 || buf[pos + nl - 1] != b'\r' {
                         return Err(ScanError::MissingCrlf);
                     }
                     let line = &buf[pos..pos + nl - 1];
-                    pos += nl + 1;
+                    batch.consumed += nl + 1;
                     let watch = batch.replies + 1 == max;
                     self.header(line, watch)?
                 }
@@ -204,7 +214,7 @@ impl ReplyScanner {
                     if self.capturing {
                         self.capture(&buf[pos..pos + take]);
                     }
-                    pos += take;
+                    batch.consumed += take;
                     self.state = if take as u64 == left {
                         State::Crlf(false)
                     } else {
@@ -217,7 +227,7 @@ impl ReplyScanner {
                     if buf[pos] != want {
                         return Err(ScanError::MissingCrlf);
                     }
-                    pos += 1;
+                    batch.consumed += 1;
                     if !seen_cr {
                         self.state = State::Crlf(true);
                         Done::Open
@@ -239,13 +249,12 @@ impl ReplyScanner {
                     batch.last_type = self.top_type;
                     self.reset_top();
                     if batch.ended_in_error() {
-                        break;
+                        return Ok(());
                     }
                 }
             }
         }
-        batch.consumed = pos;
-        Ok(batch)
+        Ok(())
     }
 
     /// Handles one header line (without its CRLF).
@@ -398,7 +407,10 @@ mod tests {
         let mut total = 0;
         let mut pos = 0;
         loop {
-            let b = s.scan(&bytes[pos..], u64::MAX)?;
+            let b = s.scan(&bytes[pos..], u64::MAX);
+            if let Some(e) = b.error {
+                return Err(e);
+            }
             total += b.replies;
             pos += b.consumed;
             if b.replies == 0 {
@@ -443,9 +455,7 @@ mod tests {
     #[test]
     fn stops_after_an_error_and_keeps_its_text() {
         let mut s = ReplyScanner::new();
-        let b = s
-            .scan(b"+OK\r\n-WRONGTYPE Operation\r\n+OK\r\n", 10)
-            .unwrap();
+        let b = s.scan(b"+OK\r\n-WRONGTYPE Operation\r\n+OK\r\n", 10);
         assert_eq!((b.replies, b.consumed), (2, 27));
         assert!(b.ended_in_error());
         assert_eq!(s.last_text(), b"WRONGTYPE Operation");
@@ -454,9 +464,9 @@ mod tests {
     #[test]
     fn keeps_blob_error_text_across_reads() {
         let mut s = ReplyScanner::new();
-        let b1 = s.scan(b"!10\r\nSYNTAX", 10).unwrap();
+        let b1 = s.scan(b"!10\r\nSYNTAX", 10);
         assert_eq!((b1.replies, b1.consumed), (0, 11));
-        let b2 = s.scan(b" bad\r\n", 10).unwrap();
+        let b2 = s.scan(b" bad\r\n", 10);
         assert!(b2.ended_in_error());
         assert_eq!(s.last_text(), b"SYNTAX bad");
     }
@@ -464,7 +474,7 @@ mod tests {
     #[test]
     fn stops_at_max_and_captures_only_the_watched_reply() {
         let mut s = ReplyScanner::new();
-        let b = s.scan(b"+OK\r\n$5\r\nhello\r\n+OK\r\n", 2).unwrap();
+        let b = s.scan(b"+OK\r\n$5\r\nhello\r\n+OK\r\n", 2);
         assert_eq!((b.replies, b.consumed, b.last_type), (2, 16, Some(b'$')));
         assert_eq!(s.last_text(), b"hello");
     }
@@ -478,7 +488,8 @@ mod tests {
             let mut pending = stream[..cut].to_vec();
             for part in [&stream[cut..], &[][..]] {
                 loop {
-                    let b = s.scan(&pending, u64::MAX).unwrap();
+                    let b = s.scan(&pending, u64::MAX);
+                    assert_eq!(b.error, None);
                     total += b.replies;
                     pending.drain(..b.consumed);
                     if b.replies == 0 {
@@ -506,22 +517,38 @@ mod tests {
             (b"*1\r\n$-5\r\n", ScanError::BadLength(b'$')),
         ];
         for (bytes, want) in cases {
-            assert_eq!(ReplyScanner::new().scan(bytes, 10), Err(want), "{bytes:?}");
+            assert_eq!(
+                ReplyScanner::new().scan(bytes, 10).error,
+                Some(want),
+                "{bytes:?}"
+            );
         }
+    }
+
+    #[test]
+    fn counts_the_replies_before_a_protocol_error() {
+        let b = ReplyScanner::new().scan(b"+OK\r\n:1\r\n$3\r\nabc\r\n?broken\r\n", 10);
+        assert_eq!(
+            (b.replies, b.error),
+            (3, Some(ScanError::UnknownType(b'?')))
+        );
     }
 
     #[test]
     fn caps_nesting_depth() {
         let deep = b"*1\r\n".repeat(MAX_DEPTH + 1);
-        assert_eq!(ReplyScanner::new().scan(&deep, 1), Err(ScanError::TooDeep));
+        assert_eq!(
+            ReplyScanner::new().scan(&deep, 1).error,
+            Some(ScanError::TooDeep)
+        );
     }
 
     #[test]
     fn rejects_an_endless_line() {
         let long = vec![b'+'; MAX_LINE + 2];
         assert_eq!(
-            ReplyScanner::new().scan(&long, 1),
-            Err(ScanError::LineTooLong)
+            ReplyScanner::new().scan(&long, 1).error,
+            Some(ScanError::LineTooLong)
         );
     }
 
@@ -629,9 +656,8 @@ mod tests {
                 at += take;
                 loop {
                     let max = rng.random_range(1..=5);
-                    let b = scanner
-                        .scan(&pending, max)
-                        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+                    let b = scanner.scan(&pending, max);
+                    assert_eq!(b.error, None, "seed {seed}");
                     got += b.replies;
                     got_errors += u64::from(b.ended_in_error());
                     pending.drain(..b.consumed);

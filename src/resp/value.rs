@@ -88,10 +88,8 @@ pub fn parse_value(buf: &[u8]) -> Result<Option<(Value, usize)>, ScanError> {
     parse_at(buf, 0, 0)
 }
 
+/// Parses the value at `pos`, inside `depth` open aggregates.
 fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Value, usize)>, ScanError> {
-    if depth > MAX_DEPTH {
-        return Err(ScanError::TooDeep);
-    }
     let Some(nl) = memchr(b'\n', &buf[pos..]) else {
         return Ok(None);
     };
@@ -112,7 +110,7 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Value, usize
         b'_' => leaf(Value::Null),
         b',' | b'#' | b'(' => leaf(Value::Scalar(text())),
         b'$' | b'=' | b'!' => {
-            if body == b"-1" {
+            if body == b"-1" && ty == b'$' {
                 return leaf(Value::Null);
             }
             let len = parse_len(ty, body)? as usize;
@@ -131,11 +129,15 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Value, usize
             Ok(Some((v, next + len + 2)))
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {
-            if body == b"-1" {
+            if body == b"-1" && ty == b'*' {
                 return leaf(Value::Null);
             }
             let n = parse_len(ty, body)?;
             let count = if matches!(ty, b'%' | b'|') { n * 2 } else { n };
+            // The same cap as the scanner's: at most MAX_DEPTH open at once.
+            if count > 0 && depth >= MAX_DEPTH {
+                return Err(ScanError::TooDeep);
+            }
             let mut items = Vec::with_capacity(count.min(1024) as usize);
             let mut at = next;
             for _ in 0..count {
