@@ -62,6 +62,10 @@ pub struct Args {
     /// Server URI: redis://[user[:password]@]host[:port][/db]
     #[arg(short = 'u', value_name = "URI")]
     uri: Option<String>,
+    /// Cluster mode: route each command to the master that owns its slot,
+    /// following MOVED and ASK redirects
+    #[arg(short = 'c', long)]
+    cluster: bool,
     /// Use RESP3 (HELLO 3)
     #[arg(short = '3')]
     resp3: bool,
@@ -249,6 +253,7 @@ impl Args {
         config.reconnect = self.reconnect;
         config.max_errors = self.max_errors;
         config.skip_invalid = self.skip_invalid;
+        config.cluster = self.cluster;
         if self.max_errors == Some(0) {
             return Err(Error::Config("--max-errors must be at least 1".into()));
         }

@@ -237,6 +237,9 @@ pub struct Config {
     /// Count invalid input commands as errors and carry on, instead of
     /// stopping at the first.
     pub skip_invalid: bool,
+    /// Treat the server as a node of a Redis Cluster: route each command to
+    /// the master that owns its keys' slot.
+    pub cluster: bool,
 }
 
 impl Default for Config {
@@ -248,6 +251,7 @@ impl Default for Config {
             reconnect: 0,
             max_errors: None,
             skip_invalid: false,
+            cluster: false,
         }
     }
 }

@@ -19,6 +19,9 @@ pub fn inline_line(data: &[u8]) {
         return;
     };
     let general: Vec<Vec<u8>> = args.args(line).iter().map(<[u8]>::to_vec).collect();
+    if !general.is_empty() {
+        check_encoding(&general);
+    }
 
     let mut requoted = Vec::new();
     for (i, a) in general.iter().enumerate() {
@@ -58,6 +61,21 @@ pub fn inline_line(data: &[u8]) {
         let exact: Vec<Vec<u8>> = exact.args(stripped).iter().map(<[u8]>::to_vec).collect();
         assert_eq!(fast, exact, "the fast path disagrees on {line:?}");
     }
+}
+
+/// The encoder (which writes through raw pointers) must give exactly what a
+/// plain, obviously correct encoding gives, after arbitrary bytes.
+fn check_encoding(args: &[Vec<u8>]) {
+    let mut want = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        want.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        want.extend_from_slice(a);
+        want.extend_from_slice(b"\r\n");
+    }
+    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    let mut got = b"prefix".to_vec();
+    crate::resp::encode_command(&mut got, &refs[..]);
+    assert_eq!(&got[6..], &want[..], "the encoder disagrees on {args:?}");
 }
 
 /// Writes `arg` double-quoted, every byte that is not plain printable ASCII

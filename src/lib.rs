@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod cluster;
 mod command;
 pub mod config;
 mod conn;

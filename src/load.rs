@@ -12,7 +12,7 @@ use crate::input::{Command, Input, InputReader, Next, Position};
 use crate::pipe::{
     CmdMeta, Pipe, PipeOptions, PipeOutcome, PipeStop, Reconnect, Shared, Stopped, Watch,
 };
-use crate::report::{Acknowledged, Events, Stop, Summary};
+use crate::report::{Acknowledged, Events, NodeSummary, Stop, Summary};
 use crate::resp::encode_command;
 
 /// Loads `inputs` into the server `config` names, reporting as it goes to
@@ -28,40 +28,92 @@ use crate::resp::encode_command;
 /// server that cannot be reached, logged in to, or selected.
 pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result<Summary, Error> {
     let mut reader = InputReader::open(inputs)?;
+    let names: Arc<[String]> = reader.names().into();
+    if config.cluster {
+        return crate::cluster::run(config, &mut reader, names, events);
+    }
     let conn = conn::connect(&config.server)?;
     let addr = conn.addr().to_string();
-    let shared = Arc::new(Shared::new(
-        &addr,
-        reader.names().into(),
-        Arc::clone(&events),
-    ));
-    let reconnect = (config.reconnect > 0).then(|| Reconnect {
-        server: config.server.clone(),
-        attempts: config.reconnect,
-    });
-    let opts = PipeOptions {
-        timeout: config.pipe_timeout,
-        reconnect,
-    };
-    let mut pipe =
-        Pipe::start(conn, Arc::clone(&shared), opts).map_err(|e| ConnectError::io(&addr, e))?;
+    let shared = Arc::new(Shared::new(&addr, Arc::clone(&names), Arc::clone(&events)));
+    let mut pipe = Pipe::start(conn, Arc::clone(&shared), pipe_options(config))
+        .map_err(|e| ConnectError::io(&addr, e))?;
 
-    let mut feeder = Feeder::new(config, Arc::clone(&shared));
-    let (stop, sent_all) = match feeder.feed(&mut reader, &mut pipe) {
-        Ok(()) => match feeder.close_transaction(&mut pipe) {
-            Some(e) => (Some(Stop::Input(e)), false),
-            None => (None, true),
-        },
-        Err(FeedStop::Input(e)) => (Some(Stop::Input(e)), false),
-        Err(FeedStop::MaxErrors(n)) => (Some(Stop::MaxErrors(n)), false),
-        Err(FeedStop::Pipe) => (None, false),
-    };
+    let mut feeder = Feeder::new(config, names, Arc::clone(&events));
+    let (stop, sent_all) = feeder.run(&mut reader, &mut pipe);
     let outcome = pipe.finish(!feeder.stopped_by_pipe, || {
         if sent_all {
             events.all_sent();
         }
     });
-    Ok(summarize(&shared, outcome, stop, &feeder, sent_all))
+    Ok(summarize(
+        vec![(shared, outcome)],
+        stop,
+        &feeder,
+        sent_all,
+        0,
+    ))
+}
+
+/// The pipe settings a load's configuration asks for.
+pub(crate) fn pipe_options(config: &Config) -> PipeOptions {
+    let reconnect = (config.reconnect > 0).then(|| Reconnect {
+        server: config.server.clone(),
+        attempts: config.reconnect,
+    });
+    PipeOptions {
+        timeout: config.pipe_timeout,
+        reconnect,
+    }
+}
+
+/// Where the feeder sends commands: one pipe, or a cluster's router.
+pub(crate) trait Sink {
+    /// Sends a command from the input.
+    fn push(&mut self, cmd: &Command<'_>, seq: u64, watch: Option<Watch>) -> Result<(), Stopped>;
+    /// Sends an already encoded command (a `SELECT` replayed on resume).
+    fn push_encoded(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped>;
+    /// Ends a transaction the input left open; nothing more of it is sent.
+    fn abandon_transaction(&mut self, meta: CmdMeta) -> Result<(), Stopped>;
+    /// Hands what is buffered to the connection(s).
+    fn flush(&mut self) -> Result<(), Stopped>;
+    /// Errors counted so far.
+    fn errors(&self) -> u64;
+}
+
+impl Sink for Pipe {
+    fn push(&mut self, cmd: &Command<'_>, seq: u64, watch: Option<Watch>) -> Result<(), Stopped> {
+        Pipe::push(self, cmd, seq, watch)
+    }
+
+    fn push_encoded(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        Pipe::push_encoded(self, bytes, meta, watch)
+    }
+
+    /// The server would drop it with the connection anyway; `DISCARD` drops
+    /// it now, so the closing ECHO is not queued into it.
+    fn abandon_transaction(&mut self, meta: CmdMeta) -> Result<(), Stopped> {
+        let mut discard = Vec::new();
+        encode_command(&mut discard, &[&b"DISCARD"[..]][..]);
+        Pipe::push_encoded(self, &discard, meta, Some(Watch::EndMulti))
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        Pipe::flush(self)
+    }
+
+    fn errors(&self) -> u64 {
+        self.shared().errors.load(Ordering::Relaxed)
+    }
 }
 
 /// Why feeding stopped before the end of the input.
@@ -80,8 +132,9 @@ impl From<Stopped> for FeedStop {
 /// Numbers the commands, skips those before `--resume-from`, tracks state
 /// that a resumed load must restore, and applies `--skip-invalid` and
 /// `--max-errors`.
-struct Feeder {
-    shared: Arc<Shared>,
+pub(crate) struct Feeder {
+    names: Arc<[String]>,
+    events: Arc<dyn Events>,
     seq: u64,
     resume_from: u64,
     last_sent: u64,
@@ -89,7 +142,7 @@ struct Feeder {
     max_errors: Option<u64>,
     /// Invalid commands skipped.
     invalid: u64,
-    stopped_by_pipe: bool,
+    pub(crate) stopped_by_pipe: bool,
     /// The `MULTI` of a transaction still open in the input.
     open_multi: Option<(u64, Position)>,
     /// The last `SELECT` among skipped commands, to send before resuming.
@@ -97,9 +150,10 @@ struct Feeder {
 }
 
 impl Feeder {
-    fn new(config: &Config, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(config: &Config, names: Arc<[String]>, events: Arc<dyn Events>) -> Self {
         Feeder {
-            shared,
+            names,
+            events,
             seq: 0,
             resume_from: config.resume_from,
             last_sent: config.resume_from,
@@ -112,16 +166,30 @@ impl Feeder {
         }
     }
 
-    fn feed(&mut self, reader: &mut InputReader, pipe: &mut Pipe) -> Result<(), FeedStop> {
-        let fed = self.feed_all(reader, pipe);
+    /// Feeds the whole input to `sink`: why it stopped early, if it did, and
+    /// whether all of it was sent.
+    pub(crate) fn run(
+        &mut self,
+        reader: &mut InputReader,
+        sink: &mut dyn Sink,
+    ) -> (Option<Stop>, bool) {
+        let fed = self.feed_all(reader, sink);
         self.stopped_by_pipe = matches!(fed, Err(FeedStop::Pipe));
-        fed
+        match fed {
+            Ok(()) => match self.close_transaction(sink) {
+                Some(e) => (Some(Stop::Input(e)), false),
+                None => (None, true),
+            },
+            Err(FeedStop::Input(e)) => (Some(Stop::Input(e)), false),
+            Err(FeedStop::MaxErrors(n)) => (Some(Stop::MaxErrors(n)), false),
+            Err(FeedStop::Pipe) => (None, false),
+        }
     }
 
-    fn feed_all(&mut self, reader: &mut InputReader, pipe: &mut Pipe) -> Result<(), FeedStop> {
+    fn feed_all(&mut self, reader: &mut InputReader, pipe: &mut dyn Sink) -> Result<(), FeedStop> {
         loop {
             if let Some(max) = self.max_errors
-                && self.shared.errors.load(Ordering::Relaxed) + self.invalid >= max
+                && pipe.errors() + self.invalid >= max
             {
                 return Err(FeedStop::MaxErrors(max));
             }
@@ -174,7 +242,7 @@ impl Feeder {
     fn skip_or_stop(&mut self, e: InputError) -> Result<(), FeedStop> {
         match e {
             InputError::Invalid { at, kind } if self.skip_invalid => {
-                self.shared.events.invalid_command(&at, &kind.to_string());
+                self.events.invalid_command(&at, &kind.to_string());
                 self.invalid += 1;
                 Ok(())
             }
@@ -203,7 +271,7 @@ impl Feeder {
 
     /// At the first command after `--resume-from`: refuse to start inside a
     /// transaction, and send the database selection the skipped part made.
-    fn start_resumed(&mut self, pipe: &mut Pipe) -> Result<(), FeedStop> {
+    fn start_resumed(&mut self, pipe: &mut dyn Sink) -> Result<(), FeedStop> {
         if self.resume_from == 0 {
             return Ok(());
         }
@@ -223,28 +291,25 @@ impl Feeder {
         Ok(())
     }
 
-    /// At the end of the input, a transaction left open is discarded (the
+    /// At the end of the input, a transaction left open is abandoned (the
     /// server would drop it anyway) and reported as invalid input.
-    fn close_transaction(&mut self, pipe: &mut Pipe) -> Option<InputError> {
+    fn close_transaction(&mut self, sink: &mut dyn Sink) -> Option<InputError> {
         let (seq, pos) = self.open_multi.take()?;
         if seq <= self.resume_from {
             return None;
         }
-        let mut discard = Vec::new();
-        encode_command(&mut discard, &[&b"DISCARD"[..]][..]);
         let meta = CmdMeta {
             seq: 0,
             line: pos.line,
             source: pos.source,
             end: 0,
         };
-        let _ = pipe.push_encoded(&discard, meta, Some(Watch::EndMulti));
+        let _ = sink.abandon_transaction(meta);
         Some(self.invalid_input(pos, InvalidKind::OpenTransaction))
     }
 
     fn invalid_input(&self, pos: Position, kind: InvalidKind) -> InputError {
         let name = self
-            .shared
             .names
             .get(pos.source as usize)
             .cloned()
@@ -260,40 +325,64 @@ impl Feeder {
     }
 }
 
-fn summarize(
-    shared: &Shared,
-    outcome: PipeOutcome,
+/// The account of a load over one pipe or several: counts summed, the
+/// first pipe's stop reported, and a resume point before the oldest command
+/// any pipe left unacknowledged.
+pub(crate) fn summarize(
+    pipes: Vec<(Arc<Shared>, PipeOutcome)>,
     stop: Option<Stop>,
     feeder: &Feeder,
     all_sent: bool,
+    local_errors: u64,
 ) -> Summary {
-    let addr = shared.addr.clone();
-    let stop = match outcome.stop {
-        Some(PipeStop::Timeout(t)) => Some(Stop::Timeout(t)),
-        Some(PipeStop::Lost(reason)) => Some(Stop::ConnectionLost { addr, reason }),
-        Some(PipeStop::Protocol(reason)) => Some(Stop::Protocol { addr, reason }),
-        None => stop,
-    };
+    let pipe_stop = pipes.iter().find_map(|(shared, o)| {
+        let addr = shared.addr.clone();
+        match o.stop.clone()? {
+            PipeStop::Timeout(t) => Some(Stop::Timeout(t)),
+            PipeStop::Lost(reason) => Some(Stop::ConnectionLost { addr, reason }),
+            PipeStop::Protocol(reason) => Some(Stop::Protocol { addr, reason }),
+        }
+    });
+    let stop = pipe_stop.or(stop);
     let timeouts = u64::from(matches!(stop, Some(Stop::Timeout(_))));
-    let resume_from = match outcome.first_pending.filter(|m| m.seq > 0) {
-        Some(pending) => pending.seq - 1,
-        None => feeder.last_sent,
+    let first_pending = pipes
+        .iter()
+        .filter_map(|(_, o)| o.first_pending.filter(|m| m.seq > 0))
+        .map(|m| m.seq)
+        .min();
+    let last = pipes
+        .iter()
+        .filter_map(|(s, o)| o.commit.last.filter(|m| m.seq > 0).map(|m| (m, s)))
+        .max_by_key(|(m, _)| m.seq)
+        .map(|(m, s)| Acknowledged {
+            seq: m.seq,
+            at: s.location(&m),
+        });
+    let nodes = if pipes.len() > 1 || local_errors > 0 {
+        pipes
+            .iter()
+            .map(|(s, o)| NodeSummary {
+                addr: s.addr.clone(),
+                replies: o.replies,
+                errors: o.errors,
+                redirects: s.redirects.load(Ordering::Relaxed),
+            })
+            .collect()
+    } else {
+        Vec::new()
     };
     Summary {
-        replies: outcome.replies,
-        errors: outcome.errors + timeouts + feeder.invalid,
+        replies: pipes.iter().map(|(_, o)| o.replies).sum(),
+        errors: pipes.iter().map(|(_, o)| o.errors).sum::<u64>()
+            + timeouts
+            + feeder.invalid
+            + local_errors,
         invalid: feeder.invalid,
-        acknowledged: outcome.commit.count,
-        last_acknowledged: outcome
-            .commit
-            .last
-            .filter(|m| m.seq > 0)
-            .map(|m| Acknowledged {
-                seq: m.seq,
-                at: shared.location(&m),
-            }),
-        resume_from,
+        acknowledged: pipes.iter().map(|(_, o)| o.commit.count).sum(),
+        last_acknowledged: last,
+        resume_from: first_pending.map_or(feeder.last_sent, |seq| seq - 1),
         all_sent,
         stop,
+        nodes,
     }
 }

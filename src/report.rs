@@ -128,6 +128,22 @@ pub struct Summary {
     pub all_sent: bool,
     /// Why the load stopped early, if it did.
     pub stop: Option<Stop>,
+    /// In cluster mode, each master's share.
+    pub nodes: Vec<NodeSummary>,
+}
+
+/// One cluster master's part of a load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSummary {
+    /// The master's address.
+    pub addr: String,
+    /// Replies from it, errors included.
+    pub replies: u64,
+    /// Error replies from it.
+    pub errors: u64,
+    /// Commands it redirected elsewhere (MOVED, ASK, TRYAGAIN), followed
+    /// and not counted as errors.
+    pub redirects: u64,
 }
 
 impl Summary {
@@ -154,6 +170,13 @@ impl Summary {
             writeln!(err, "No replies for {} seconds: exiting.", t.as_secs())?;
         }
         writeln!(out, "errors: {}, replies: {}", self.errors, self.replies)?;
+        for n in &self.nodes {
+            writeln!(
+                out,
+                "{}: replies: {}, errors: {}, redirects: {}",
+                n.addr, n.replies, n.errors, n.redirects
+            )?;
+        }
         out.flush()?;
         let Some(stop) = &self.stop else {
             return Ok(());

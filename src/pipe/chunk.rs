@@ -27,6 +27,9 @@ pub(crate) enum Watch {
     Reset,
     /// rload's own closing `ECHO`.
     Sentinel,
+    /// A command rload adds for itself, such as `ASKING`: its reply is not
+    /// counted.
+    Internal,
 }
 
 /// Where one command came from, and where its bytes end in the chunk.
@@ -109,6 +112,11 @@ impl Chunk {
         } else {
             self.cmds[i - 1].end as usize
         }
+    }
+
+    /// The encoded bytes of command `i`.
+    pub(crate) fn command_bytes(&self, i: usize) -> &[u8] {
+        &self.bytes[self.start_of(i)..self.cmds[i].end as usize]
     }
 
     /// The watched command at index `i`, if any.

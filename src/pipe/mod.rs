@@ -25,7 +25,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub(crate) use chunk::{CmdMeta, Watch};
-pub(crate) use shared::{PipeStop, Shared};
+pub(crate) use shared::{PipeStop, Redirect, RedirectKind, Shared};
 pub(crate) use writer::{PipeOutcome, Reconnect};
 
 use chunk::Chunk;
@@ -62,6 +62,8 @@ pub(crate) struct Pipe {
     allocated: usize,
     done: Receiver<PipeOutcome>,
     timeout: Option<Duration>,
+    /// Commands pushed, rload's own included (compare `Shared::resolved`).
+    pushed: u64,
 }
 
 impl Pipe {
@@ -109,6 +111,7 @@ impl Pipe {
             allocated: 0,
             done,
             timeout: opts.timeout,
+            pushed: 0,
         })
     }
 
@@ -120,6 +123,7 @@ impl Pipe {
         watch: Option<Watch>,
     ) -> Result<(), Stopped> {
         self.chunk()?.push_command(cmd, seq, watch);
+        self.pushed += 1;
         self.flush_if_full()
     }
 
@@ -131,7 +135,26 @@ impl Pipe {
         watch: Option<Watch>,
     ) -> Result<(), Stopped> {
         self.chunk()?.push_encoded(bytes, meta, watch);
+        self.pushed += 1;
         self.flush_if_full()
+    }
+
+    /// Commands pushed so far, rload's own included.
+    pub(crate) fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Whether every command pushed so far has been answered (or redirected).
+    pub(crate) fn settled(&self) -> bool {
+        self.shared
+            .resolved
+            .load(std::sync::atomic::Ordering::Acquire)
+            >= self.pushed
+    }
+
+    /// The pipe's shared state: counters, address, stop reason.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     fn flush_if_full(&mut self) -> Result<(), Stopped> {
@@ -192,9 +215,19 @@ impl Pipe {
     /// Sends the closing ECHO (unless the pipe already stopped) and waits for
     /// the pipe to end, timing out a silent server.
     pub(crate) fn finish(mut self, send_sentinel: bool, on_sent: impl FnOnce()) -> PipeOutcome {
-        if send_sentinel && self.push_sentinel().is_ok() && self.flush().is_ok() {
+        if send_sentinel && self.close() {
             on_sent();
         }
+        self.wait()
+    }
+
+    /// Sends the closing ECHO; false if the pipe has stopped.
+    pub(crate) fn close(&mut self) -> bool {
+        self.push_sentinel().is_ok() && self.flush().is_ok()
+    }
+
+    /// Waits for the pipe to end, timing out a silent server.
+    pub(crate) fn wait(self) -> PipeOutcome {
         let since = Instant::now();
         loop {
             match self.done.recv_timeout(WAIT_SLICE) {

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::thread;
 
-use super::chunk::{Chunk, Watch};
-use super::shared::{PipeStop, Shared};
+use std::sync::atomic::Ordering;
+
+use super::chunk::{Chunk, CmdMeta, Watch};
+use super::shared::{PipeStop, Redirect, RedirectKind, Shared};
 use super::window::Window;
 use super::writer::WriterMsg;
 use crate::conn::ReadHalf;
@@ -138,23 +140,74 @@ impl Reader {
         let last_type = batch
             .last_type
             .expect("a batch with replies has a last type");
-        let acked = self.window.ack(batch.replies, last_type);
-        self.shared.note_reply();
-        if acked.watch == Some(Watch::Sentinel) {
-            self.shared.add_counts(batch.replies - 1, 0);
-            self.check_sentinel(last_type, scanner.last_text())?;
-            self.window.retire(|c| drop(self.free.send(c)));
-            self.shared.events.last_reply();
-            return Err(ReaderEnd::Done);
-        }
         let error = batch.ended_in_error();
-        self.shared.add_counts(batch.replies, u64::from(error));
-        if error {
-            let at = self.shared.location(&acked.meta);
-            self.shared.events.error_reply(&at, scanner.last_text());
-        }
+        // In a cluster, a redirect is not an error: the command goes back to
+        // the router. Inside a transaction it cannot be followed alone (the
+        // server aborts the whole transaction), so there it stays an error.
+        let redirect = match &self.shared.cluster {
+            Some(_) if error && !self.window.in_transaction() => {
+                RedirectKind::parse(scanner.last_text())
+            }
+            _ => None,
+        };
+        let acked = self
+            .window
+            .ack(batch.replies, last_type, redirect.is_some());
+        self.shared.note_reply();
+        let result = if let Some(kind) = redirect {
+            self.redirect(kind, acked.meta);
+            self.shared.add_counts(batch.replies - 1, 0);
+            Ok(())
+        } else {
+            match acked.watch {
+                Some(Watch::Sentinel) => {
+                    self.shared.add_counts(batch.replies - 1, 0);
+                    self.check_sentinel(last_type, scanner.last_text())
+                        .map(|()| {
+                            if self.shared.cluster.is_none() {
+                                self.shared.events.last_reply();
+                            }
+                        })
+                }
+                Some(Watch::Internal) => {
+                    self.shared.add_counts(batch.replies - 1, 0);
+                    Ok(())
+                }
+                _ => {
+                    self.shared.add_counts(batch.replies, u64::from(error));
+                    if error {
+                        let at = self.shared.location(&acked.meta);
+                        self.shared.events.error_reply(&at, scanner.last_text());
+                    }
+                    Ok(())
+                }
+            }
+        };
+        // After any redirect is on its way, so the router never sees a
+        // command resolved before its redirect.
+        self.shared
+            .resolved
+            .fetch_add(batch.replies, Ordering::Release);
         self.window.retire(|c| drop(self.free.send(c)));
-        Ok(())
+        match (result, acked.watch) {
+            (Ok(()), Some(Watch::Sentinel)) => Err(ReaderEnd::Done),
+            (result, _) => result,
+        }
+    }
+
+    /// Sends the command the window just acknowledged back to the router.
+    fn redirect(&self, kind: RedirectKind, meta: CmdMeta) {
+        let Some(link) = &self.shared.cluster else {
+            return;
+        };
+        self.shared.redirects.fetch_add(1, Ordering::Relaxed);
+        let bytes = self.window.last_acked_bytes().to_vec();
+        let _ = link.inbox.send(Redirect {
+            from: link.index,
+            kind,
+            bytes,
+            meta,
+        });
     }
 
     /// Checks the reply to the closing ECHO. Replies are matched to commands

@@ -2,6 +2,7 @@
 //! the pipe stopped, and the handle that closes its connection.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,59 @@ pub(crate) enum PipeStop {
     Protocol(String),
 }
 
+/// A command a cluster node answered with a redirect, on its way back to the
+/// router to be sent again.
+#[derive(Debug)]
+pub(crate) struct Redirect {
+    /// The pipe that received the redirect.
+    pub from: usize,
+    pub kind: RedirectKind,
+    /// The command, encoded.
+    pub bytes: Vec<u8>,
+    pub meta: CmdMeta,
+}
+
+/// What a cluster node asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RedirectKind {
+    /// `MOVED slot host:port`: the slot has a new owner.
+    Moved { slot: u16, host: String, port: u16 },
+    /// `ASK slot host:port`: this key is at the target, mid-migration.
+    Ask { slot: u16, host: String, port: u16 },
+    /// `TRYAGAIN` or `CLUSTERDOWN`: try again later; holds the error text.
+    Retry(String),
+}
+
+impl RedirectKind {
+    /// Reads a redirect out of an error reply's text.
+    pub(crate) fn parse(text: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(text).ok()?;
+        let mut words = text.split(' ');
+        let kind = words.next()?;
+        if kind == "TRYAGAIN" || kind == "CLUSTERDOWN" {
+            return Some(RedirectKind::Retry(text.to_string()));
+        }
+        let slot = words.next()?.parse().ok()?;
+        let (host, port) = words.next()?.rsplit_once(':')?;
+        let (host, port) = (
+            host.trim_matches(['[', ']']).to_string(),
+            port.parse().ok()?,
+        );
+        match kind {
+            "MOVED" => Some(RedirectKind::Moved { slot, host, port }),
+            "ASK" => Some(RedirectKind::Ask { slot, host, port }),
+            _ => None,
+        }
+    }
+}
+
+/// How a pipe in a cluster reports back to the router.
+pub(crate) struct ClusterLink {
+    /// The pipe's index at the router.
+    pub index: usize,
+    pub inbox: Sender<Redirect>,
+}
+
 pub(crate) struct Shared {
     pub addr: String,
     pub names: Arc<[String]>,
@@ -32,6 +86,14 @@ pub(crate) struct Shared {
     pub sentinel: [u8; 20],
     pub replies: AtomicU64,
     pub errors: AtomicU64,
+    /// Commands answered or redirected, rload's own included: with the
+    /// count of commands pushed, it tells the router what is still in flight.
+    pub resolved: AtomicU64,
+    /// Commands this node redirected.
+    pub redirects: AtomicU64,
+    /// Set in a cluster: redirects go to the router, and the pipe does not
+    /// announce the last reply (the cluster does, once).
+    pub cluster: Option<ClusterLink>,
     epoch: Instant,
     last_reply_ms: AtomicU64,
     stop: Mutex<Option<PipeStop>>,
@@ -49,12 +111,22 @@ impl Shared {
             sentinel: rand::random(),
             replies: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            resolved: AtomicU64::new(0),
+            redirects: AtomicU64::new(0),
+            cluster: None,
             epoch: Instant::now(),
             last_reply_ms: AtomicU64::new(0),
             stop: Mutex::new(None),
             closer: Mutex::new(None),
             reconnecting: AtomicBool::new(false),
         }
+    }
+
+    /// Makes this the pipe of cluster member `index`, reporting redirects to
+    /// `inbox`.
+    pub(crate) fn in_cluster(mut self, index: usize, inbox: Sender<Redirect>) -> Self {
+        self.cluster = Some(ClusterLink { index, inbox });
+        self
     }
 
     pub(crate) fn note_reply(&self) {
@@ -154,5 +226,40 @@ impl Shared {
             self.replies.load(Ordering::Relaxed),
             self.errors.load(Ordering::Relaxed),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_redirects_out_of_error_replies() {
+        assert_eq!(
+            RedirectKind::parse(b"MOVED 3999 127.0.0.1:6381"),
+            Some(RedirectKind::Moved {
+                slot: 3999,
+                host: "127.0.0.1".into(),
+                port: 6381
+            })
+        );
+        assert_eq!(
+            RedirectKind::parse(b"ASK 12 [::1]:7000"),
+            Some(RedirectKind::Ask {
+                slot: 12,
+                host: "::1".into(),
+                port: 7000
+            })
+        );
+        assert!(matches!(
+            RedirectKind::parse(b"TRYAGAIN Multiple keys request during rehashing of slot"),
+            Some(RedirectKind::Retry(_))
+        ));
+        assert!(matches!(
+            RedirectKind::parse(b"CLUSTERDOWN The cluster is down"),
+            Some(RedirectKind::Retry(_))
+        ));
+        assert_eq!(RedirectKind::parse(b"ERR wrong number of arguments"), None);
+        assert_eq!(RedirectKind::parse(b"MOVED notaslot h:1"), None);
     }
 }

@@ -92,8 +92,10 @@ impl Window {
     }
 
     /// Records `n` replies (at most the budget). `last_type` is the type byte
-    /// of the last one, which decides what a watched command did.
-    pub(crate) fn ack(&mut self, n: u64, last_type: u8) -> Acked {
+    /// of the last one, which decides what a watched command did. With
+    /// `redirected`, the last command was sent elsewhere (a cluster
+    /// redirect): like rload's own commands, it is not counted here.
+    pub(crate) fn ack(&mut self, n: u64, last_type: u8, redirected: bool) -> Acked {
         let chunk = &self.chunks[self.cur];
         let i = self.next + n as usize - 1;
         let acked = Acked {
@@ -103,8 +105,18 @@ impl Window {
         self.next = i + 1;
         self.uncommitted.commands += n;
         self.uncommitted.replies += n;
-        if matches!(last_type, b'-' | b'!') {
-            self.uncommitted.errors += 1;
+        let error = matches!(last_type, b'-' | b'!');
+        self.uncommitted.errors += u64::from(error);
+        if redirected || matches!(acked.watch, Some(Watch::Sentinel | Watch::Internal)) {
+            // Not an input command answered here: take it back out.
+            self.uncommitted.commands -= 1;
+            self.uncommitted.replies -= 1;
+            self.uncommitted.errors -= u64::from(error);
+            if n > 1 && self.multi.is_none() {
+                let before = self.chunks[self.cur].cmds[i - 1];
+                self.commit_through(before);
+            }
+            return acked;
         }
         let ok = last_type == b'+';
         match acked.watch {
@@ -131,28 +143,22 @@ impl Window {
                 }
             }
             Some(Watch::Select(db)) if ok && self.multi.is_none() => self.commit.db = Some(db),
-            Some(Watch::Sentinel) => {
-                // Not a command of the input: take it back out of the counts.
-                self.uncommitted.commands -= 1;
-                self.uncommitted.replies -= 1;
-                if matches!(last_type, b'-' | b'!') {
-                    self.uncommitted.errors -= 1;
-                }
-                if n == 1 {
-                    return acked;
-                }
-                let before = self.chunks[self.cur].cmds[i - 1];
-                if self.multi.is_none() {
-                    self.commit_through(before);
-                }
-                return acked;
-            }
             _ => {}
         }
         if self.multi.is_none() {
             self.commit_through(acked.meta);
         }
         acked
+    }
+
+    /// The encoded bytes of the command the last `ack` ended on.
+    pub(crate) fn last_acked_bytes(&self) -> &[u8] {
+        self.chunks[self.cur].command_bytes(self.next - 1)
+    }
+
+    /// Whether a transaction is open at the reply cursor.
+    pub(crate) fn in_transaction(&self) -> bool {
+        self.multi.is_some()
     }
 
     fn commit_through(&mut self, last: CmdMeta) {
@@ -228,6 +234,12 @@ impl Window {
 mod tests {
     use super::*;
 
+    impl Window {
+        fn ack_counted(&mut self, n: u64, last_type: u8) -> Acked {
+            self.ack(n, last_type, false)
+        }
+    }
+
     fn chunk(first_seq: u64, n: usize, watched: &[(u32, Watch)]) -> Arc<Chunk> {
         let mut c = Chunk::new();
         for k in 0..n {
@@ -255,11 +267,11 @@ mod tests {
         w.push(chunk(1, 5, &[(2, Watch::Select(3))]));
         w.push(chunk(6, 4, &[]));
         assert_eq!(w.budget(), 3);
-        let a = w.ack(3, b'+');
+        let a = w.ack_counted(3, b'+');
         assert_eq!((a.meta.seq, a.watch), (3, Some(Watch::Select(3))));
         assert_eq!(w.commit.db, Some(3));
         assert_eq!(w.budget(), 2);
-        w.ack(2, b'+');
+        w.ack_counted(2, b'+');
         assert_eq!(w.budget(), 4);
     }
 
@@ -269,11 +281,11 @@ mod tests {
         w.push(chunk(1, 3, &[]));
         w.push(chunk(4, 3, &[]));
         w.budget();
-        w.ack(2, b'+');
+        w.ack_counted(2, b'+');
         let mut retired = 0;
         w.retire(|_| retired += 1);
         assert_eq!(retired, 0);
-        w.ack(1, b'+');
+        w.ack_counted(1, b'+');
         w.retire(|_| retired += 1);
         assert_eq!(retired, 1);
         assert_eq!(w.first_pending().map(|m| m.seq), Some(4));
@@ -285,10 +297,10 @@ mod tests {
         let mut w = Window::default();
         w.push(chunk(1, 6, &[(1, Watch::Multi), (4, Watch::EndMulti)]));
         assert_eq!(w.budget(), 2);
-        w.ack(2, b'+');
+        w.ack_counted(2, b'+');
         assert_eq!((w.commit.count, w.commit.last.map(|m| m.seq)), (1, Some(1)));
         w.budget();
-        w.ack(3, b'*');
+        w.ack_counted(3, b'*');
         assert_eq!((w.commit.count, w.commit.last.map(|m| m.seq)), (5, Some(5)));
     }
 
@@ -297,9 +309,9 @@ mod tests {
         let mut w = Window::default();
         w.push(chunk(1, 6, &[(1, Watch::Multi), (4, Watch::EndMulti)]));
         w.budget();
-        w.ack(2, b'+');
+        w.ack_counted(2, b'+');
         w.budget();
-        w.ack(2, b'+'); // two QUEUED
+        w.ack_counted(2, b'+'); // two QUEUED
         assert_eq!(w.first_pending().map(|m| m.seq), Some(2));
         let (resend, undone) = w.rewind().unwrap();
         assert_eq!(
@@ -324,7 +336,7 @@ mod tests {
         let mut w = Window::default();
         w.push(chunk(1, 3, &[(2, Watch::Sentinel)]));
         w.budget();
-        let a = w.ack(3, b'$');
+        let a = w.ack_counted(3, b'$');
         assert_eq!(a.watch, Some(Watch::Sentinel));
         assert_eq!(w.commit.count, 2);
         assert_eq!(w.uncommitted, Uncommitted::default());

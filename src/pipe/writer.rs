@@ -25,7 +25,7 @@ pub(crate) enum WriterMsg {
 }
 
 /// How a pipe ended: why (if early), and exactly what the server committed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct PipeOutcome {
     pub stop: Option<PipeStop>,
     pub commit: Commit,

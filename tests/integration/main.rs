@@ -1,6 +1,7 @@
 //! Integration tests: the real `rload` binary against real `redis-server`s,
 //! each started on a free port by the fixture in `support`.
 
+mod cluster;
 mod connect;
 mod differential;
 mod fake_peer;

@@ -466,3 +466,141 @@ impl Redis {
         (Redis::start_with(&args), tls_port.parse().expect("port"))
     }
 }
+
+/// A Redis Cluster of `masters` nodes, each a [`Redis`] with cluster mode
+/// on, joined by `redis-cli --cluster create`.
+pub struct Cluster {
+    pub nodes: Vec<Redis>,
+}
+
+impl Cluster {
+    pub fn start(masters: usize) -> Cluster {
+        let mut nodes = Vec::new();
+        for _ in 0..masters {
+            let dir = tempfile::Builder::new()
+                .prefix("rload-cluster-")
+                .tempdir()
+                .expect("temp dir");
+            nodes.push(Redis::start_on(
+                dir,
+                free_cluster_port(),
+                &[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                ],
+            ));
+        }
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .arg("--cluster-yes")
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = Cluster { nodes };
+        assert!(
+            wait_until(30, || cluster
+                .nodes
+                .iter()
+                .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))),
+            "the cluster never became ready"
+        );
+        cluster
+    }
+
+    pub fn port(&self) -> String {
+        self.nodes[0].port.to_string()
+    }
+
+    /// Keys over all masters.
+    pub fn dbsize(&self) -> u64 {
+        self.nodes.iter().map(Redis::dbsize).sum()
+    }
+
+    /// The node-id of a node.
+    pub fn id(&self, node: usize) -> String {
+        self.nodes[node].cli(&["CLUSTER", "MYID"])
+    }
+
+    /// For each slot, the index of the node that owns it, from CLUSTER NODES.
+    pub fn slot_owners(&self) -> Vec<usize> {
+        let mut owners = vec![usize::MAX; 16384];
+        for line in self.nodes[0].cli(&["CLUSTER", "NODES"]).lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let port: u16 = fields[1]
+                .split(['@', ':'])
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .expect("port");
+            let Some(node) = self.nodes.iter().position(|n| n.port == port) else {
+                continue;
+            };
+            for range in &fields[8..] {
+                if range.starts_with('[') {
+                    continue; // a slot being migrated or imported
+                }
+                let (a, b) = range.split_once('-').unwrap_or((range, range));
+                let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+                owners[a..=b].fill(node);
+            }
+        }
+        owners
+    }
+}
+
+/// A port whose cluster bus port (+10000) is free too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port < 55000 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+impl Redis {
+    /// A server on a given port and directory.
+    pub fn start_on(dir: TempDir, port: u16, extra: &[&str]) -> Redis {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let mut child = spawn_server(port, dir.path(), &extra);
+        assert!(
+            wait_for_pong(port, &mut child),
+            "redis-server did not start on {port}"
+        );
+        Redis {
+            port,
+            child,
+            dir,
+            extra,
+        }
+    }
+
+    /// Every key on this server.
+    pub fn keys(&self) -> Vec<String> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--scan"])
+            .output()
+            .expect("redis-cli --scan");
+        assert!(
+            out.status.success(),
+            "redis-cli --scan failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}

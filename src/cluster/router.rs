@@ -1,0 +1,544 @@
+//! The router: sends each command to the pipe of the master that owns its
+//! slot, and follows the redirects that come back.
+//!
+//! Per-key order is kept: a slot's commands always go down one pipe, in input
+//! order. When a slot moves (`MOVED`), commands for it already sent to the
+//! old master come back redirected, in order; until they all have, new
+//! commands for that slot wait, so none overtakes an older one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::keys::CommandTable;
+use super::slot::{SLOTS, key_slot};
+use super::topology::{Topology, UNOWNED};
+use crate::config::{Config, Endpoint};
+use crate::conn;
+use crate::error::{ConnectError, Location};
+use crate::input::{Args, Command};
+use crate::load::{Sink, pipe_options};
+use crate::pipe::{
+    CmdMeta, Pipe, PipeOutcome, PipeStop, Redirect, RedirectKind, Shared, Stopped, Watch,
+};
+use crate::report::Events;
+use crate::resp::encode_command;
+
+/// `TRYAGAIN` and `CLUSTERDOWN` are retried this often per command before
+/// they count as the error they are.
+const MAX_RETRIES: u32 = 8;
+
+/// How often a waiting router looks at its inbox.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Commands that go to every master: they act on each node's own data.
+const EVERYWHERE: [&str; 9] = [
+    "FLUSHALL",
+    "FLUSHDB",
+    "SELECT",
+    "SCRIPT LOAD",
+    "SCRIPT FLUSH",
+    "FUNCTION LOAD",
+    "FUNCTION DELETE",
+    "FUNCTION FLUSH",
+    "FUNCTION RESTORE",
+];
+
+/// One master and its pipe.
+struct Member {
+    host: String,
+    port: u16,
+    pipe: Pipe,
+}
+
+/// Where a command goes.
+enum Route {
+    Slot(u16),
+    /// No keys, and it acts on each node: every master.
+    Everywhere,
+    /// No keys: any one master will do.
+    Anywhere,
+    /// Keys in different slots: not sendable.
+    CrossSlot,
+}
+
+/// A transaction being collected, to travel as one unit.
+#[derive(Default)]
+struct Block {
+    cmds: Vec<(Vec<u8>, CmdMeta, Option<Watch>)>,
+    slot: Option<u16>,
+    cross: bool,
+    everywhere: bool,
+}
+
+pub(crate) struct Router {
+    config: Config,
+    names: Arc<[String]>,
+    events: Arc<dyn Events>,
+    table: CommandTable,
+    owner: Vec<u16>,
+    members: Vec<Member>,
+    inbox: Receiver<Redirect>,
+    inbox_tx: Sender<Redirect>,
+    /// Per slot: the member and pushed count of its last command.
+    last: Vec<(u16, u64)>,
+    /// Slots that moved while commands for them were still at the old
+    /// master: (old master, its pushed count to wait for).
+    draining: HashMap<u16, (u16, u64)>,
+    block: Option<Block>,
+    retries: HashMap<u64, u32>,
+    /// Errors found here, never sent: cross-slot commands, retries spent.
+    pub(crate) local_errors: u64,
+    /// Why the cluster could not go on, when no pipe says.
+    pub(crate) failure: Option<ConnectError>,
+    name: Vec<u8>,
+}
+
+impl Router {
+    /// Connects to every master of `topo`.
+    pub(crate) fn start(
+        config: &Config,
+        topo: Topology,
+        table: CommandTable,
+        names: Arc<[String]>,
+        events: Arc<dyn Events>,
+    ) -> Result<Self, ConnectError> {
+        let (inbox_tx, inbox) = mpsc::channel();
+        let mut router = Router {
+            config: config.clone(),
+            names,
+            events,
+            table,
+            owner: topo.owner,
+            members: Vec::new(),
+            inbox,
+            inbox_tx,
+            last: vec![(UNOWNED, 0); SLOTS],
+            draining: HashMap::new(),
+            block: None,
+            retries: HashMap::new(),
+            local_errors: 0,
+            failure: None,
+            name: Vec::new(),
+        };
+        for (host, port) in topo.masters {
+            router.connect(host, port)?;
+        }
+        Ok(router)
+    }
+
+    /// Opens a pipe to a master; its index is the member's.
+    fn connect(&mut self, host: String, port: u16) -> Result<u16, ConnectError> {
+        let mut config = self.config.clone();
+        config.server.endpoint = Endpoint::Tcp {
+            host: host.clone(),
+            port,
+        };
+        let c = conn::connect(&config.server)?;
+        let addr = c.addr().to_string();
+        let index = self.members.len();
+        let shared = Shared::new(&addr, Arc::clone(&self.names), Arc::clone(&self.events))
+            .in_cluster(index, self.inbox_tx.clone());
+        let pipe = Pipe::start(c, Arc::new(shared), pipe_options(&config))
+            .map_err(|e| ConnectError::io(&addr, e))?;
+        self.members.push(Member { host, port, pipe });
+        Ok(index as u16)
+    }
+
+    /// The member at `host:port`, connecting if it is new to the router.
+    fn member(&mut self, host: String, port: u16) -> Result<u16, Stopped> {
+        if let Some(i) = self
+            .members
+            .iter()
+            .position(|m| m.host == host && m.port == port)
+        {
+            return Ok(i as u16);
+        }
+        self.connect(host, port).map_err(|e| {
+            self.failure = Some(e);
+            Stopped
+        })
+    }
+
+    fn route(&mut self, args: &Args<'_>) -> Route {
+        let mut slot = None;
+        let mut cross = false;
+        self.table.for_each_key(args, &mut self.name, |key| {
+            let s = key_slot(key);
+            match slot {
+                None => slot = Some(s),
+                Some(other) if other != s => cross = true,
+                _ => {}
+            }
+        });
+        match slot {
+            _ if cross => Route::CrossSlot,
+            Some(s) => Route::Slot(s),
+            None if is_everywhere(args) => Route::Everywhere,
+            None => Route::Anywhere,
+        }
+    }
+
+    /// The member for `slot`, after any commands for it still at an old
+    /// owner have come back.
+    fn member_for(&mut self, slot: u16) -> Result<Option<u16>, Stopped> {
+        self.wait_drained(slot)?;
+        Ok(Some(self.owner[usize::from(slot)]).filter(|&m| m != UNOWNED))
+    }
+
+    fn send(
+        &mut self,
+        member: u16,
+        what: Payload<'_, '_>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        let pipe = &mut self.members[usize::from(member)].pipe;
+        match what {
+            Payload::Command(cmd) => pipe.push(cmd, meta.seq, watch),
+            Payload::Bytes(bytes) => pipe.push_encoded(bytes, meta, watch),
+        }
+    }
+
+    fn send_to_slot(
+        &mut self,
+        slot: u16,
+        what: Payload<'_, '_>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        let Some(member) = self.member_for(slot)? else {
+            let why = format!(
+                "CLUSTERDOWN hash slot {slot} is not served by any master (found by rload; not sent)"
+            );
+            self.local_error(meta, &why);
+            return Ok(());
+        };
+        self.send(member, what, meta, watch)?;
+        self.last[usize::from(slot)] = (member, self.members[usize::from(member)].pipe.pushed());
+        Ok(())
+    }
+
+    fn send_everywhere(
+        &mut self,
+        what: Payload<'_, '_>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        for m in 0..self.members.len() {
+            self.send(m as u16, what, meta, watch)?;
+        }
+        Ok(())
+    }
+
+    /// Reports and counts an error rload found itself.
+    fn local_error(&mut self, meta: CmdMeta, why: &str) {
+        let name = self
+            .names
+            .get(meta.source as usize)
+            .cloned()
+            .unwrap_or_default();
+        self.events.error_reply(
+            &Location {
+                name,
+                line: meta.line,
+                offset: 0,
+            },
+            why.as_bytes(),
+        );
+        self.local_errors += 1;
+    }
+
+    /// Adds a command to the open transaction; sends the transaction when
+    /// the command ends it.
+    fn add_to_block(
+        &mut self,
+        cmd: &Command<'_>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        let route = self.route(&cmd.args);
+        let block = self.block.get_or_insert_with(Block::default);
+        let mut bytes = Vec::new();
+        encode_command(&mut bytes, &cmd.args);
+        block.cmds.push((bytes, meta, watch));
+        match route {
+            Route::Slot(s) if block.slot.is_some_and(|b| b != s) => block.cross = true,
+            Route::Slot(s) => block.slot = Some(s),
+            Route::CrossSlot => block.cross = true,
+            Route::Everywhere => block.everywhere = true,
+            Route::Anywhere => {}
+        }
+        if matches!(watch, Some(Watch::EndMulti | Watch::Reset)) {
+            let block = self.block.take().expect("just added to");
+            return self.send_block(block);
+        }
+        Ok(())
+    }
+
+    fn send_block(&mut self, block: Block) -> Result<(), Stopped> {
+        let first = block.cmds[0].1;
+        if block.cross || (block.everywhere && block.slot.is_some()) {
+            let why = "CROSSSLOT the keys of this MULTI block hash to different slots (found by rload; the block was not sent)";
+            self.local_error(first, why);
+            return Ok(());
+        }
+        let member = match block.slot {
+            Some(s) => match self.member_for(s)? {
+                Some(m) => m,
+                None => {
+                    self.local_error(first, &format!("CLUSTERDOWN hash slot {s} is not served by any master (found by rload; the block was not sent)"));
+                    return Ok(());
+                }
+            },
+            None => 0,
+        };
+        let targets: Vec<u16> = if block.everywhere {
+            (0..self.members.len() as u16).collect()
+        } else {
+            vec![member]
+        };
+        for m in targets {
+            for (bytes, meta, watch) in &block.cmds {
+                self.send(m, Payload::Bytes(bytes), *meta, *watch)?;
+            }
+        }
+        if let Some(s) = block.slot {
+            self.last[usize::from(s)] = (member, self.members[usize::from(member)].pipe.pushed());
+        }
+        Ok(())
+    }
+
+    /// Follows the redirects that have come back, without waiting.
+    fn serve_inbox(&mut self) -> Result<(), Stopped> {
+        while let Ok(r) = self.inbox.try_recv() {
+            self.follow(r)?;
+        }
+        Ok(())
+    }
+
+    fn follow(&mut self, r: Redirect) -> Result<(), Stopped> {
+        match r.kind {
+            RedirectKind::Moved { slot, host, port } => {
+                let to = self.member(host, port)?;
+                let s = usize::from(slot);
+                self.owner[s] = to;
+                let (was, pushed) = self.last[s];
+                if usize::from(was) == r.from && !self.resolved_up_to(was, pushed) {
+                    self.draining.insert(slot, (was, pushed));
+                }
+                self.send(to, Payload::Bytes(&r.bytes), r.meta, None)?;
+                self.last[s] = (to, self.members[usize::from(to)].pipe.pushed());
+            }
+            RedirectKind::Ask { host, port, .. } => {
+                let to = self.member(host, port)?;
+                let mut asking = Vec::new();
+                encode_command(&mut asking, &[&b"ASKING"[..]][..]);
+                self.send(
+                    to,
+                    Payload::Bytes(&asking),
+                    CmdMeta { seq: 0, ..r.meta },
+                    Some(Watch::Internal),
+                )?;
+                self.send(to, Payload::Bytes(&r.bytes), r.meta, None)?;
+            }
+            RedirectKind::Retry(text) => {
+                let tries = self.retries.entry(r.meta.seq).or_insert(0);
+                *tries += 1;
+                if *tries > MAX_RETRIES {
+                    self.retries.remove(&r.meta.seq);
+                    self.local_error(
+                        r.meta,
+                        &format!("{text} (gave up after {MAX_RETRIES} retries)"),
+                    );
+                    return Ok(());
+                }
+                thread::sleep(Duration::from_millis(25 << (*tries).min(6)));
+                self.send(r.from as u16, Payload::Bytes(&r.bytes), r.meta, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn resolved_up_to(&self, member: u16, pushed: u64) -> bool {
+        self.members[usize::from(member)]
+            .pipe
+            .shared()
+            .resolved
+            .load(Ordering::Acquire)
+            >= pushed
+    }
+
+    /// Waits until the old owner of a moved slot has answered or redirected
+    /// every command it was sent for the slot.
+    fn wait_drained(&mut self, slot: u16) -> Result<(), Stopped> {
+        let Some(&(old, until)) = self.draining.get(&slot) else {
+            return Ok(());
+        };
+        let since = Instant::now();
+        while !self.resolved_up_to(old, until) {
+            // What is buffered for the old owner must go out to come back.
+            self.members[usize::from(old)].pipe.flush()?;
+            match self.inbox.recv_timeout(POLL) {
+                Ok(r) => self.follow(r)?,
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.members[usize::from(old)]
+                        .pipe
+                        .shared()
+                        .check_stall(since, self.config.pipe_timeout)
+                    {
+                        return Err(Stopped);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => unreachable!("the router holds a sender"),
+            }
+        }
+        // Its redirects were sent before it counted them resolved.
+        self.serve_inbox()?;
+        self.draining.remove(&slot);
+        Ok(())
+    }
+
+    /// Waits until every command sent has been answered, redirects
+    /// included, so the closing ECHOs can go out.
+    fn settle(&mut self) -> Result<(), Stopped> {
+        let mut since = Instant::now();
+        let mut progress = self.total_resolved();
+        loop {
+            self.serve_inbox()?;
+            for m in &mut self.members {
+                m.pipe.flush()?;
+            }
+            if self.members.iter().all(|m| m.pipe.settled()) {
+                match self.inbox.try_recv() {
+                    Ok(r) => self.follow(r)?,
+                    Err(_) => return Ok(()),
+                }
+                continue;
+            }
+            if let Ok(r) = self.inbox.recv_timeout(POLL) {
+                self.follow(r)?;
+            }
+            let now = self.total_resolved();
+            if now != progress {
+                (progress, since) = (now, Instant::now());
+            } else if let Some(m) = self.members.iter().find(|m| !m.pipe.settled())
+                && m.pipe.shared().check_stall(since, self.config.pipe_timeout)
+            {
+                return Err(Stopped);
+            }
+        }
+    }
+
+    fn total_resolved(&self) -> u64 {
+        self.members
+            .iter()
+            .map(|m| m.pipe.shared().resolved.load(Ordering::Acquire))
+            .sum()
+    }
+
+    /// Ends the load: settles, closes every pipe and waits for each. Returns
+    /// each pipe's account, and whether the closing ECHOs all went out.
+    pub(crate) fn finish(mut self, go_on: bool) -> (Vec<(Arc<Shared>, PipeOutcome)>, bool) {
+        let settled = go_on && self.settle().is_ok();
+        let mut closed = settled;
+        for m in &mut self.members {
+            closed &= m.pipe.close();
+        }
+        let outcomes = self
+            .members
+            .into_iter()
+            .map(|m| {
+                let shared = Arc::clone(m.pipe.shared());
+                (shared, m.pipe.wait())
+            })
+            .collect();
+        (outcomes, closed)
+    }
+
+    /// The stop to report when the router itself could not go on.
+    pub(crate) fn failure_stop(&self) -> Option<PipeStop> {
+        self.failure
+            .as_ref()
+            .map(|e| PipeStop::Lost(crate::error::chain(e)))
+    }
+}
+
+/// What to send: a command from the input, or one already encoded.
+#[derive(Clone, Copy)]
+enum Payload<'c, 'a> {
+    Command(&'c Command<'a>),
+    Bytes(&'c [u8]),
+}
+
+fn is_everywhere(args: &Args<'_>) -> bool {
+    let name = args.get(0).unwrap_or_default();
+    let sub = args.get(1).unwrap_or_default();
+    EVERYWHERE.iter().any(|e| match e.split_once(' ') {
+        Some((n, s)) => {
+            name.eq_ignore_ascii_case(n.as_bytes()) && sub.eq_ignore_ascii_case(s.as_bytes())
+        }
+        None => name.eq_ignore_ascii_case(e.as_bytes()),
+    })
+}
+
+impl Sink for Router {
+    fn push(&mut self, cmd: &Command<'_>, seq: u64, watch: Option<Watch>) -> Result<(), Stopped> {
+        self.serve_inbox()?;
+        let meta = CmdMeta {
+            seq,
+            line: cmd.pos.line,
+            source: cmd.pos.source,
+            end: 0,
+        };
+        if self.block.is_some() || watch == Some(Watch::Multi) {
+            return self.add_to_block(cmd, meta, watch);
+        }
+        match self.route(&cmd.args) {
+            Route::Slot(s) => self.send_to_slot(s, Payload::Command(cmd), meta, watch),
+            Route::Everywhere => self.send_everywhere(Payload::Command(cmd), meta, watch),
+            Route::Anywhere => self.send(0, Payload::Command(cmd), meta, watch),
+            Route::CrossSlot => {
+                self.local_error(meta, "CROSSSLOT Keys in request don't hash to the same slot (found by rload; not sent)");
+                Ok(())
+            }
+        }
+    }
+
+    /// Only a `SELECT` replayed on resume comes this way: every master.
+    fn push_encoded(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        self.send_everywhere(Payload::Bytes(bytes), meta, watch)
+    }
+
+    /// A transaction is only sent once complete: an unfinished one is
+    /// simply never sent.
+    fn abandon_transaction(&mut self, _meta: CmdMeta) -> Result<(), Stopped> {
+        self.block = None;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        self.serve_inbox()?;
+        for m in &mut self.members {
+            m.pipe.flush()?;
+        }
+        Ok(())
+    }
+
+    fn errors(&self) -> u64 {
+        self.local_errors
+            + self
+                .members
+                .iter()
+                .map(|m| m.pipe.shared().errors.load(Ordering::Relaxed))
+                .sum::<u64>()
+    }
+}

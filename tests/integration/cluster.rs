@@ -1,0 +1,255 @@
+//! Cluster mode against a real 3-master Redis Cluster: routing by slot,
+//! hash tags, cross-slot errors, broadcast commands, transactions, a live
+//! reshard during a load, and a master killed mid-load.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use rload::cluster::key_slot;
+
+use crate::support::{Background, Cluster, Redis, acknowledged, rload, rload_pipe, set_lines};
+
+/// Runs `rload --pipe -c` against the cluster.
+fn load(cluster: &Cluster, input: impl Into<Vec<u8>>) -> crate::support::Run {
+    rload(&["--pipe", "-c", "-p", &cluster.port()], input)
+}
+
+#[test]
+fn loads_100k_sets_with_every_key_on_its_slots_master() {
+    let cluster = Cluster::start(3);
+    let run = load(&cluster, set_lines(0..100_000));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.counts(), (0, 100_000));
+    assert_eq!(cluster.dbsize(), 100_000);
+    let owners = cluster.slot_owners();
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let keys = node.keys();
+        assert!(keys.len() > 20_000, "node {i} holds {} keys", keys.len());
+        for key in keys {
+            assert_eq!(
+                owners[usize::from(key_slot(key.as_bytes()))],
+                i,
+                "{key} is on node {i}"
+            );
+        }
+    }
+    // Our slot function agrees with the server's.
+    for key in ["Key0", "Key99999", "{tag}x", "a{b}c"] {
+        assert_eq!(
+            cluster.nodes[0].cli(&["CLUSTER", "KEYSLOT", key]),
+            key_slot(key.as_bytes()).to_string()
+        );
+    }
+    // One summary line per master.
+    for node in &cluster.nodes {
+        assert!(
+            run.stdout
+                .contains(&format!("127.0.0.1:{}: replies: ", node.port)),
+            "{run:?}"
+        );
+    }
+}
+
+/// Every key's value, by DEBUG DIGEST-VALUE, asked of the node holding it.
+fn digests(nodes: &[&Redis]) -> HashMap<String, String> {
+    let mut all = HashMap::new();
+    for node in nodes {
+        for batch in node.keys().chunks(200) {
+            let mut args = vec!["DEBUG", "DIGEST-VALUE"];
+            args.extend(batch.iter().map(String::as_str));
+            let out = node.cli(&args);
+            all.extend(batch.iter().cloned().zip(out.lines().map(str::to_string)));
+        }
+    }
+    all
+}
+
+#[test]
+fn the_dataset_equals_what_one_node_gets() {
+    let cluster = Cluster::start(3);
+    let single = Redis::start();
+    let input: String = (0..20_000)
+        .map(|i| {
+            let j = i % 97;
+            format!("SET s:{i} v{i}\nHSET h:{j} f{i} {i}\nRPUSH l:{j} {i}\nINCRBY n:{j} {i}\nSADD {{tag}}set {i}\nZADD z:{j} {i} m{i}\n")
+        })
+        .collect();
+    let on_cluster = load(&cluster, input.clone());
+    let on_single = rload_pipe(&single, &[], input);
+    assert_eq!(on_cluster.code, 0, "{on_cluster:?}");
+    assert_eq!(on_cluster.counts(), on_single.counts());
+    let got = digests(&cluster.nodes.iter().collect::<Vec<_>>());
+    let want = digests(&[&single]);
+    // 20000 strings, 97 hashes, lists, counters and sorted sets, one set.
+    assert_eq!(want.len(), 20_000 + 4 * 97 + 1);
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got, want, "every key holds the same value");
+}
+
+#[test]
+fn hash_tags_share_a_slot_and_a_cross_slot_command_is_an_error_on_its_line() {
+    let cluster = Cluster::start(3);
+    let run = load(
+        &cluster,
+        "MSET {user:1}:name ada {user:1}:lang rust\nMSET a 1 b 2\nMGET {user:1}:name {user:1}:lang\n",
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.counts(), (1, 2));
+    assert!(run.stderr.contains("<stdin>:2: CROSSSLOT"), "{run:?}");
+    let owner = &cluster.nodes[cluster.slot_owners()[usize::from(key_slot(b"user:1"))]];
+    assert_eq!(
+        owner.cli(&["MGET", "{user:1}:name", "{user:1}:lang"]),
+        "ada\nrust"
+    );
+    assert_eq!(
+        cluster.dbsize(),
+        2,
+        "nothing of the cross-slot MSET was sent"
+    );
+}
+
+#[test]
+fn flushall_reaches_every_master() {
+    let cluster = Cluster::start(3);
+    let run = load(&cluster, set_lines(0..3000));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(cluster.nodes.iter().all(|n| n.dbsize() > 0));
+    let run = load(&cluster, "FLUSHALL\n");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.counts(), (0, 3), "one reply from each master");
+    assert_eq!(cluster.dbsize(), 0);
+}
+
+#[test]
+fn a_transaction_travels_whole_to_its_slots_master() {
+    let cluster = Cluster::start(3);
+    let input = "MULTI\nSET {t}a 1\nINCR {t}a\nRPUSH {t}l x\nEXEC\nMULTI\nSET x 1\nSET y 2\nEXEC\nGET {t}a\n";
+    let run = load(&cluster, input);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("<stdin>:6: CROSSSLOT the keys of this MULTI block"),
+        "{run:?}"
+    );
+    assert_eq!(
+        run.counts(),
+        (1, 6),
+        "MULTI, 3 QUEUED, EXEC, GET; the cross-slot block is one error"
+    );
+    let owner = &cluster.nodes[cluster.slot_owners()[usize::from(key_slot(b"t"))]];
+    assert_eq!(owner.cli(&["GET", "{t}a"]), "2");
+    assert_eq!(cluster.dbsize(), 2);
+}
+
+#[test]
+fn refuses_a_node_that_is_not_in_cluster_mode() {
+    let plain = Redis::start();
+    let run = rload_pipe(&plain, &["-c"], "SET k v\n");
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.stderr.contains("CLUSTER SLOTS failed at 127.0.0.1:"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("-c needs a node of a Redis Cluster"),
+        "{run:?}"
+    );
+}
+
+/// Slots move from one master to another while rload is writing. Every
+/// command lands exactly once and in order per key (each list gets its
+/// numbers ascending), with no errors and some redirects followed.
+#[test]
+fn a_live_reshard_during_a_load_loses_nothing_and_keeps_order() {
+    const N: u64 = 600_000;
+    const LISTS: u64 = 500;
+    let cluster = Cluster::start(3);
+    let input: String = (0..N)
+        .map(|i| format!("RPUSH list:{} {i}\n", i % LISTS))
+        .collect();
+    let port = cluster.port();
+    let load = Background::start(&["--pipe", "-c", "-p", &port], input.into_bytes());
+    thread::sleep(Duration::from_millis(200));
+    let (from, to) = (cluster.id(0), cluster.id(1));
+    let reshard = Command::new("redis-cli")
+        .args(["--cluster", "reshard", &format!("127.0.0.1:{port}")])
+        .args([
+            "--cluster-from",
+            &from,
+            "--cluster-to",
+            &to,
+            "--cluster-slots",
+            "3000",
+            "--cluster-yes",
+        ])
+        .output()
+        .expect("redis-cli --cluster reshard");
+    assert!(
+        reshard.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reshard.stdout)
+    );
+    let run = load.wait();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.counts(), (0, N));
+    let redirects: u64 = run
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            l.rsplit_once("redirects: ")
+                .and_then(|(_, n)| n.parse::<u64>().ok())
+        })
+        .sum();
+    assert!(redirects > 0, "the reshard overlapped the load: {run:?}");
+    let owners = cluster.slot_owners();
+    for list in 0..LISTS {
+        let key = format!("list:{list}");
+        let node = &cluster.nodes[owners[usize::from(key_slot(key.as_bytes()))]];
+        let got: Vec<u64> = node
+            .cli(&["LRANGE", &key, "0", "-1"])
+            .lines()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let want: Vec<u64> = (0..N).filter(|i| i % LISTS == list).collect();
+        assert_eq!(got, want, "{key}: every element once, in input order");
+    }
+}
+
+/// A master dies mid-load. Writes are paused everywhere first, so every
+/// executed command has been answered: the account must equal what the
+/// masters hold.
+#[test]
+fn a_killed_master_gets_an_exact_account() {
+    let mut cluster = Cluster::start(3);
+    let port = cluster.port();
+    let load = Background::start(
+        &["--pipe", "-c", "-p", &port],
+        set_lines(0..3_000_000).into_bytes(),
+    );
+    assert!(
+        crate::support::wait_until(60, || cluster.dbsize() > 60_000),
+        "the load never started"
+    );
+    for node in &cluster.nodes {
+        node.cli(&["CLIENT", "PAUSE", "60000", "WRITE"]);
+    }
+    thread::sleep(Duration::from_millis(500));
+    let victim = cluster.nodes[2].port;
+    let lost = cluster.nodes[2].dbsize();
+    cluster.nodes[2].kill();
+    for node in &cluster.nodes[..2] {
+        node.cli(&["CLIENT", "UNPAUSE"]);
+    }
+    let run = load.wait();
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("connection to 127.0.0.1:{victim} lost")),
+        "{run:?}"
+    );
+    let held: u64 = cluster.nodes[..2].iter().map(Redis::dbsize).sum::<u64>() + lost;
+    assert_eq!(acknowledged(&run), held, "{run:?}");
+    assert!(run.stderr.contains("--resume-from"), "{run:?}");
+}
