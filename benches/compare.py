@@ -11,7 +11,12 @@ with FLUSHALL between runs. For each it records wall time, client CPU
 INFO cpu delta), and prints medians and the ratios rload / redis-cli.
 Every run must report `errors: 0` and every reply, or the script stops.
 
+With --cluster M it instead compares rload -c on an M-master cluster
+(built on this machine) with rload on one node, same data, same run, and
+prints the throughput ratio.
+
 Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset]
+       benches/compare.sh [N] --cluster 2
 """
 
 import argparse
@@ -70,16 +75,24 @@ def write_inputs(dir, name, count, gen):
     return text_path, resp_path
 
 
-class Server:
-    def __init__(self, dir):
+def free_port():
+    while True:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
+        port = s.getsockname()[1]
         s.close()
+        if port < 55000:
+            return port
+
+
+class Server:
+    def __init__(self, dir, extra=()):
+        self.port = free_port()
+        os.makedirs(dir, exist_ok=True)
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", dir,
-             "--logfile", os.path.join(dir, "redis.log")],
+             "--logfile", os.path.join(dir, "redis.log"), *extra],
             stdout=subprocess.DEVNULL)
         for _ in range(500):
             try:
@@ -125,6 +138,74 @@ def run_once(server, argv, stdin_path, expect):
     return {"wall": wall, "cpu": float(user) + float(sys_), "rss": int(rss_kb) / 1024.0, "server": server_cpu}
 
 
+def start_cluster(dir, masters):
+    """A cluster of `masters` nodes, the slots split evenly, built with
+    CLUSTER ADDSLOTSRANGE and CLUSTER MEET (redis-cli --cluster create
+    insists on at least three masters)."""
+    nodes = [Server(os.path.join(dir, "node%d" % i),
+                    ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
+             for i in range(masters)]
+    per = 16384 // masters
+    for i, node in enumerate(nodes):
+        last = 16383 if i == masters - 1 else (i + 1) * per - 1
+        node.cmd("CLUSTER", "ADDSLOTSRANGE", str(i * per), str(last))
+    for node in nodes[1:]:
+        nodes[0].cmd("CLUSTER", "MEET", "127.0.0.1", str(node.port))
+    for _ in range(500):
+        if all("cluster_state:ok" in n.cmd("CLUSTER", "INFO") for n in nodes):
+            return nodes
+        time.sleep(0.05)
+    raise SystemExit("the cluster never became ready")
+
+
+def compare_cluster(opts, dir):
+    masters = opts.cluster
+    single = Server(os.path.join(dir, "single"))
+    nodes = start_cluster(dir, masters)
+    try:
+        subprocess.run([sys.executable, __file__, "--generate", "set", str(opts.n), dir], check=True)
+        text = os.path.join(dir, "set.txt")
+        runs = {"one node": [], "%d-master cluster" % masters: []}
+        for r in range(opts.rounds):
+            order = list(runs)[r % 2:] + list(runs)[:r % 2]
+            for label in order:
+                if label == "one node":
+                    runs[label].append(run_once(single, [RLOAD, "--pipe", "-p", str(single.port)], text, opts.n))
+                else:
+                    runs[label].append(run_cluster(nodes, text, opts.n))
+        med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in runs.items()}
+        one, many = med["one node"], med["%d-master cluster" % masters]
+        print("%d x SET KeyN ValueN, text input, %d rounds (medians)" % (opts.n, opts.rounds))
+        print("  %-20s %9s %9s %11s" % ("", "wall s", "cpu s", "server cpu s"))
+        for label, m in med.items():
+            print("  %-20s %9.3f %9.3f %11.3f" % (label, m["wall"], m["cpu"], m["server"]))
+        print("  throughput ratio, cluster / one node: %.2f  (%.2f per master)" % (
+            one["wall"] / many["wall"], one["wall"] / many["wall"] / masters))
+    finally:
+        single.stop()
+        for n in nodes:
+            n.stop()
+
+
+def run_cluster(nodes, path, expect):
+    """One rload -c run against the cluster; server CPU summed over nodes."""
+    for n in nodes:
+        n.cmd("FLUSHALL")
+    cpu0 = sum(n.cpu() for n in nodes)
+    with open(path, "rb") as stdin, tempfile.NamedTemporaryFile() as usage_file:
+        t0 = time.perf_counter()
+        proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", usage_file.name, RLOAD, "--pipe", "-c",
+                               "-p", str(nodes[0].port)], stdin=stdin, capture_output=True)
+        wall = time.perf_counter() - t0
+        user, sys_, rss_kb = usage_file.read().split()[-3:]
+    m = re.search(rb"errors: (\d+), replies: (\d+)", proc.stdout)
+    keys = sum(int(n.cmd("DBSIZE")) for n in nodes)
+    if proc.returncode != 0 or not m or int(m.group(1)) != 0 or int(m.group(2)) != expect or keys != expect:
+        raise SystemExit("cluster run failed:\n%s\n%s" % (proc.stdout[-500:], proc.stderr[-500:]))
+    return {"wall": wall, "cpu": float(user) + float(sys_), "rss": int(rss_kb) / 1024.0,
+            "server": sum(n.cpu() for n in nodes) - cpu0}
+
+
 def machine():
     cpu = "unknown cpu"
     try:
@@ -150,6 +231,7 @@ def main():
     ap.add_argument("n", nargs="?", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workloads", default="set,1k,100k,hset")
+    ap.add_argument("--cluster", type=int, default=0, metavar="MASTERS")
     opts = ap.parse_args()
     for tool, package in (("redis-server", "redis-server"), ("redis-cli", "redis-tools"), (TIME, "time")):
         if not shutil.which(tool):
@@ -159,6 +241,8 @@ def main():
     print("machine: %s" % machine())
     print("N = %d, %d rounds, medians; ratios are rload / redis-cli (RESP input)\n" % (opts.n, opts.rounds))
     with tempfile.TemporaryDirectory(prefix="rload-bench-") as dir:
+        if opts.cluster:
+            return compare_cluster(opts, dir)
         server = Server(dir)
         try:
             for name in opts.workloads.split(","):

@@ -321,6 +321,7 @@ impl Router {
     }
 
     fn follow(&mut self, r: Redirect) -> Result<(), Stopped> {
+        let first = r.cmds[0].meta;
         match r.kind {
             RedirectKind::Moved { slot, host, port } => {
                 let to = self.member(host, port)?;
@@ -330,34 +331,41 @@ impl Router {
                 if usize::from(was) == r.from && !self.resolved_up_to(was, pushed) {
                     self.draining.insert(slot, (was, pushed));
                 }
-                self.send(to, Payload::Bytes(&r.bytes), r.meta, None)?;
+                for c in &r.cmds {
+                    self.send(to, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
+                }
                 self.last[s] = (to, self.members[usize::from(to)].pipe.pushed());
             }
             RedirectKind::Ask { host, port, .. } => {
+                // ASKING lets the next command in; in a transaction, each.
                 let to = self.member(host, port)?;
                 let mut asking = Vec::new();
                 encode_command(&mut asking, &[&b"ASKING"[..]][..]);
-                self.send(
-                    to,
-                    Payload::Bytes(&asking),
-                    CmdMeta { seq: 0, ..r.meta },
-                    Some(Watch::Internal),
-                )?;
-                self.send(to, Payload::Bytes(&r.bytes), r.meta, None)?;
+                for c in &r.cmds {
+                    self.send(
+                        to,
+                        Payload::Bytes(&asking),
+                        CmdMeta { seq: 0, ..c.meta },
+                        Some(Watch::Internal),
+                    )?;
+                    self.send(to, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
+                }
             }
             RedirectKind::Retry(text) => {
-                let tries = self.retries.entry(r.meta.seq).or_insert(0);
+                let tries = self.retries.entry(first.seq).or_insert(0);
                 *tries += 1;
                 if *tries > MAX_RETRIES {
-                    self.retries.remove(&r.meta.seq);
+                    self.retries.remove(&first.seq);
                     self.local_error(
-                        r.meta,
+                        first,
                         &format!("{text} (gave up after {MAX_RETRIES} retries)"),
                     );
                     return Ok(());
                 }
                 thread::sleep(Duration::from_millis(25 << (*tries).min(6)));
-                self.send(r.from as u16, Payload::Bytes(&r.bytes), r.meta, None)?;
+                for c in &r.cmds {
+                    self.send(r.from as u16, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
+                }
             }
         }
         Ok(())

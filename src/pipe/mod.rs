@@ -86,6 +86,7 @@ impl Pipe {
             shared: Arc::clone(&shared),
             free: free_tx.clone(),
             notify: to_writer.clone(),
+            block_redirect: None,
         }
         .spawn();
         let writer = Writer {

@@ -9,8 +9,8 @@ use std::thread;
 
 use std::sync::atomic::Ordering;
 
-use super::chunk::{Chunk, CmdMeta, Watch};
-use super::shared::{PipeStop, Redirect, RedirectKind, Shared};
+use super::chunk::{Chunk, Watch};
+use super::shared::{PipeStop, Redirect, RedirectKind, RedirectedCmd, Shared};
 use super::window::Window;
 use super::writer::WriterMsg;
 use crate::conn::ReadHalf;
@@ -49,6 +49,9 @@ pub(crate) struct Reader {
     /// Where retired chunks go back to the producer's pool.
     pub free: Sender<Arc<Chunk>>,
     pub notify: Sender<WriterMsg>,
+    /// In a cluster: a command of the open transaction was redirected, so
+    /// the transaction goes again, whole, once its EXEC is answered.
+    pub block_redirect: Option<RedirectKind>,
 }
 
 impl Reader {
@@ -141,33 +144,21 @@ impl Reader {
             .last_type
             .expect("a batch with replies has a last type");
         let error = batch.ended_in_error();
-        // In a cluster, a redirect is not an error: the command goes back to
-        // the router. Inside a transaction it cannot be followed alone (the
-        // server aborts the whole transaction), so there it stays an error.
-        let redirect = match &self.shared.cluster {
-            Some(_) if error && !self.window.in_transaction() => {
-                RedirectKind::parse(scanner.last_text())
-            }
-            _ => None,
-        };
-        let acked = self
-            .window
-            .ack(batch.replies, last_type, redirect.is_some());
         self.shared.note_reply();
-        let result = if let Some(kind) = redirect {
-            self.redirect(kind, acked.meta);
-            self.shared.add_counts(batch.replies - 1, 0);
+        let redirected = self.shared.cluster.is_some()
+            && self.follow_redirects(scanner, batch, last_type, error);
+        let result = if redirected {
             Ok(())
         } else {
+            let acked = self.window.ack(batch.replies, last_type, false);
             match acked.watch {
                 Some(Watch::Sentinel) => {
                     self.shared.add_counts(batch.replies - 1, 0);
-                    self.check_sentinel(last_type, scanner.last_text())
-                        .map(|()| {
-                            if self.shared.cluster.is_none() {
-                                self.shared.events.last_reply();
-                            }
-                        })
+                    self.check_sentinel(last_type, scanner.last_text())?;
+                    if self.shared.cluster.is_none() {
+                        self.shared.events.last_reply();
+                    }
+                    Err(ReaderEnd::Done)
                 }
                 Some(Watch::Internal) => {
                     self.shared.add_counts(batch.replies - 1, 0);
@@ -189,24 +180,78 @@ impl Reader {
             .resolved
             .fetch_add(batch.replies, Ordering::Release);
         self.window.retire(|c| drop(self.free.send(c)));
-        match (result, acked.watch) {
-            (Ok(()), Some(Watch::Sentinel)) => Err(ReaderEnd::Done),
-            (result, _) => result,
+        result
+    }
+
+    /// In a cluster, hands a redirected command, or a whole transaction one
+    /// of whose commands was redirected, back to the router. True when that
+    /// took care of the batch.
+    fn follow_redirects(
+        &mut self,
+        scanner: &ReplyScanner,
+        batch: &Batch,
+        last_type: u8,
+        error: bool,
+    ) -> bool {
+        let kind = if error {
+            RedirectKind::parse(scanner.last_text())
+        } else {
+            None
+        };
+        if !self.window.in_transaction() {
+            let Some(kind) = kind else { return false };
+            let acked = self.window.ack(batch.replies, last_type, true);
+            self.shared.add_counts(batch.replies - 1, 0);
+            let bytes = self.window.last_acked_bytes().to_vec();
+            self.send_redirect(
+                kind,
+                vec![RedirectedCmd {
+                    bytes,
+                    meta: acked.meta,
+                    watch: None,
+                }],
+            );
+            return true;
+        }
+        // Inside a transaction the server aborts the whole of it at EXEC, so
+        // the whole of it goes again: note the redirect, uncounted, and wait.
+        if let Some(kind) = kind {
+            self.block_redirect.get_or_insert(kind);
+            self.window.ack(batch.replies, last_type, true);
+            self.shared.add_counts(batch.replies - 1, 0);
+            return true;
+        }
+        if self.block_redirect.is_none()
+            || self.window.peek_watch(batch.replies) != Some(Watch::EndMulti)
+        {
+            return false;
+        }
+        let kind = self.block_redirect.take().expect("checked");
+        match self.window.take_block(batch.replies) {
+            Some((cmds, counted)) => {
+                self.shared.sub_counts(counted.replies, counted.errors);
+                self.send_redirect(kind, cmds);
+                true
+            }
+            None => {
+                self.shared.events.notice(&format!(
+                    "{}: a transaction's slot moved, but the transaction is too large to send again; the server's errors stand",
+                    self.shared.addr
+                ));
+                false
+            }
         }
     }
 
-    /// Sends the command the window just acknowledged back to the router.
-    fn redirect(&self, kind: RedirectKind, meta: CmdMeta) {
+    fn send_redirect(&self, kind: RedirectKind, cmds: Vec<RedirectedCmd>) {
         let Some(link) = &self.shared.cluster else {
             return;
         };
         self.shared.redirects.fetch_add(1, Ordering::Relaxed);
-        let bytes = self.window.last_acked_bytes().to_vec();
         let _ = link.inbox.send(Redirect {
             from: link.index,
             kind,
-            bytes,
-            meta,
+            cmds,
         });
     }
 

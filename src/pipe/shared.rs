@@ -6,7 +6,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::chunk::CmdMeta;
+use super::chunk::{CmdMeta, Watch};
 use crate::conn::Closer;
 use crate::error::Location;
 use crate::report::Events;
@@ -25,16 +25,22 @@ pub(crate) enum PipeStop {
     Protocol(String),
 }
 
-/// A command a cluster node answered with a redirect, on its way back to the
-/// router to be sent again.
+/// Commands a cluster node answered with a redirect, on their way back to
+/// the router to be sent again: one command, or a whole transaction.
 #[derive(Debug)]
 pub(crate) struct Redirect {
     /// The pipe that received the redirect.
     pub from: usize,
     pub kind: RedirectKind,
-    /// The command, encoded.
+    pub cmds: Vec<RedirectedCmd>,
+}
+
+/// One command to send again, as it was sent.
+#[derive(Debug)]
+pub(crate) struct RedirectedCmd {
     pub bytes: Vec<u8>,
     pub meta: CmdMeta,
+    pub watch: Option<Watch>,
 }
 
 /// What a cluster node asked for.

@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::chunk::{Chunk, CmdMeta, Watch};
+use super::shared::RedirectedCmd;
 
 /// Chunks kept past the commit point for an open transaction's replay, at
 /// most. A transaction larger than this cannot be replayed, but never
@@ -154,6 +155,49 @@ impl Window {
     /// The encoded bytes of the command the last `ack` ended on.
     pub(crate) fn last_acked_bytes(&self) -> &[u8] {
         self.chunks[self.cur].command_bytes(self.next - 1)
+    }
+
+    /// The watch of the command the next `n` replies end on.
+    pub(crate) fn peek_watch(&self, n: u64) -> Option<Watch> {
+        self.chunks
+            .get(self.cur)?
+            .watch_at(self.next + n as usize - 1)
+    }
+
+    /// Ends the open transaction without committing it, taking its commands,
+    /// from its MULTI through the command the next `n` replies end on (in
+    /// cluster mode, to send them all again elsewhere). Returns them and what
+    /// was counted for them; `None` if its start is no longer held.
+    pub(crate) fn take_block(&mut self, n: u64) -> Option<(Vec<RedirectedCmd>, Uncommitted)> {
+        let (id, idx, _) = self.multi?;
+        if self.replay_lost {
+            return None;
+        }
+        let (first, last, last_i) = (
+            (id - self.front_id) as usize,
+            self.cur,
+            self.next + n as usize - 1,
+        );
+        let mut cmds = Vec::new();
+        for k in first..=last {
+            let chunk = &self.chunks[k];
+            let from = if k == first { idx } else { 0 };
+            let to = if k == last {
+                last_i
+            } else {
+                chunk.cmds.len() - 1
+            };
+            for i in from..=to {
+                cmds.push(RedirectedCmd {
+                    bytes: chunk.command_bytes(i).to_vec(),
+                    meta: chunk.cmds[i],
+                    watch: chunk.watch_at(i),
+                });
+            }
+        }
+        self.next = last_i + 1;
+        self.multi = None;
+        Some((cmds, std::mem::take(&mut self.uncommitted)))
     }
 
     /// Whether a transaction is open at the reply cursor.

@@ -259,6 +259,7 @@ impl Writer {
             shared: Arc::clone(&self.shared),
             free: self.free.clone(),
             notify: self.tx.clone(),
+            block_redirect: None,
         }
         .spawn();
         self.sock = write;

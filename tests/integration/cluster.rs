@@ -11,6 +11,17 @@ use rload::cluster::key_slot;
 
 use crate::support::{Background, Cluster, Redis, acknowledged, rload, rload_pipe, set_lines};
 
+/// The redirects followed, summed over the per-master summary lines.
+fn redirects(run: &crate::support::Run) -> u64 {
+    run.stdout
+        .lines()
+        .filter_map(|l| {
+            l.rsplit_once("redirects: ")
+                .and_then(|(_, n)| n.parse::<u64>().ok())
+        })
+        .sum()
+}
+
 /// Runs `rload --pipe -c` against the cluster.
 fn load(cluster: &Cluster, input: impl Into<Vec<u8>>) -> crate::support::Run {
     rload(&["--pipe", "-c", "-p", &cluster.port()], input)
@@ -194,15 +205,10 @@ fn a_live_reshard_during_a_load_loses_nothing_and_keeps_order() {
     let run = load.wait();
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.counts(), (0, N));
-    let redirects: u64 = run
-        .stdout
-        .lines()
-        .filter_map(|l| {
-            l.rsplit_once("redirects: ")
-                .and_then(|(_, n)| n.parse::<u64>().ok())
-        })
-        .sum();
-    assert!(redirects > 0, "the reshard overlapped the load: {run:?}");
+    assert!(
+        redirects(&run) > 0,
+        "the reshard overlapped the load: {run:?}"
+    );
     let owners = cluster.slot_owners();
     for list in 0..LISTS {
         let key = format!("list:{list}");
@@ -252,4 +258,69 @@ fn a_killed_master_gets_an_exact_account() {
     let held: u64 = cluster.nodes[..2].iter().map(Redis::dbsize).sum::<u64>() + lost;
     assert_eq!(acknowledged(&run), held, "{run:?}");
     assert!(run.stderr.contains("--resume-from"), "{run:?}");
+}
+
+/// Transactions during a live reshard: a transaction whose slot moves is
+/// aborted by the server, so rload sends it again, whole, to the new owner.
+#[test]
+fn transactions_survive_a_live_reshard() {
+    const BLOCKS: u64 = 150_000;
+    const KEYS: u64 = 300;
+    let cluster = Cluster::start(3);
+    let input: String = (0..BLOCKS)
+        .map(|i| {
+            let k = i % KEYS;
+            format!("MULTI\nRPUSH {{k{k}}}:list {i}\nINCR {{k{k}}}:n\nEXEC\n")
+        })
+        .collect();
+    let port = cluster.port();
+    let load = Background::start(&["--pipe", "-c", "-p", &port], input.into_bytes());
+    thread::sleep(Duration::from_millis(200));
+    let (from, to) = (cluster.id(0), cluster.id(2));
+    let reshard = Command::new("redis-cli")
+        .args(["--cluster", "reshard", &format!("127.0.0.1:{port}")])
+        .args([
+            "--cluster-from",
+            &from,
+            "--cluster-to",
+            &to,
+            "--cluster-slots",
+            "3000",
+            "--cluster-yes",
+        ])
+        .output()
+        .expect("redis-cli --cluster reshard");
+    assert!(
+        reshard.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reshard.stdout)
+    );
+    let run = load.wait();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.counts(),
+        (0, 4 * BLOCKS),
+        "MULTI, two QUEUED and EXEC per block, once each"
+    );
+    // Every command is in a transaction, so every redirect was of a whole one.
+    assert!(
+        redirects(&run) > 0,
+        "the reshard overlapped the load: {run:?}"
+    );
+    let owners = cluster.slot_owners();
+    for k in 0..KEYS {
+        let tag = format!("k{k}");
+        let node = &cluster.nodes[owners[usize::from(key_slot(tag.as_bytes()))]];
+        let list: Vec<u64> = node
+            .cli(&["LRANGE", &format!("{{{tag}}}:list"), "0", "-1"])
+            .lines()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let want: Vec<u64> = (0..BLOCKS).filter(|i| i % KEYS == k).collect();
+        assert_eq!(list, want, "{tag}: every block once, in order");
+        assert_eq!(
+            node.cli(&["GET", &format!("{{{tag}}}:n")]),
+            want.len().to_string()
+        );
+    }
 }
