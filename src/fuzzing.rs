@@ -80,7 +80,7 @@ fn check_encoding(args: &[Vec<u8>]) {
 
 /// Writes `arg` double-quoted, every byte that is not plain printable ASCII
 /// as `\xHH`.
-fn quote(arg: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn quote(arg: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
     for &b in arg {
         match b {
@@ -116,11 +116,10 @@ pub fn input_stream(data: &[u8]) {
         return;
     };
     let whole = transcript(Box::new(io::Cursor::new(input.to_vec())));
-    let pieces = transcript(Box::new(Pieces {
-        data: input.to_vec(),
-        at: 0,
-        max: usize::from(n % 64) + 1,
-    }));
+    let pieces = transcript(Box::new(Pieces::new(
+        input.to_vec(),
+        usize::from(n % 64) + 1,
+    )));
     assert_eq!(whole, pieces, "framing depends on how the input was read");
 }
 
@@ -145,11 +144,22 @@ fn transcript(reader: Box<dyn Read + Send>) -> Vec<Event> {
     }
 }
 
-/// Hands out its data in reads of 1 to `max` bytes, varying.
-struct Pieces {
+/// Hands out its data in reads of 1 to `max` bytes, varying, as a pipe
+/// might.
+pub(crate) struct Pieces {
     data: Vec<u8>,
     at: usize,
     max: usize,
+}
+
+impl Pieces {
+    pub(crate) fn new(data: Vec<u8>, max: usize) -> Self {
+        Pieces {
+            data,
+            at: 0,
+            max: max.max(1),
+        }
+    }
 }
 
 impl Read for Pieces {

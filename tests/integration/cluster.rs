@@ -3,7 +3,6 @@
 //! reshard during a load, and a master killed mid-load.
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
@@ -183,25 +182,7 @@ fn a_live_reshard_during_a_load_loses_nothing_and_keeps_order() {
     let port = cluster.port();
     let load = Background::start(&["--pipe", "-c", "-p", &port], input.into_bytes());
     thread::sleep(Duration::from_millis(200));
-    let (from, to) = (cluster.id(0), cluster.id(1));
-    let reshard = Command::new("redis-cli")
-        .args(["--cluster", "reshard", &format!("127.0.0.1:{port}")])
-        .args([
-            "--cluster-from",
-            &from,
-            "--cluster-to",
-            &to,
-            "--cluster-slots",
-            "3000",
-            "--cluster-yes",
-        ])
-        .output()
-        .expect("redis-cli --cluster reshard");
-    assert!(
-        reshard.status.success(),
-        "{}",
-        String::from_utf8_lossy(&reshard.stdout)
-    );
+    cluster.reshard(0, 1, 3000);
     let run = load.wait();
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.counts(), (0, N));
@@ -238,12 +219,13 @@ fn a_killed_master_gets_an_exact_account() {
         crate::support::wait_until(60, || cluster.dbsize() > 60_000),
         "the load never started"
     );
-    for node in &cluster.nodes {
-        node.cli(&["CLIENT", "PAUSE", "60000", "WRITE"]);
-    }
-    thread::sleep(Duration::from_millis(500));
+    let counts: Vec<u64> = cluster
+        .nodes
+        .iter()
+        .map(Redis::pause_writes_and_count)
+        .collect();
     let victim = cluster.nodes[2].port;
-    let lost = cluster.nodes[2].dbsize();
+    let lost = counts[2];
     cluster.nodes[2].kill();
     for node in &cluster.nodes[..2] {
         node.cli(&["CLIENT", "UNPAUSE"]);
@@ -276,25 +258,7 @@ fn transactions_survive_a_live_reshard() {
     let port = cluster.port();
     let load = Background::start(&["--pipe", "-c", "-p", &port], input.into_bytes());
     thread::sleep(Duration::from_millis(200));
-    let (from, to) = (cluster.id(0), cluster.id(2));
-    let reshard = Command::new("redis-cli")
-        .args(["--cluster", "reshard", &format!("127.0.0.1:{port}")])
-        .args([
-            "--cluster-from",
-            &from,
-            "--cluster-to",
-            &to,
-            "--cluster-slots",
-            "3000",
-            "--cluster-yes",
-        ])
-        .output()
-        .expect("redis-cli --cluster reshard");
-    assert!(
-        reshard.status.success(),
-        "{}",
-        String::from_utf8_lossy(&reshard.stdout)
-    );
+    cluster.reshard(0, 2, 3000);
     let run = load.wait();
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(

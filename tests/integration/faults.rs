@@ -1,9 +1,6 @@
 //! Faults a real server can produce on cue: a server that stops replying, and
 //! a server that goes away mid-load.
 
-use std::thread;
-use std::time::Duration;
-
 use crate::support::{Background, Redis, acknowledged, rload_pipe, set_lines, wait_until};
 
 #[test]
@@ -53,9 +50,7 @@ fn a_killed_server_gets_an_exact_account() {
         wait_until(30, || redis.dbsize() > 50_000),
         "the load never started"
     );
-    redis.cli(&["CLIENT", "PAUSE", "30000", "WRITE"]);
-    thread::sleep(Duration::from_millis(500));
-    let held = redis.dbsize();
+    let held = redis.pause_writes_and_count();
     redis.kill();
     let run = load.wait();
     assert_eq!(run.code, 5, "{run:?}");

@@ -26,9 +26,7 @@ fn a_killed_server_is_accounted_for_exactly_and_the_resume_command_completes_the
         wait_until(60, || redis.dbsize() > 20_000),
         "the load never started"
     );
-    redis.cli(&["CLIENT", "PAUSE", "30000", "WRITE"]);
-    thread::sleep(Duration::from_millis(500));
-    let held = redis.dbsize();
+    let held = redis.pause_writes_and_count();
     redis.kill();
     let run = load.wait();
     assert_eq!(run.code, 5, "{run:?}");

@@ -86,6 +86,15 @@ impl Redis {
         self.cli(&["DEBUG", "DIGEST"])
     }
 
+    /// Pauses writes for a minute and waits for the replies to the writes
+    /// already executed to go out; returns the number of keys then, which no
+    /// longer changes until the pause ends.
+    pub fn pause_writes_and_count(&self) -> u64 {
+        self.cli(&["CLIENT", "PAUSE", "60000", "WRITE"]);
+        thread::sleep(Duration::from_millis(500));
+        self.dbsize()
+    }
+
     /// Kills the server at once, as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -286,21 +295,9 @@ pub struct Background {
 impl Background {
     /// Starts `rload` with `args`, streaming `stdin` into it.
     pub fn start(args: &[&str], stdin: Vec<u8>) -> Background {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rload"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rload");
-        let mut pipe = child.stdin.take().expect("stdin");
-        let feeder = thread::spawn(move || {
+        Background::start_streaming(args, move |pipe| {
             let _ = pipe.write_all(&stdin);
-        });
-        Background {
-            child,
-            feeder: Some(feeder),
-        }
+        })
     }
 
     pub fn wait(mut self) -> Run {
@@ -532,6 +529,33 @@ impl Cluster {
     /// The node-id of a node.
     pub fn id(&self, node: usize) -> String {
         self.nodes[node].cli(&["CLUSTER", "MYID"])
+    }
+
+    /// Moves `slots` slots from node `from` to node `to`, with redis-cli.
+    pub fn reshard(&self, from: usize, to: usize, slots: u32) {
+        let (from, to) = (self.id(from), self.id(to));
+        let out = Command::new("redis-cli")
+            .args([
+                "--cluster",
+                "reshard",
+                &format!("127.0.0.1:{}", self.nodes[0].port),
+            ])
+            .args([
+                "--cluster-from",
+                &from,
+                "--cluster-to",
+                &to,
+                "--cluster-slots",
+                &slots.to_string(),
+                "--cluster-yes",
+            ])
+            .output()
+            .expect("redis-cli --cluster reshard");
+        assert!(
+            out.status.success(),
+            "reshard failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 
     /// For each slot, the index of the node that owns it, from CLUSTER NODES.
