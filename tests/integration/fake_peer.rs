@@ -54,7 +54,9 @@ fn serve(sock: &mut TcpStream, script: &Script) {
     sock.write_all(&b"+OK\r\n".repeat(script.ok)).unwrap();
     sock.write_all(script.then).unwrap();
     if script.close {
-        return;
+        // A clean close (FIN). Closing with rload's bytes still unread would
+        // make the kernel send a reset instead.
+        sock.shutdown(std::net::Shutdown::Write).unwrap();
     }
     // Keep reading until rload goes away.
     while matches!(sock.read(&mut buf), Ok(n) if n > 0) {}
