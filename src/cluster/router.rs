@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod follow;
 
@@ -22,7 +22,7 @@ use crate::conn;
 use crate::error::{ConnectError, Location};
 use crate::input::{Args, Command};
 use crate::load::{Sink, pipe_options};
-use crate::pipe::{CmdMeta, Pipe, Redirect, Shared, Stopped, Watch};
+use crate::pipe::{CmdMeta, Pipe, Redirect, RedirectedCmd, Shared, Stopped, Watch};
 use crate::report::Events;
 use crate::resp::encode_command;
 
@@ -88,7 +88,11 @@ pub(crate) struct Router {
     /// master: (old master, its pushed count to wait for).
     draining: HashMap<u16, (u16, u64)>,
     block: Option<Block>,
+    /// Retries so far, by command number (TRYAGAIN, CLUSTERDOWN).
     retries: HashMap<u64, u32>,
+    /// Commands to send again once `retry_at` has passed, in order.
+    retry_queue: Vec<(u16, Vec<RedirectedCmd>)>,
+    retry_at: Instant,
     /// Errors found here, never sent: cross-slot commands, retries spent.
     pub(crate) local_errors: u64,
     /// Why the cluster could not go on, when no pipe says.
@@ -119,6 +123,8 @@ impl Router {
             draining: HashMap::new(),
             block: None,
             retries: HashMap::new(),
+            retry_queue: Vec::new(),
+            retry_at: Instant::now(),
             local_errors: 0,
             failure: None,
             name: Vec::new(),

@@ -25,7 +25,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub(crate) use chunk::{CmdMeta, Watch};
-pub(crate) use shared::{PipeStop, Redirect, RedirectKind, Shared};
+pub(crate) use shared::{PipeStop, Redirect, RedirectKind, RedirectedCmd, Shared};
 pub(crate) use writer::{PipeOutcome, Reconnect};
 
 use chunk::Chunk;

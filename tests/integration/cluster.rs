@@ -288,3 +288,34 @@ fn transactions_survive_a_live_reshard() {
         );
     }
 }
+
+/// A master that briefly answers CLUSTERDOWN: its commands are retried with
+/// backoff until the cluster is back, and none is lost or counted an error.
+#[test]
+fn clusterdown_is_retried_until_the_cluster_is_back() {
+    const N: u64 = 2_000_000;
+    let cluster = Cluster::start(3);
+    let owners = cluster.slot_owners();
+    let slot = (0..16384)
+        .find(|&s| owners[s] == 0)
+        .expect("node 0 owns slots")
+        .to_string();
+    let port = cluster.port();
+    let load = Background::start(&["--pipe", "-c", "-p", &port], set_lines(0..N).into_bytes());
+    assert!(
+        crate::support::wait_until(60, || cluster.dbsize() > 20_000),
+        "the load never started"
+    );
+    // Without full slot coverage, node 0 refuses every command.
+    assert_eq!(cluster.nodes[0].cli(&["CLUSTER", "DELSLOTS", &slot]), "OK");
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(cluster.nodes[0].cli(&["CLUSTER", "ADDSLOTS", &slot]), "OK");
+    let run = load.wait();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.counts(), (0, N));
+    assert!(
+        redirects(&run) > 0,
+        "CLUSTERDOWN replies were retried: {run:?}"
+    );
+    assert_eq!(cluster.dbsize(), N);
+}

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{MAX_RETRIES, POLL, Payload, Router};
@@ -12,10 +11,18 @@ use crate::pipe::{CmdMeta, PipeOutcome, PipeStop, Redirect, RedirectKind, Shared
 use crate::resp::encode_command;
 
 impl Router {
-    /// Follows the redirects that have come back, without waiting.
+    /// Follows the redirects that have come back, and sends the retries
+    /// whose wait is over, without waiting.
     pub(super) fn serve_inbox(&mut self) -> Result<(), Stopped> {
         while let Ok(r) = self.inbox.try_recv() {
             self.follow(r)?;
+        }
+        if !self.retry_queue.is_empty() && Instant::now() >= self.retry_at {
+            for (from, cmds) in std::mem::take(&mut self.retry_queue) {
+                for c in &cmds {
+                    self.send(from, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
+                }
+            }
         }
         Ok(())
     }
@@ -56,16 +63,15 @@ impl Router {
                 *tries += 1;
                 if *tries > MAX_RETRIES {
                     self.retries.remove(&first.seq);
-                    self.local_error(
-                        first,
-                        &format!("{text} (gave up after {MAX_RETRIES} retries)"),
-                    );
+                    let why = format!("{text} (gave up after {MAX_RETRIES} retries)");
+                    self.local_error(first, &why);
                     return Ok(());
                 }
-                thread::sleep(Duration::from_millis(25 << (*tries).min(6)));
-                for c in &r.cmds {
-                    self.send(r.from as u16, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
-                }
+                // One wait for the whole wave, not one per command: the
+                // queue goes out, in order, when the latest backoff is over.
+                let backoff = Duration::from_millis(25 << (*tries).min(6));
+                self.retry_at = self.retry_at.max(Instant::now() + backoff);
+                self.retry_queue.push((r.from as u16, r.cmds));
             }
         }
         Ok(())
@@ -120,7 +126,7 @@ impl Router {
             for m in &mut self.members {
                 m.pipe.flush()?;
             }
-            if self.members.iter().all(|m| m.pipe.settled()) {
+            if self.retry_queue.is_empty() && self.members.iter().all(|m| m.pipe.settled()) {
                 match self.inbox.try_recv() {
                     Ok(r) => self.follow(r)?,
                     Err(_) => return Ok(()),
