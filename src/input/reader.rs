@@ -20,9 +20,14 @@ use super::resp::RespFramer;
 use super::source::Input;
 use crate::error::{InputError, InvalidKind, Location};
 
-/// Bytes asked of the input per read: large enough that a read is a small
-/// cost per command, small enough to stay in cache while it is framed.
+/// Bytes asked of the input per read, at most: large enough that a read is
+/// a small cost per command, small enough to stay in cache while it is
+/// framed.
 const READ_SIZE: usize = 256 * 1024;
+
+/// The first read's size; each read after doubles it, up to [`READ_SIZE`],
+/// so a one-line input never pays for a large buffer.
+const FIRST_READ: usize = 8 * 1024;
 
 /// The most rload buffers for one command. The server's own limit on a
 /// client's query buffer (`client-query-buffer-limit`) is 1 GiB by default.
@@ -102,6 +107,8 @@ pub struct InputReader {
     /// Bytes from `start` already searched for a newline and found to have
     /// none, so a long line arriving in many reads is searched once.
     searched: usize,
+    /// How much the next read asks for.
+    read_size: usize,
 }
 
 impl InputReader {
@@ -128,7 +135,8 @@ impl InputReader {
             names,
             readers,
             current: 0,
-            buf: vec![0; 2 * READ_SIZE],
+            buf: Vec::new(),
+            read_size: FIRST_READ,
             start: 0,
             end: 0,
             eof: false,
@@ -322,12 +330,15 @@ impl InputReader {
             self.end -= self.start;
             self.start = 0;
         }
-        let want = need.max(self.end + READ_SIZE);
+        let want = need.max(self.end + self.read_size);
+        self.read_size = (self.read_size * 2).min(READ_SIZE);
         if want > self.buf.len() {
-            self.buf.resize(
-                want.next_power_of_two().min(MAX_COMMAND_BYTES + READ_SIZE),
-                0,
-            );
+            // A fresh zeroed allocation (calloc: large ones are fresh pages,
+            // never written) plus a copy of the live bytes, rather than
+            // `resize`, which would write every zero.
+            let mut grown = vec![0; want.next_power_of_two().min(MAX_COMMAND_BYTES + READ_SIZE)];
+            grown[..self.end].copy_from_slice(&self.buf[..self.end]);
+            self.buf = grown;
         } else if self.buf.len() > 8 * READ_SIZE && want <= 2 * READ_SIZE {
             // A huge command has gone: give its memory back.
             self.buf.truncate(2 * READ_SIZE);
