@@ -17,10 +17,16 @@
 //! - [`input`]: reads commands, tokenizing inline lines with redis-cli's
 //!   quoting rules and validating RESP frames, and tracks where each starts.
 //! - [`resp`]: encodes commands, and scans replies without building them.
-//! - `conn`: connects over TCP or a unix socket, with AUTH, SELECT, HELLO.
+//! - `conn`: connects over TCP, a unix socket or TLS (rustls), with AUTH,
+//!   SELECT and HELLO.
 //! - `pipe`: one connection's engine: a writer thread, a reader thread, and a
-//!   bounded window of commands in flight between them.
-//! - `load`: reads the input into a pipe and accounts for the outcome.
+//!   bounded window of commands in flight between them, which is what lets
+//!   an error name its input line, a reconnect replay what was not
+//!   acknowledged, and a cluster redirect re-send a command.
+//! - `load`: numbers the input's commands, feeds them to one pipe (or to the
+//!   cluster router), and accounts for the outcome.
+//! - [`cluster`]: slots, key specs, topology, and the router that sends each
+//!   command to its slot's master and follows redirects.
 //! - [`report`]: the events and summary a user sees, and exit statuses.
 //! - [`config`] and [`cli`]: validated settings, and the command line.
 //! - [`error`]: what can go wrong, and where.

@@ -1,10 +1,10 @@
 //! Cluster mode (`-c`): one pipe per master, each command routed by its
 //! keys' slot, MOVED and ASK followed, and one account for the whole load.
 //!
-//! - [`slot`]: CRC16 hash slots and `{hash tags}`.
-//! - [`keys`]: which arguments are keys, from the server's `COMMAND` table.
-//! - [`topology`]: which master owns each slot, from `CLUSTER SLOTS`.
-//! - [`router`]: the routing, the redirects, and per-slot order.
+//! - `slot`: CRC16 hash slots and `{hash tags}`.
+//! - `keys`: which arguments are keys, from the server's `COMMAND` table.
+//! - `topology`: which master owns each slot, from `CLUSTER SLOTS`.
+//! - `router`: the routing, the redirects, and per-slot order.
 
 mod keys;
 mod router;

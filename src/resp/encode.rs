@@ -97,7 +97,7 @@ const MAX_FRAMING: usize = 1 + 20 + 2 + 2;
 /// Appends `args` to `out` as one RESP command.
 ///
 /// Rather than measure the command exactly (a digit count per argument),
-/// it reserves a bound, the payload plus [`MAX_FRAMING`] per argument, and
+/// it reserves a bound, the payload plus 25 bytes per argument, and
 /// counts what it wrote.
 #[inline]
 pub fn encode_command<A: CommandArgs + ?Sized>(out: &mut Vec<u8>, args: &A) {
