@@ -55,7 +55,19 @@ struct Spec {
 /// The server's command table, by lowercase command name.
 #[derive(Debug, Default)]
 pub(crate) struct CommandTable {
-    commands: HashMap<Vec<u8>, Spec>,
+    names: HashMap<Vec<u8>, usize>,
+    specs: Vec<Spec>,
+}
+
+/// Remembers the last command looked up: a load is mostly runs of one
+/// command, so most lookups need neither lowercasing nor hashing.
+#[derive(Debug, Default)]
+pub(crate) struct Lookup {
+    /// The last name, lowercased, and its index in the table.
+    name: Vec<u8>,
+    index: Option<Option<usize>>,
+    /// Scratch for a subcommand's lowercased name.
+    sub: Vec<u8>,
 }
 
 impl CommandTable {
@@ -66,28 +78,42 @@ impl CommandTable {
     /// A reply that is not a command table.
     pub(crate) fn from_reply(reply: Value) -> Result<Self, String> {
         let entries = reply.into_items().ok_or("COMMAND did not return a list")?;
-        let mut commands = HashMap::new();
+        let mut table = CommandTable::default();
         for entry in entries {
             let (name, spec) = parse_entry(entry)?;
-            commands.insert(name, spec);
+            table.names.insert(name, table.specs.len());
+            table.specs.push(spec);
         }
-        Ok(CommandTable { commands })
+        Ok(table)
     }
 
-    /// Calls `f` with each key of the command `args`; `name` is scratch
-    /// space for the lowercased name. Unknown commands have no keys.
+    /// Calls `f` with each key of the command `args`. Unknown commands have
+    /// no keys.
     pub(crate) fn for_each_key(
         &self,
         args: &Args<'_>,
-        name: &mut Vec<u8>,
+        lookup: &mut Lookup,
         mut f: impl FnMut(&[u8]),
     ) {
-        let Some(spec) = lookup(&self.commands, args.get(0).unwrap_or_default(), name) else {
+        let name = args.get(0).unwrap_or_default();
+        let index = match lookup.index {
+            Some(index) if name.eq_ignore_ascii_case(&lookup.name) => index,
+            _ => {
+                lookup.name.clear();
+                lookup.name.extend(name.iter().map(u8::to_ascii_lowercase));
+                let index = self.names.get(lookup.name.as_slice()).copied();
+                lookup.index = Some(index);
+                index
+            }
+        };
+        let Some(spec) = index.map(|i| &self.specs[i]) else {
             return;
         };
         let spec = match args.get(1) {
             Some(sub) if !spec.subcommands.is_empty() => {
-                lookup(&spec.subcommands, sub, name).unwrap_or(spec)
+                lookup.sub.clear();
+                lookup.sub.extend(sub.iter().map(u8::to_ascii_lowercase));
+                spec.subcommands.get(lookup.sub.as_slice()).unwrap_or(spec)
             }
             _ => spec,
         };
@@ -104,16 +130,6 @@ impl CommandTable {
             }
         }
     }
-}
-
-fn lookup<'t>(
-    table: &'t HashMap<Vec<u8>, Spec>,
-    name: &[u8],
-    scratch: &mut Vec<u8>,
-) -> Option<&'t Spec> {
-    scratch.clear();
-    scratch.extend(name.iter().map(u8::to_ascii_lowercase));
-    table.get(scratch.as_slice())
 }
 
 /// A key spec's first and last key index and step, if it resolves.
@@ -335,8 +351,8 @@ mod tests {
         }])
         .unwrap();
         let cmd = r.next_command().unwrap().unwrap();
-        let (mut name, mut out) = (Vec::new(), Vec::new());
-        t.for_each_key(&cmd.args, &mut name, |k| {
+        let mut out = Vec::new();
+        t.for_each_key(&cmd.args, &mut Lookup::default(), |k| {
             out.push(String::from_utf8(k.to_vec()).unwrap())
         });
         out
@@ -351,6 +367,22 @@ mod tests {
         assert_eq!(keys_of(&t, "EVAL \"return 1\" 2 k1 k2 arg"), ["k1", "k2"]);
         assert_eq!(keys_of(&t, "eval x 0"), Vec::<String>::new());
         assert_eq!(keys_of(&t, "legacy a b c"), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn the_remembered_lookup_follows_the_command_name() {
+        let t = table();
+        let mut lookup = Lookup::default();
+        let mut r = InputReader::open(&[Input::Bytes {
+            name: "t".into(),
+            data: "SET a 1\nset b 2\nMSET c 1 d 2\nNOSUCH e\nSET f 1\n".into(),
+        }])
+        .unwrap();
+        let mut keys = Vec::new();
+        while let Some(cmd) = r.next_command().unwrap() {
+            t.for_each_key(&cmd.args, &mut lookup, |k| keys.push(k.to_vec()));
+        }
+        assert_eq!(keys, [&b"a"[..], b"b", b"c", b"d", b"f"]);
     }
 
     #[test]

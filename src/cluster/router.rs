@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 mod follow;
 
-use super::keys::CommandTable;
+use super::keys::{CommandTable, Lookup};
 use super::slot::{SLOTS, key_slot};
 use super::topology::{Topology, UNOWNED};
 use crate::config::{Config, Endpoint};
@@ -97,7 +97,7 @@ pub(crate) struct Router {
     pub(crate) local_errors: u64,
     /// Why the cluster could not go on, when no pipe says.
     pub(crate) failure: Option<ConnectError>,
-    name: Vec<u8>,
+    lookup: Lookup,
 }
 
 impl Router {
@@ -127,7 +127,7 @@ impl Router {
             retry_at: Instant::now(),
             local_errors: 0,
             failure: None,
-            name: Vec::new(),
+            lookup: Lookup::default(),
         };
         for (host, port) in topo.masters {
             router.connect(host, port)?;
@@ -171,7 +171,7 @@ impl Router {
     fn route(&mut self, args: &Args<'_>) -> Route {
         let mut slot = None;
         let mut cross = false;
-        self.table.for_each_key(args, &mut self.name, |key| {
+        self.table.for_each_key(args, &mut self.lookup, |key| {
             let s = key_slot(key);
             match slot {
                 None => slot = Some(s),
