@@ -580,4 +580,28 @@ mod tests {
             "a malformed frame is skipped up to the next line starting with '*'"
         );
     }
+
+    /// Regression: after a malformed frame, the search for the next frame
+    /// skipped a byte at every read, so a `\n*` split by a read was missed.
+    #[test]
+    fn finds_the_next_frame_after_a_bad_one_whatever_the_read_sizes() {
+        let data = b"*2\r\n$3\r\nGET\r\n:1\r\nrest of the bad frame\r\n*1\r\n$4\r\nPING\r\n";
+        for max in 1..8 {
+            let pieces = crate::fuzzing::Pieces::new(data.to_vec(), max);
+            let mut r = InputReader::from_readers(vec!["t".into()], vec![Box::new(pieces)]);
+            assert!(
+                matches!(r.next_command(), Err(InputError::Invalid { .. })),
+                "read size {max}"
+            );
+            let next = r
+                .next_command()
+                .unwrap()
+                .expect("the PING after the bad frame");
+            assert_eq!(
+                (next.pos.line, next.args.get(0)),
+                (6, Some(&b"PING"[..])),
+                "read size {max}"
+            );
+        }
+    }
 }

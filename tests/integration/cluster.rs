@@ -319,3 +319,42 @@ fn clusterdown_is_retried_until_the_cluster_is_back() {
     );
     assert_eq!(cluster.dbsize(), N);
 }
+
+/// A slot mid-migration: its source answers ASK for keys it does not hold,
+/// and rload sends each to the importing node with ASKING, once, without
+/// changing its slot map.
+#[test]
+fn ask_redirects_send_asking_and_the_command_to_the_importing_node() {
+    const N: u64 = 2000;
+    let cluster = Cluster::start(3);
+    let slot = key_slot(b"ask");
+    let source = cluster.slot_owners()[usize::from(slot)];
+    let target = (source + 1) % 3;
+    let s = slot.to_string();
+    let (source_id, target_id) = (cluster.id(source), cluster.id(target));
+    assert_eq!(
+        cluster.nodes[target].cli(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &source_id]),
+        "OK"
+    );
+    assert_eq!(
+        cluster.nodes[source].cli(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &target_id]),
+        "OK"
+    );
+    let input: String = (0..N).map(|i| format!("SET {{ask}}:{i} {i}\n")).collect();
+    let run = load(&cluster, input);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.counts(),
+        (0, N),
+        "one reply per command; ASKING is rload's own"
+    );
+    assert_eq!(redirects(&run), N, "every SET was asked elsewhere once");
+    assert_eq!(
+        cluster.nodes[target].cli(&["CLUSTER", "COUNTKEYSINSLOT", &s]),
+        N.to_string()
+    );
+    assert_eq!(
+        cluster.nodes[source].cli(&["CLUSTER", "COUNTKEYSINSLOT", &s]),
+        "0"
+    );
+}
