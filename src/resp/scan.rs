@@ -307,7 +307,7 @@ impl ReplyScanner {
                     return Err(ScanError::Misplaced(b'.'));
                 }
                 self.depth -= 1;
-                Ok(self.element_done())
+                Ok(self.closed(self.stack[self.depth]))
             }
             b';' => Err(ScanError::Misplaced(b';')),
             other => Err(ScanError::UnknownType(other)),
@@ -333,11 +333,7 @@ impl ReplyScanner {
                 n
             };
             if level.remaining == 0 {
-                return Ok(if level.attribute {
-                    Done::Open
-                } else {
-                    self.element_done()
-                });
+                return Ok(self.closed(level));
             }
         }
         if self.depth == MAX_DEPTH {
@@ -365,13 +361,28 @@ impl ReplyScanner {
             }
             let closed = *top;
             self.depth -= 1;
-            if closed.attribute {
-                // The annotated value comes next and fills the parent's slot.
-                return Done::Open;
+            if let Some(done) = self.settle(closed) {
+                return done;
             }
-            if closed.push && self.depth == 0 {
-                return Done::Push;
-            }
+        }
+    }
+
+    /// Finishes an aggregate that has just closed (already popped, or never
+    /// pushed because it was empty) and everything it completes in turn.
+    fn closed(&mut self, level: Level) -> Done {
+        self.settle(level).unwrap_or_else(|| self.element_done())
+    }
+
+    /// What a closed aggregate means on its own: an attribute leaves its
+    /// parent's slot open for the annotated value, and a top-level push is
+    /// not a reply. `None` when it simply fills one slot of its parent.
+    fn settle(&self, level: Level) -> Option<Done> {
+        if level.attribute {
+            Some(Done::Open)
+        } else if level.push && self.depth == 0 {
+            Some(Done::Push)
+        } else {
+            None
         }
     }
 
@@ -437,6 +448,16 @@ mod tests {
         let stream =
             b"|1\r\n+ttl\r\n:3\r\n+OK\r\n>2\r\n+message\r\n+x\r\n*1\r\n|1\r\n+a\r\n+b\r\n:1\r\n";
         assert_eq!(count(stream), Ok((2, stream.len())));
+    }
+
+    #[test]
+    fn empty_and_streamed_pushes_are_not_replies() {
+        // Found by the `replies` fuzz target: an empty top-level push was
+        // counted as a reply.
+        assert_eq!(count(b">0\r\n+OK\r\n"), Ok((1, 9)));
+        assert_eq!(count(b">?\r\n+a\r\n.\r\n:1\r\n"), Ok((1, 15)));
+        assert_eq!(count(b"*1\r\n>0\r\n"), Ok((1, 8)));
+        assert_eq!(count(b"|?\r\n+a\r\n+b\r\n.\r\n:1\r\n"), Ok((1, 19)));
     }
 
     #[test]
