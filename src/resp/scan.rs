@@ -185,6 +185,7 @@ impl ReplyScanner {
                 State::Header => {
                     // The fast path: a plain +OK between replies, not watched.
                     if self.depth == 0
+                        && !self.chunked
                         && batch.replies + 1 < max
                         && buf.len() - pos >= 5
                         && &buf[pos..pos + 5] == b"+OK\r\n"
@@ -458,6 +459,17 @@ mod tests {
         assert_eq!(count(b">?\r\n+a\r\n.\r\n:1\r\n"), Ok((1, 15)));
         assert_eq!(count(b"*1\r\n>0\r\n"), Ok((1, 8)));
         assert_eq!(count(b"|?\r\n+a\r\n+b\r\n.\r\n:1\r\n"), Ok((1, 19)));
+    }
+
+    #[test]
+    fn the_ok_fast_path_stays_out_of_streamed_strings() {
+        // Found by the `replies` fuzz target: `+OK` inside `$?` was taken as
+        // a reply when more than one reply was allowed in the batch.
+        let stream = b"$?\r\n+OK\r\n";
+        for max in [1, 2, 10] {
+            let b = ReplyScanner::new().scan(stream, max);
+            assert_eq!((b.replies, b.error), (0, Some(ScanError::Misplaced(b'+'))));
+        }
     }
 
     #[test]
