@@ -214,11 +214,8 @@ fn a_killed_master_gets_an_exact_account() {
     let load = Background::start(
         &["--pipe", "-c", "-p", &port],
         set_lines(0..3_000_000).into_bytes(),
-    );
-    assert!(
-        crate::support::wait_until(60, || cluster.dbsize() > 60_000),
-        "the load never started"
-    );
+    )
+    .underway(60, || cluster.dbsize() > 60_000);
     let counts: Vec<u64> = cluster
         .nodes
         .iter()
@@ -301,11 +298,8 @@ fn clusterdown_is_retried_until_the_cluster_is_back() {
         .expect("node 0 owns slots")
         .to_string();
     let port = cluster.port();
-    let load = Background::start(&["--pipe", "-c", "-p", &port], set_lines(0..N).into_bytes());
-    assert!(
-        crate::support::wait_until(60, || cluster.dbsize() > 20_000),
-        "the load never started"
-    );
+    let load = Background::start(&["--pipe", "-c", "-p", &port], set_lines(0..N).into_bytes())
+        .underway(60, || cluster.dbsize() > 20_000);
     // Without full slot coverage, node 0 refuses every command.
     assert_eq!(cluster.nodes[0].cli(&["CLUSTER", "DELSLOTS", &slot]), "OK");
     thread::sleep(Duration::from_millis(300));

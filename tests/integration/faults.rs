@@ -1,7 +1,7 @@
 //! Faults a real server can produce on cue: a server that stops replying, and
 //! a server that goes away mid-load.
 
-use crate::support::{Background, Redis, acknowledged, rload_pipe, set_lines, wait_until};
+use crate::support::{Background, Redis, acknowledged, rload_pipe, set_lines};
 
 #[test]
 fn a_paused_server_times_out_after_the_input_ends() {
@@ -45,11 +45,8 @@ fn a_killed_server_gets_an_exact_account() {
     let load = Background::start(
         &["--pipe", "-p", &port],
         set_lines(0..3_000_000).into_bytes(),
-    );
-    assert!(
-        wait_until(30, || redis.dbsize() > 50_000),
-        "the load never started"
-    );
+    )
+    .underway(30, || redis.dbsize() > 50_000);
     let held = redis.pause_writes_and_count();
     redis.kill();
     let run = load.wait();
@@ -79,11 +76,8 @@ fn a_server_shut_down_mid_load_gets_an_account() {
     let load = Background::start(
         &["--pipe", "-p", &port],
         set_lines(0..3_000_000).into_bytes(),
-    );
-    assert!(
-        wait_until(30, || redis.dbsize() > 50_000),
-        "the load never started"
-    );
+    )
+    .underway(30, || redis.dbsize() > 50_000);
     redis.cli(&["SHUTDOWN", "NOSAVE"]);
     let run = load.wait();
     assert_eq!(run.code, 5, "{run:?}");

@@ -21,11 +21,8 @@ fn a_killed_server_is_accounted_for_exactly_and_the_resume_command_completes_the
     let mut redis = Redis::start_with(&AOF_ALWAYS);
     let port = redis.port.to_string();
     let input = set_lines(0..N).into_bytes();
-    let load = Background::start(&["--pipe", "-p", &port], input.clone());
-    assert!(
-        wait_until(60, || redis.dbsize() > 20_000),
-        "the load never started"
-    );
+    let load = Background::start(&["--pipe", "-p", &port], input.clone())
+        .underway(60, || redis.dbsize() > 20_000);
     let held = redis.pause_writes_and_count();
     redis.kill();
     let run = load.wait();
@@ -59,11 +56,8 @@ fn reconnect_carries_a_load_across_a_server_restart() {
     let load = Background::start(
         &["--pipe", "-p", &port, "--reconnect", "30"],
         set_lines(0..N).into_bytes(),
-    );
-    assert!(
-        wait_until(60, || redis.dbsize() > 20_000),
-        "the load never started"
-    );
+    )
+    .underway(60, || redis.dbsize() > 20_000);
     redis.kill();
     thread::sleep(Duration::from_millis(300));
     redis.respawn();

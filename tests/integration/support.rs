@@ -300,6 +300,13 @@ impl Background {
         })
     }
 
+    /// Waits up to `secs` seconds for `progress` to show the load is under
+    /// way, so a fault injected next lands mid-load.
+    pub fn underway(self, secs: u64, progress: impl FnMut() -> bool) -> Background {
+        assert!(wait_until(secs, progress), "the load never started");
+        self
+    }
+
     pub fn wait(mut self) -> Run {
         let out = std::mem::replace(&mut self.child, Command::new("true").spawn().expect("true"))
             .wait_with_output()
