@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -85,6 +86,48 @@ pub(crate) enum ReadHalf {
     Tcp(TcpStream),
     Unix(UnixStream),
     Tls(TlsReader),
+}
+
+impl ReadHalf {
+    /// Lets the kernel gather replies before waking a blocked read: the read
+    /// waits until `bytes` have arrived (`SO_RCVLOWAT`) or `poll` has passed
+    /// (`SO_RCVTIMEO`), whichever comes first, and a read that times out
+    /// returns what did arrive, or `WouldBlock` if nothing did. Returns
+    /// false, changing nothing, under TLS, where records hide how many reply
+    /// bytes are on their way.
+    ///
+    /// Replies are a few bytes each and the server writes them a few
+    /// kilobytes at a time. A reader woken for each of those writes costs the
+    /// *server* CPU, since the wake-up runs in the server's send path.
+    pub(crate) fn set_low_water(&self, bytes: usize, poll: Duration) -> io::Result<bool> {
+        let fd = match self {
+            ReadHalf::Tcp(s) => {
+                s.set_read_timeout(Some(poll))?;
+                s.as_raw_fd()
+            }
+            ReadHalf::Unix(s) => {
+                s.set_read_timeout(Some(poll))?;
+                s.as_raw_fd()
+            }
+            ReadHalf::Tls(_) => return Ok(false),
+        };
+        let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `fd` is an open socket owned by `self`, and the option
+        // value is a live `c_int` of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&raw const bytes).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(true)
+    }
 }
 
 impl Read for ReadHalf {

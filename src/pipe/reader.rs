@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::thread;
+use std::time::Duration;
 
 use std::sync::atomic::Ordering;
 
@@ -21,6 +22,16 @@ use crate::resp::{Batch, ReplyScanner};
 /// thousands of replies, and it is larger than the longest reply line the
 /// scanner accepts, so a line always fits.
 const READ_BUF: usize = 128 * 1024;
+
+/// The most reply bytes the kernel gathers before waking the reader
+/// (see [`ReadHalf::set_low_water`]): about 6,500 `+OK` replies, so a load
+/// of a million commands wakes the reader a few hundred times, not a few
+/// thousand.
+const LOW_WATER_MAX: usize = 32 * 1024;
+
+/// The longest replies that have arrived wait while the reader waits for
+/// more: a server answering slowly is still read, and timed, promptly.
+const LOW_WATER_POLL: Duration = Duration::from_millis(20);
 
 /// How the reader stopped.
 #[derive(Debug)]
@@ -80,6 +91,8 @@ impl Reader {
     fn read_replies(&mut self, scanner: &mut ReplyScanner) -> ReaderEnd {
         let mut buf = vec![0u8; READ_BUF];
         let (mut start, mut end) = (0, 0);
+        // The low-water mark set on the socket; `None` once it cannot be.
+        let mut low_water = Some(1);
         loop {
             match self.scan(scanner, &buf[start..end]) {
                 Ok(used) => start += used,
@@ -91,6 +104,15 @@ impl Reader {
                 buf.copy_within(start..end, 0);
                 (start, end) = (0, end - start);
             }
+            if let Some(current) = low_water {
+                let want = self.low_water(!scanner.at_boundary() || start < end);
+                if want != current {
+                    low_water = match self.sock.set_low_water(want, LOW_WATER_POLL) {
+                        Ok(true) => Some(want),
+                        Ok(false) | Err(_) => None,
+                    };
+                }
+            }
             match self.sock.read(&mut buf[end..]) {
                 Ok(0) if scanner.at_boundary() => {
                     return ReaderEnd::Lost("the server closed the connection".into());
@@ -101,10 +123,34 @@ impl Reader {
                     );
                 }
                 Ok(n) => end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Interrupted, or the low-water poll passed with nothing read.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => return ReaderEnd::Lost(e.to_string()),
             }
         }
+    }
+
+    /// The reply bytes to wait for before waking: half of those certain to
+    /// come, so the reader wakes while the server still has work queued.
+    /// Every awaited reply is at least 3 bytes (`+\r\n`); one already begun
+    /// (`mid_reply`) may need only 1 more.
+    fn low_water(&mut self, mid_reply: bool) -> usize {
+        while let Ok(chunk) = self.chunks.try_recv() {
+            self.window.push(chunk);
+        }
+        let certain = 3 * self.window.awaiting() as usize;
+        let certain = if mid_reply {
+            certain.saturating_sub(2)
+        } else {
+            certain
+        };
+        (certain / 2).clamp(1, LOW_WATER_MAX)
     }
 
     /// Scans buffered replies; returns the bytes used.

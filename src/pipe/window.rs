@@ -75,6 +75,18 @@ impl Window {
         self.chunks.push_back(chunk);
     }
 
+    /// Commands in the window still awaiting their replies. Chunks the
+    /// writer has handed over but the window has not taken are not counted.
+    pub(crate) fn awaiting(&self) -> u64 {
+        let held: usize = self
+            .chunks
+            .iter()
+            .skip(self.cur)
+            .map(|c| c.cmds.len())
+            .sum();
+        held.saturating_sub(self.next) as u64
+    }
+
     /// How many replies may be taken before the reader must look at one: up
     /// to and including the next watched command, within one chunk. Zero
     /// when no sent command awaits a reply.
@@ -324,16 +336,23 @@ mod tests {
         let mut w = Window::default();
         w.push(chunk(1, 3, &[]));
         w.push(chunk(4, 3, &[]));
+        assert_eq!(w.awaiting(), 6);
         w.budget();
         w.ack_counted(2, b'+');
+        assert_eq!(w.awaiting(), 4);
         let mut retired = 0;
         w.retire(|_| retired += 1);
         assert_eq!(retired, 0);
         w.ack_counted(1, b'+');
+        assert_eq!(w.awaiting(), 3);
         w.retire(|_| retired += 1);
         assert_eq!(retired, 1);
+        assert_eq!(w.awaiting(), 3);
         assert_eq!(w.first_pending().map(|m| m.seq), Some(4));
         assert_eq!(w.commit.count, 3);
+        w.budget();
+        w.ack_counted(3, b'+');
+        assert_eq!(w.awaiting(), 0);
     }
 
     #[test]

@@ -36,6 +36,22 @@ fn a_paused_server_times_out_while_rload_is_still_writing() {
     assert!(run.stderr.contains("--resume-from 0"), "{run:?}");
 }
 
+/// Replies that trickle in are read as they come, though fewer than the
+/// reader waits for before waking: each is a sign of life for the timeout.
+#[test]
+fn replies_that_trickle_in_are_read_as_they_come() {
+    let redis = Redis::start();
+    // Each BLPOP waits 0.1 s for an empty list, then answers nil: 3 s or
+    // more in all, one reply at a time, never 1 s without one.
+    let run = rload_pipe(
+        &redis,
+        &["--pipe-timeout", "1"],
+        "BLPOP empty 0.1\n".repeat(30),
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.ends_with("errors: 0, replies: 30\n"), "{run:?}");
+}
+
 /// The server is killed mid-load. To know exactly what it held, writes are
 /// paused first, so every executed command's reply has reached rload.
 #[test]
