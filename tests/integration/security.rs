@@ -3,7 +3,15 @@
 
 use std::process::Command;
 
-use crate::support::{Background, Certs, Redis, rload, run_with, set_lines, wait_until};
+use crate::support::{Background, Certs, Redis, Run, rload, run_with, set_lines, wait_until};
+
+/// `rload --pipe --tls` to `port`, trusting the CA in the file `ca`, with
+/// `extra` flags.
+fn rload_tls(port: &str, ca: &str, extra: &[&str], stdin: impl Into<Vec<u8>>) -> Run {
+    let mut args = vec!["--pipe", "-p", port, "--tls", "--cacert", ca];
+    args.extend_from_slice(extra);
+    rload(&args, stdin)
+}
 
 #[test]
 fn loads_over_mutual_tls() {
@@ -15,10 +23,12 @@ fn loads_over_mutual_tls() {
         certs.path("client.crt"),
         certs.path("client.key"),
     );
-    let args = [
-        "--pipe", "-p", &port, "--tls", "--cacert", &ca, "--cert", &cert, "--key", &key,
-    ];
-    let run = rload(&args, set_lines(0..200_000));
+    let run = rload_tls(
+        &port,
+        &ca,
+        &["--cert", &cert, "--key", &key],
+        set_lines(0..200_000),
+    );
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.counts(), (0, 200_000));
     assert_eq!(redis.dbsize(), 200_000);
@@ -42,17 +52,7 @@ fn a_certificate_from_an_unknown_ca_is_rejected() {
     let certs = Certs::generate();
     let (redis, tls_port) = Redis::start_tls(&certs, false);
     let port = tls_port.to_string();
-    let run = rload(
-        &[
-            "--pipe",
-            "-p",
-            &port,
-            "--tls",
-            "--cacert",
-            &certs.path("other-ca.crt"),
-        ],
-        "SET k v\n",
-    );
+    let run = rload_tls(&port, &certs.path("other-ca.crt"), &[], "SET k v\n");
     assert_eq!(run.code, 4, "{run:?}");
     assert!(
         run.stderr.contains(&format!("TLS with 127.0.0.1:{port} failed: the server's certificate is not signed by a trusted CA")),
@@ -70,17 +70,7 @@ fn a_missing_client_certificate_is_rejected() {
     let certs = Certs::generate();
     let (redis, tls_port) = Redis::start_tls(&certs, true);
     let port = tls_port.to_string();
-    let run = rload(
-        &[
-            "--pipe",
-            "-p",
-            &port,
-            "--tls",
-            "--cacert",
-            &certs.path("ca.crt"),
-        ],
-        "SET k v\n",
-    );
+    let run = rload_tls(&port, &certs.path("ca.crt"), &[], "SET k v\n");
     assert_eq!(run.code, 4, "{run:?}");
     assert!(run.stderr.contains("client certificate"), "{run:?}");
     assert_eq!(redis.dbsize(), 0);
@@ -91,18 +81,10 @@ fn the_server_name_is_verified() {
     let certs = Certs::generate();
     let (_redis, tls_port) = Redis::start_tls(&certs, false);
     let port = tls_port.to_string();
-    let ca = certs.path("ca.crt");
-    let run = rload(
-        &[
-            "--pipe",
-            "-p",
-            &port,
-            "--tls",
-            "--cacert",
-            &ca,
-            "--sni",
-            "elsewhere.example",
-        ],
+    let run = rload_tls(
+        &port,
+        &certs.path("ca.crt"),
+        &["--sni", "elsewhere.example"],
         "PING\n",
     );
     assert_eq!(run.code, 4, "{run:?}");
@@ -117,19 +99,7 @@ fn tls_to_a_plain_port_fails_clearly() {
     let certs = Certs::generate();
     let (redis, _) = Redis::start_tls(&certs, false);
     let port = redis.port.to_string();
-    let run = rload(
-        &[
-            "--pipe",
-            "-p",
-            &port,
-            "--tls",
-            "--cacert",
-            &certs.path("ca.crt"),
-            "-t",
-            "5",
-        ],
-        "PING\n",
-    );
+    let run = rload_tls(&port, &certs.path("ca.crt"), &["-t", "5"], "PING\n");
     assert_eq!(run.code, 4, "{run:?}");
     assert!(
         run.stderr
