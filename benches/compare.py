@@ -16,7 +16,11 @@ With --cluster M it instead compares rload -c on an M-master cluster
 prints the throughput ratio.
 
 Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset]
+                          [--ports PORT|FIRST-LAST]
        benches/compare.sh [N] --cluster 2
+
+--ports limits the servers it starts to one port or a range (a cluster of
+M masters needs 2M + 1: each node's bus port comes from the range too).
 """
 
 import argparse
@@ -75,7 +79,41 @@ def write_inputs(dir, name, count, gen):
     return text_path, resp_path
 
 
+# Ports the script may use: any free one, unless --ports names a port or a
+# range (for machines where only some ports may be opened).
+PORTS = None
+
+
+def parse_ports(spec):
+    """'7000' or '7000-7100' -> a list of ports."""
+    m = re.fullmatch(r"(\d+)(?:-(\d+))?", spec)
+    if not m:
+        raise SystemExit("--ports: give a port or a range such as 7000-7100, not %r" % spec)
+    lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+    if not 0 < lo <= hi < 65536:
+        raise SystemExit("--ports: %r is not a range of ports" % spec)
+    return list(range(lo, hi + 1))
+
+
+def port_is_free(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def free_port():
+    """A free port: from --ports if given (each used once), else any."""
+    if PORTS is not None:
+        while PORTS:
+            port = PORTS.pop(0)
+            if port != 6379 and port_is_free(port):
+                return port
+        raise SystemExit("--ports: no free port left in the range (a cluster of M masters needs 2M + 1)")
     while True:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -138,31 +176,36 @@ def run_once(server, argv, stdin_path, expect):
     return {"wall": wall, "cpu": float(user) + float(sys_), "rss": int(rss_kb) / 1024.0, "server": server_cpu}
 
 
-def start_cluster(dir, masters):
+def start_cluster(dir, masters, nodes):
     """A cluster of `masters` nodes, the slots split evenly, built with
     CLUSTER ADDSLOTSRANGE and CLUSTER MEET (redis-cli --cluster create
     insists on at least three masters)."""
-    nodes = [Server(os.path.join(dir, "node%d" % i),
-                    ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
-             for i in range(masters)]
+    # Each node's cluster bus port is chosen too (cluster-port), so that a
+    # --ports range is all the script uses.
+    bus = [free_port() for _ in range(masters)]
+    for i in range(masters):
+        nodes.append(Server(os.path.join(dir, "node%d" % i),
+                            ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                             "--cluster-port", str(bus[i])]))
     per = 16384 // masters
     for i, node in enumerate(nodes):
         last = 16383 if i == masters - 1 else (i + 1) * per - 1
         node.cmd("CLUSTER", "ADDSLOTSRANGE", str(i * per), str(last))
-    for node in nodes[1:]:
-        nodes[0].cmd("CLUSTER", "MEET", "127.0.0.1", str(node.port))
+    for node, bus_port in zip(nodes[1:], bus[1:]):
+        nodes[0].cmd("CLUSTER", "MEET", "127.0.0.1", str(node.port), str(bus_port))
     for _ in range(500):
         if all("cluster_state:ok" in n.cmd("CLUSTER", "INFO") for n in nodes):
-            return nodes
+            return
         time.sleep(0.05)
     raise SystemExit("the cluster never became ready")
 
 
 def compare_cluster(opts, dir):
     masters = opts.cluster
-    single = Server(os.path.join(dir, "single"))
-    nodes = start_cluster(dir, masters)
+    single, nodes = None, []
     try:
+        single = Server(os.path.join(dir, "single"))
+        start_cluster(dir, masters, nodes)
         subprocess.run([sys.executable, __file__, "--generate", "set", str(opts.n), dir], check=True)
         text = os.path.join(dir, "set.txt")
         runs = {"one node": [], "%d-master cluster" % masters: []}
@@ -182,8 +225,7 @@ def compare_cluster(opts, dir):
         print("  throughput ratio, cluster / one node: %.2f  (%.2f per master)" % (
             one["wall"] / many["wall"], one["wall"] / many["wall"] / masters))
     finally:
-        single.stop()
-        for n in nodes:
+        for n in ([single] if single else []) + nodes:
             n.stop()
 
 
@@ -232,7 +274,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workloads", default="set,1k,100k,hset")
     ap.add_argument("--cluster", type=int, default=0, metavar="MASTERS")
+    ap.add_argument("--ports", metavar="PORT|FIRST-LAST",
+                    help="use only these ports for the servers it starts")
     opts = ap.parse_args()
+    if opts.ports:
+        global PORTS
+        PORTS = parse_ports(opts.ports)
     for tool, package in (("redis-server", "redis-server"), ("redis-cli", "redis-tools"), (TIME, "time")):
         if not shutil.which(tool):
             raise SystemExit("%s is required (apt-get install %s)" % (tool, package))

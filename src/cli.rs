@@ -41,10 +41,10 @@ pub struct Args {
     /// Print the version
     #[arg(short = 'v', long, action = ArgAction::Version)]
     version: Option<bool>,
-    /// Server hostname
+    /// Server hostname [default: 127.0.0.1]
     #[arg(short = 'h', value_name = "HOSTNAME")]
     host: Option<String>,
-    /// Server port
+    /// Server port [default: 6379]
     #[arg(short = 'p', value_name = "PORT")]
     port: Option<u16>,
     /// Server unix socket (overrides hostname and port)
@@ -69,7 +69,8 @@ pub struct Args {
     /// Use RESP3 (HELLO 3)
     #[arg(short = '3')]
     resp3: bool,
-    /// Connection timeout in seconds, decimals allowed
+    /// Connection timeout in seconds, decimals allowed (0 waits forever)
+    /// [default: 30]
     #[arg(short = 't', value_name = "SECONDS")]
     connect_timeout: Option<f64>,
     /// Load commands from the input into the server
@@ -414,6 +415,19 @@ mod tests {
             parse(&["--pipe"]).unwrap().config.pipe_timeout,
             Some(Duration::from_secs(30))
         );
+    }
+
+    #[test]
+    fn help_shows_the_defaults_of_host_port_and_timeout() {
+        use clap::CommandFactory;
+        let help = Args::command().render_help().to_string();
+        for default in [
+            "Server hostname [default: 127.0.0.1]",
+            "Server port [default: 6379]",
+            "[default: 30]",
+        ] {
+            assert!(help.contains(default), "{default} missing from:\n{help}");
+        }
     }
 
     #[test]

@@ -119,7 +119,7 @@ impl std::fmt::Display for InvalidKind {
             ),
             InvalidKind::Refused(why) => f.write_str(why),
             InvalidKind::OpenTransaction => f.write_str(
-                "the input ends inside the transaction this MULTI opens (no EXEC or DISCARD follows); rload discarded it",
+                "the input ends inside the transaction this MULTI opens (no EXEC or DISCARD follows)",
             ),
         }
     }

@@ -104,7 +104,7 @@ impl Sink for Pipe {
     fn abandon_transaction(&mut self, meta: CmdMeta) -> Result<(), Stopped> {
         let mut discard = Vec::new();
         encode_command(&mut discard, &[&b"DISCARD"[..]][..]);
-        Pipe::push_encoded(self, &discard, meta, Some(Watch::EndMulti))
+        Pipe::push_encoded(self, &discard, meta, Some(Watch::Abandon))
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {
@@ -129,6 +129,15 @@ impl From<Stopped> for FeedStop {
     }
 }
 
+/// A transaction the input has opened and not yet ended.
+#[derive(Clone, Copy, Debug)]
+struct OpenBlock {
+    /// The number of its `MULTI`.
+    seq: u64,
+    /// Where its `MULTI` is.
+    pos: Position,
+}
+
 /// Numbers the commands, skips those before `--resume-from`, tracks state
 /// that a resumed load must restore, and applies `--skip-invalid` and
 /// `--max-errors`.
@@ -137,14 +146,20 @@ pub(crate) struct Feeder {
     events: Arc<dyn Events>,
     seq: u64,
     resume_from: u64,
-    last_sent: u64,
+    /// Every command up to this one was sent (or skipped by `--resume-from`)
+    /// and it ends no partial transaction: the resume point when nothing
+    /// sent is still unanswered.
+    done_through: u64,
     skip_invalid: bool,
     max_errors: Option<u64>,
     /// Invalid commands skipped.
     invalid: u64,
     pub(crate) stopped_by_pipe: bool,
-    /// The `MULTI` of a transaction still open in the input.
-    open_multi: Option<(u64, Position)>,
+    /// The transaction still open in the input.
+    open_block: Option<OpenBlock>,
+    /// The `MULTI` of a transaction rload discarded because the load
+    /// stopped inside it.
+    pub(crate) discarded: Option<Position>,
     /// The last `SELECT` among skipped commands, to send before resuming.
     skipped_select: Option<(Vec<u8>, CmdMeta, u32)>,
 }
@@ -156,18 +171,20 @@ impl Feeder {
             events,
             seq: 0,
             resume_from: config.resume_from,
-            last_sent: config.resume_from,
+            done_through: config.resume_from,
             skip_invalid: config.skip_invalid,
             max_errors: config.max_errors,
             invalid: 0,
             stopped_by_pipe: false,
-            open_multi: None,
+            open_block: None,
+            discarded: None,
             skipped_select: None,
         }
     }
 
     /// Feeds the whole input to `sink`: why it stopped early, if it did, and
-    /// whether all of it was sent.
+    /// whether all of it was sent. A transaction left open, at the end of
+    /// the input or by a stop inside it, is discarded.
     pub(crate) fn run(
         &mut self,
         reader: &mut InputReader,
@@ -175,15 +192,20 @@ impl Feeder {
     ) -> (Option<Stop>, bool) {
         let fed = self.feed_all(reader, sink);
         self.stopped_by_pipe = matches!(fed, Err(FeedStop::Pipe));
-        match fed {
-            Ok(()) => match self.close_transaction(sink) {
-                Some(e) => (Some(Stop::Input(e)), false),
-                None => (None, true),
-            },
-            Err(FeedStop::Input(e)) => (Some(Stop::Input(e)), false),
-            Err(FeedStop::MaxErrors(n)) => (Some(Stop::MaxErrors(n)), false),
-            Err(FeedStop::Pipe) => (None, false),
+        let stop = match fed {
+            Ok(()) => self
+                .open_block
+                .filter(|b| b.seq > self.resume_from)
+                .map(|b| Stop::Input(self.invalid_input(b.pos, InvalidKind::OpenTransaction))),
+            Err(FeedStop::Input(e)) => Some(Stop::Input(e)),
+            Err(FeedStop::MaxErrors(n)) => Some(Stop::MaxErrors(n)),
+            Err(FeedStop::Pipe) => None,
+        };
+        if !self.stopped_by_pipe {
+            self.discard_open_block(sink);
         }
+        let all_sent = stop.is_none() && !self.stopped_by_pipe;
+        (stop, all_sent)
     }
 
     fn feed_all(&mut self, reader: &mut InputReader, pipe: &mut dyn Sink) -> Result<(), FeedStop> {
@@ -218,11 +240,15 @@ impl Feeder {
                 }
             };
             self.seq += 1;
+            let open_before = self.open_block;
             match watch {
-                Some(Watch::Multi) if self.open_multi.is_none() => {
-                    self.open_multi = Some((self.seq, cmd.pos))
+                Some(Watch::Multi) if self.open_block.is_none() => {
+                    self.open_block = Some(OpenBlock {
+                        seq: self.seq,
+                        pos: cmd.pos,
+                    })
                 }
-                Some(Watch::EndMulti | Watch::Reset) => self.open_multi = None,
+                Some(Watch::EndMulti | Watch::Reset) => self.open_block = None,
                 _ => {}
             }
             if self.seq <= self.resume_from {
@@ -230,10 +256,12 @@ impl Feeder {
                 continue;
             }
             if self.seq == self.resume_from + 1 {
-                self.start_resumed(pipe)?;
+                self.start_resumed(open_before, pipe)?;
             }
             pipe.push(&cmd, self.seq, watch)?;
-            self.last_sent = self.seq;
+            if self.open_block.is_none() {
+                self.done_through = self.seq;
+            }
         }
     }
 
@@ -270,19 +298,26 @@ impl Feeder {
     }
 
     /// At the first command after `--resume-from`: refuse to start inside a
-    /// transaction, and send the database selection the skipped part made.
-    fn start_resumed(&mut self, pipe: &mut dyn Sink) -> Result<(), FeedStop> {
+    /// transaction (`open_before` is the one open before this command), and
+    /// send the database selection the skipped part made.
+    fn start_resumed(
+        &mut self,
+        open_before: Option<OpenBlock>,
+        pipe: &mut dyn Sink,
+    ) -> Result<(), FeedStop> {
         if self.resume_from == 0 {
             return Ok(());
         }
-        if let Some((seq, pos)) = self.open_multi.filter(|(seq, _)| *seq <= self.resume_from) {
+        if let Some(block) = open_before {
+            // The block must be sent whole: resuming before its MULTI does.
+            self.done_through = block.seq - 1;
+            self.open_block = None;
             let why = format!(
-                "--resume-from {} falls inside the transaction that starts with this MULTI (command {seq}); resume from {} instead",
-                self.resume_from,
-                seq - 1
+                "--resume-from {} falls inside the transaction that starts with this MULTI (command {}); resume from {} instead",
+                self.resume_from, block.seq, self.done_through
             );
             return Err(FeedStop::Input(
-                self.invalid_input(pos, InvalidKind::Refused(why)),
+                self.invalid_input(block.pos, InvalidKind::Refused(why)),
             ));
         }
         if let Some((bytes, meta, db)) = self.skipped_select.take() {
@@ -291,37 +326,45 @@ impl Feeder {
         Ok(())
     }
 
-    /// At the end of the input, a transaction left open is abandoned (the
-    /// server would drop it anyway) and reported as invalid input.
-    fn close_transaction(&mut self, sink: &mut dyn Sink) -> Option<InputError> {
-        let (seq, pos) = self.open_multi.take()?;
-        if seq <= self.resume_from {
-            return None;
+    /// Discards a transaction the input left open (at its end, or because
+    /// the load stopped inside it): the server would drop it with the
+    /// connection anyway, and the closing ECHO must not be queued into it.
+    fn discard_open_block(&mut self, sink: &mut dyn Sink) {
+        let Some(block) = self.open_block.take() else {
+            return;
+        };
+        if block.seq <= self.resume_from {
+            return;
         }
         let meta = CmdMeta {
             seq: 0,
-            line: pos.line,
-            source: pos.source,
+            line: block.pos.line,
+            source: block.pos.source,
             end: 0,
         };
+        self.discarded = Some(block.pos);
         let _ = sink.abandon_transaction(meta);
-        Some(self.invalid_input(pos, InvalidKind::OpenTransaction))
+    }
+
+    /// The resume point when nothing sent is left unanswered.
+    pub(crate) fn done_through(&self) -> u64 {
+        self.done_through
     }
 
     fn invalid_input(&self, pos: Position, kind: InvalidKind) -> InputError {
-        let name = self
-            .names
-            .get(pos.source as usize)
-            .cloned()
-            .unwrap_or_default();
         InputError::Invalid {
-            at: Location {
-                name,
-                line: pos.line,
-                offset: pos.offset,
-            },
+            at: location(&self.names, pos),
             kind,
         }
+    }
+}
+
+/// The printable location of a position in one of the inputs `names`.
+pub(crate) fn location(names: &[String], pos: Position) -> Location {
+    Location {
+        name: names.get(pos.source as usize).cloned().unwrap_or_default(),
+        line: pos.line,
+        offset: pos.offset,
     }
 }
 
@@ -380,7 +423,10 @@ pub(crate) fn summarize(
         invalid: feeder.invalid,
         acknowledged: pipes.iter().map(|(_, o)| o.commit.count).sum(),
         last_acknowledged: last,
-        resume_from: first_pending.map_or(feeder.last_sent, |seq| seq - 1),
+        resume_from: first_pending.map_or(feeder.done_through(), |seq| {
+            (seq - 1).min(feeder.done_through())
+        }),
+        discarded: feeder.discarded.map(|pos| location(&feeder.names, pos)),
         all_sent,
         stop,
         nodes,

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::error::{InputError, Location};
+use crate::error::{InputError, InvalidKind, Location};
 
 /// Exit statuses. 0 and 1 are redis-cli's; the others are rload's own.
 pub mod exit {
@@ -21,6 +21,16 @@ pub mod exit {
     pub const CONNECT: i32 = 4;
     /// The connection was lost, or the server broke the protocol, mid-load.
     pub const CONNECTION_LOST: i32 = 5;
+}
+
+/// `n` and the noun, singular or plural as `n` asks: `1 command`,
+/// `2 commands`.
+pub(crate) fn count(n: u64, singular: &str) -> String {
+    if n == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{n} {singular}s")
+    }
 }
 
 /// Receives what happens during a load, as it happens, from the pipe's
@@ -130,6 +140,9 @@ pub struct Summary {
     pub stop: Option<Stop>,
     /// In cluster mode, each master's share.
     pub nodes: Vec<NodeSummary>,
+    /// Where the `MULTI` is of a transaction that rload discarded because
+    /// the input ended, or the load stopped, inside it.
+    pub discarded: Option<Location>,
 }
 
 /// One cluster master's part of a load.
@@ -167,7 +180,8 @@ impl Summary {
     /// Only a failure to write.
     pub fn print(&self, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<()> {
         if let Some(Stop::Timeout(t)) = &self.stop {
-            writeln!(err, "No replies for {} seconds: exiting.", t.as_secs())?;
+            let secs = count(t.as_secs(), "second");
+            writeln!(err, "No replies for {secs}: exiting.")?;
         }
         writeln!(out, "errors: {}, replies: {}", self.errors, self.replies)?;
         for n in &self.nodes {
@@ -184,11 +198,16 @@ impl Summary {
         match stop {
             Stop::Input(e) => {
                 writeln!(err, "rload: {}", crate::error::chain(e))?;
-                if matches!(e, InputError::Invalid { .. }) {
-                    writeln!(
+                match e {
+                    InputError::Invalid {
+                        kind: InvalidKind::OpenTransaction,
+                        ..
+                    } => {}
+                    InputError::Invalid { .. } => writeln!(
                         err,
                         "rload: nothing of that command, or of the input after it, was sent"
-                    )?;
+                    )?,
+                    _ => {}
                 }
             }
             Stop::Timeout(_) => {}
@@ -198,14 +217,23 @@ impl Summary {
             Stop::Protocol { addr, reason } => writeln!(err, "rload: {addr}: {reason}")?,
             Stop::MaxErrors(n) => writeln!(
                 err,
-                "rload: stopped reading the input after {n} errors (--max-errors); what was already sent was drained"
+                "rload: stopped reading the input after {} (--max-errors); what was already sent was drained",
+                count(*n, "error")
             )?,
+        }
+        if let Some(at) = &self.discarded {
+            writeln!(
+                err,
+                "rload: the transaction that starts at {at} was discarded: none of it was applied"
+            )?;
         }
         match &self.last_acknowledged {
             Some(last) => writeln!(
                 err,
-                "rload: the server acknowledged {} commands; the last was command {} at {}",
-                self.acknowledged, last.seq, last.at
+                "rload: the server acknowledged {}; the last was command {} at {}",
+                count(self.acknowledged, "command"),
+                last.seq,
+                last.at
             )?,
             None => writeln!(err, "rload: the server acknowledged no command")?,
         }

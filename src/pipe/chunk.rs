@@ -23,6 +23,10 @@ pub(crate) enum Watch {
     Multi,
     /// `EXEC` or `DISCARD`: the transaction is over.
     EndMulti,
+    /// rload's own `DISCARD` of a transaction the input left open: the
+    /// transaction is over and was not applied, so it is not committed, and
+    /// the `DISCARD`'s reply is not counted.
+    Abandon,
     /// `RESET`: no transaction, database 0.
     Reset,
     /// rload's own closing `ECHO`.

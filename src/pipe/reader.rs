@@ -206,7 +206,7 @@ impl Reader {
                     }
                     Err(ReaderEnd::Done)
                 }
-                Some(Watch::Internal) => {
+                Some(Watch::Internal | Watch::Abandon) => {
                     self.shared.add_counts(batch.replies - 1, 0);
                     Ok(())
                 }

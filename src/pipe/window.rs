@@ -120,7 +120,12 @@ impl Window {
         self.uncommitted.replies += n;
         let error = matches!(last_type, b'-' | b'!');
         self.uncommitted.errors += u64::from(error);
-        if redirected || matches!(acked.watch, Some(Watch::Sentinel | Watch::Internal)) {
+        if redirected
+            || matches!(
+                acked.watch,
+                Some(Watch::Sentinel | Watch::Internal | Watch::Abandon)
+            )
+        {
             // Not an input command answered here: take it back out.
             self.uncommitted.commands -= 1;
             self.uncommitted.replies -= 1;
@@ -128,6 +133,12 @@ impl Window {
             if n > 1 && self.multi.is_none() {
                 let before = self.chunks[self.cur].cmds[i - 1];
                 self.commit_through(before);
+            }
+            if acked.watch == Some(Watch::Abandon) {
+                // The transaction was dropped: the commit point stays
+                // before its MULTI, and nothing of it is left to replay.
+                self.multi = None;
+                self.uncommitted = Uncommitted::default();
             }
             return acked;
         }

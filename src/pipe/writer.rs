@@ -15,6 +15,7 @@ use super::shared::{PipeStop, Shared, WAIT_SLICE};
 use super::window::{Commit, Window};
 use crate::config::ServerConfig;
 use crate::conn::{self, Closer, Connection, ReadHalf, WriteHalf};
+use crate::report::count;
 
 /// Messages to the writer, from the producer and from the reader.
 pub(crate) enum WriterMsg {
@@ -206,8 +207,9 @@ impl Writer {
         self.restart(halves, std::mem::take(&mut exit.window));
         self.reconnect = Some(rc);
         self.shared.events.notice(&format!(
-            "reconnected to {}; re-sending {commands} commands the server had not acknowledged",
-            self.shared.addr
+            "reconnected to {}; re-sending {} the server had not acknowledged",
+            self.shared.addr,
+            count(commands as u64, "command")
         ));
         for (chunk, from) in resend {
             if self.write_all(&chunk.bytes[from..]).is_err() {
@@ -228,8 +230,9 @@ impl Writer {
         };
         let events = &self.shared.events;
         events.notice(&format!(
-            "connection to {} lost ({why}); reconnecting, at most {} more times",
-            self.shared.addr, rc.attempts
+            "connection to {} lost ({why}); reconnecting, at most {} more",
+            self.shared.addr,
+            count(u64::from(rc.attempts), "time")
         ));
         let mut delay = Duration::from_millis(100);
         while rc.attempts > 0 {
@@ -238,9 +241,9 @@ impl Writer {
             match conn::connect(&rc.server) {
                 Ok(c) => return Some(c),
                 Err(e) => events.notice(&format!(
-                    "reconnect failed: {}; {} attempts left",
+                    "reconnect failed: {}; {} left",
                     crate::error::chain(&e),
-                    rc.attempts
+                    count(u64::from(rc.attempts), "attempt")
                 )),
             }
             delay = (delay * 2).min(Duration::from_secs(5));

@@ -10,7 +10,7 @@ fn a_paused_server_times_out_after_the_input_ends() {
     let run = rload_pipe(&redis, &["--pipe-timeout", "1"], "SET a 1\nSET b 2\n");
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
-        run.stderr.contains("No replies for 1 seconds: exiting."),
+        run.stderr.contains("No replies for 1 second: exiting."),
         "{run:?}"
     );
     assert!(run.stdout.contains("All data transferred."), "{run:?}");
@@ -25,7 +25,7 @@ fn a_paused_server_times_out_while_rload_is_still_writing() {
     let run = rload_pipe(&redis, &["--pipe-timeout", "1"], set_lines(0..400_000));
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
-        run.stderr.contains("No replies for 1 seconds: exiting."),
+        run.stderr.contains("No replies for 1 second: exiting."),
         "{run:?}"
     );
     assert!(!run.stdout.contains("All data transferred."), "{run:?}");

@@ -10,5 +10,6 @@ mod input_edges;
 mod input_errors;
 mod pipe;
 mod reliability;
+mod resume;
 mod security;
 mod support;

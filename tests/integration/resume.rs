@@ -1,0 +1,169 @@
+//! Resume points: every `--resume-from` rload prints must be one from which
+//! the same (or corrected) input completes the load to the dataset a clean
+//! load gives, and `--resume-from` refuses points that would split a
+//! transaction.
+
+use std::process::Command;
+
+use crate::support::{Redis, Run, resume_line, rload_pipe, run_with};
+
+/// Runs the printed resume command of `run` (the server's port is in it) on
+/// `input`.
+fn follow_resume(run: &Run, input: &str) -> Run {
+    let resume = resume_line(run)
+        .or_else(|| {
+            run.stderr
+                .lines()
+                .find_map(|l| l.strip_prefix("rload: fix the input, then resume with: "))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("no resume command in {run:?}"));
+    run_with(Command::new("sh").arg("-c").arg(&resume), input.into())
+}
+
+/// The digest of a fresh server loaded cleanly with `input`.
+fn clean_digest(input: &str) -> String {
+    let clean = Redis::start();
+    let run = rload_pipe(&clean, &[], input);
+    assert_eq!(run.code, 0, "{run:?}");
+    clean.digest()
+}
+
+#[test]
+fn input_ending_inside_a_transaction_resumes_before_its_multi() {
+    let redis = Redis::start();
+    let run = rload_pipe(&redis, &[], "SET a 1\nMULTI\nSET b 2\n");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.counts(), (0, 3), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("rload: <stdin>:2: the input ends inside the transaction this MULTI opens"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains(
+            "the transaction that starts at <stdin>:2 was discarded: none of it was applied"
+        ),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("nothing of that command"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("the server acknowledged 1 command; the last was command 1 at <stdin>:1"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("--resume-from 1"), "{run:?}");
+    assert_eq!(redis.cli(&["EXISTS", "b"]), "0");
+
+    let corrected = "SET a 1\nMULTI\nSET b 2\nEXEC\n";
+    let again = follow_resume(&run, corrected);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.counts(), (0, 3), "{again:?}");
+    assert_eq!(redis.digest(), clean_digest(corrected));
+}
+
+#[test]
+fn a_discarded_transaction_keeps_the_account_of_what_came_before() {
+    let redis = Redis::start();
+    let mut input = crate::support::set_lines(0..5000);
+    input.push_str("MULTI\nSET inside 1\n");
+    let run = rload_pipe(&redis, &[], input);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "the server acknowledged 5000 commands; the last was command 5000 at <stdin>:5000"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("--resume-from 5000"), "{run:?}");
+    assert_eq!(redis.dbsize(), 5000);
+}
+
+#[test]
+fn resume_points_inside_a_transaction_are_refused_up_to_its_exec() {
+    let input = "SET a 1\nMULTI\nSET b 2\nEXEC\nSET c 3\n";
+    for inside in ["2", "3"] {
+        let redis = Redis::start();
+        let run = rload_pipe(&redis, &["--resume-from", inside], input);
+        assert_eq!(run.code, 3, "--resume-from {inside}: {run:?}");
+        assert!(
+            run.stderr.contains(&format!(
+                "<stdin>:2: --resume-from {inside} falls inside the transaction that starts with this MULTI (command 2); resume from 1 instead"
+            )),
+            "{run:?}"
+        );
+        assert!(
+            run.stderr.contains("then resume with: ") && run.stderr.contains("--resume-from 1\n"),
+            "the refusal and the resume line agree: {run:?}"
+        );
+        assert_eq!(redis.dbsize(), 0, "nothing was sent, no lone EXEC");
+        let again = follow_resume(&run, input);
+        assert_eq!(again.code, 0, "{again:?}");
+        assert_eq!(redis.cli(&["GET", "b"]), "2");
+        assert_eq!(redis.cli(&["EXISTS", "a"]), "0", "command 1 stays skipped");
+    }
+    // Right after the EXEC is a clean point.
+    let redis = Redis::start();
+    let run = rload_pipe(&redis, &["--resume-from", "4"], input);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.counts(), (0, 1), "{run:?}");
+    assert_eq!(redis.cli(&["GET", "c"]), "3");
+}
+
+#[test]
+fn invalid_input_inside_a_transaction_discards_it_and_names_the_line() {
+    let redis = Redis::start();
+    let input = "SET a 1\nMULTI\nSET b 2\nSET c \"x\nEXEC\n";
+    let run = rload_pipe(&redis, &[], input);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("rload: <stdin>:4: unbalanced quotes: the double quote at column 7"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("ECHO"), "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "the transaction that starts at <stdin>:2 was discarded: none of it was applied"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("--resume-from 1\n"), "{run:?}");
+    assert_eq!(redis.dbsize(), 1);
+    let corrected = "SET a 1\nMULTI\nSET b 2\nSET c \"x\"\nEXEC\n";
+    let again = follow_resume(&run, corrected);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(redis.digest(), clean_digest(corrected));
+}
+
+#[test]
+fn max_errors_reached_inside_a_transaction_discards_it() {
+    let redis = Redis::start();
+    let mut input = String::from("SET s x\nINCR s\nMULTI\n");
+    input.push_str(&crate::support::set_lines(0..300_000));
+    input.push_str("EXEC\nSET after 1\n");
+    let run = rload_pipe(&redis, &["--max-errors", "1"], input.clone());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("stopped reading the input after 1 error (--max-errors)"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("ECHO"), "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "the transaction that starts at <stdin>:3 was discarded: none of it was applied"
+        ),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("the server acknowledged 2 commands; the last was command 2"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("--resume-from 2\n"), "{run:?}");
+    assert_eq!(redis.dbsize(), 1, "only s: the transaction was discarded");
+    let again = follow_resume(&run, &input);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(redis.dbsize(), 300_002);
+}
