@@ -122,13 +122,13 @@ impl Connection {
 pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
     let addr = cfg.endpoint.to_string();
     let stream = open(cfg).map_err(|e| ConnectError::io(&addr, e))?;
-    stream
-        .set_timeouts(cfg.connect_timeout)
-        .map_err(|e| ConnectError::io(&addr, e))?;
     let stream = match &cfg.tls {
         Some(tls) => wrap_tls(stream, cfg, tls, &addr)?,
         None => stream,
     };
+    stream
+        .set_timeouts(cfg.connect_timeout)
+        .map_err(|e| ConnectError::io(&addr, e))?;
     let mut conn = Connection {
         stream,
         addr,
@@ -142,8 +142,21 @@ pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
     Ok(conn)
 }
 
+/// The longest the TLS handshake may take, or `-t` if that is shorter
+/// (with `-t 0`, this still applies). A handshake is a few round trips; a
+/// port that does not speak TLS, such as Redis's plain port (which waits
+/// for the end of a command that never comes), never answers the
+/// ClientHello at all, and this bound turns that wait into a prompt error.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The bound on the TLS handshake under the connect timeout `connect`.
+fn handshake_timeout(connect: Option<Duration>) -> Duration {
+    connect.map_or(TLS_HANDSHAKE_TIMEOUT, |t| t.min(TLS_HANDSHAKE_TIMEOUT))
+}
+
 /// Puts TLS over a TCP connection and runs the handshake, so that a bad
-/// certificate is reported here, naming the address.
+/// certificate, or a port that does not answer in TLS, is reported here,
+/// naming the address.
 fn wrap_tls(
     stream: Stream,
     cfg: &ServerConfig,
@@ -159,8 +172,23 @@ fn wrap_tls(
     };
     let config = tls::client_config(tls).map_err(fail)?;
     let name = tls::server_name(tls, host).map_err(fail)?;
+    let bound = handshake_timeout(cfg.connect_timeout);
+    sock.set_read_timeout(Some(bound))
+        .and_then(|()| sock.set_write_timeout(Some(bound)))
+        .map_err(|e| ConnectError::io(addr, e))?;
     match tls::TlsStream::handshake(sock, config, name) {
         Ok(s) => Ok(Stream::Tls(Box::new(s))),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(fail(format!(
+                "the server did not answer the TLS handshake within {} s (is this its TLS port?)",
+                bound.as_secs_f64()
+            )))
+        }
         Err(e) => Err(fail(tls_error(&e).unwrap_or_else(|| e.to_string()))),
     }
 }
