@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{Config, Endpoint, Password, TlsConfig, redact_uri};
+use crate::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, redact_uri};
 use crate::error::Error;
 use crate::input::Input;
 
@@ -106,7 +106,8 @@ pub struct Args {
     /// REDISCLI_AUTH)
     #[arg(long)]
     askpass: bool,
-    /// Connect with TLS; the server's certificate is verified
+    /// Connect with TLS; the server's certificate is verified (see
+    /// --tls-verify)
     #[arg(long)]
     tls: bool,
     /// CA certificate file to verify the server's certificate with
@@ -125,12 +126,37 @@ pub struct Args {
     /// the host)
     #[arg(long, value_name = "NAME")]
     sni: Option<String>,
-    /// Do not verify the server's certificate (dangerous: explicit opt-in)
+    /// How much of the server's certificate to verify (default: full)
+    #[arg(long, value_name = "MODE", value_enum)]
+    tls_verify: Option<VerifyMode>,
+    /// Same as --tls-verify none: do not verify the server's certificate
+    /// (dangerous: explicit opt-in)
     #[arg(long)]
     insecure: bool,
     /// Input files, read in order; '-' is standard input
     #[arg(value_name = "FILE")]
     files: Vec<String>,
+}
+
+/// The values of `--tls-verify`, after PostgreSQL's `sslmode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum VerifyMode {
+    /// Check the chain to a trusted CA, and the host name (or --sni)
+    Full,
+    /// Check the chain to a trusted CA only, as redis-cli does
+    Ca,
+    /// Check nothing: any certificate is accepted (dangerous)
+    None,
+}
+
+impl From<VerifyMode> for TlsVerify {
+    fn from(mode: VerifyMode) -> Self {
+        match mode {
+            VerifyMode::Full => TlsVerify::Full,
+            VerifyMode::Ca => TlsVerify::Ca,
+            VerifyMode::None => TlsVerify::None,
+        }
+    }
 }
 
 /// What the command line asks for.
@@ -145,6 +171,23 @@ pub struct Invocation {
 }
 
 impl Args {
+    /// `--tls-verify`, with `--insecure` as `none`; `None` if neither.
+    fn tls_verify(&self) -> Result<Option<TlsVerify>, Error> {
+        match (self.tls_verify, self.insecure) {
+            (None, false) => Ok(None),
+            (None | Some(VerifyMode::None), true) => Ok(Some(TlsVerify::None)),
+            (Some(mode), false) => Ok(Some(mode.into())),
+            (Some(mode), true) => Err(Error::Config(format!(
+                "--insecure is --tls-verify none, and conflicts with --tls-verify {}",
+                if mode == VerifyMode::Full {
+                    "full"
+                } else {
+                    "ca"
+                }
+            ))),
+        }
+    }
+
     /// Checks the flags and turns them into settings.
     ///
     /// # Errors
@@ -156,6 +199,7 @@ impl Args {
                 "nothing to do: rload loads data with --pipe (see --help)".into(),
             ));
         }
+        let verify = self.tls_verify()?;
         let mut config = Config::default();
         let mut warnings = Vec::new();
         let server = &mut config.server;
@@ -207,7 +251,7 @@ impl Args {
             || self.cert.is_some()
             || self.key.is_some()
             || self.sni.is_some()
-            || self.insecure;
+            || verify.is_some();
         if self.tls && server.tls.is_none() {
             server.tls = Some(TlsConfig::default());
         }
@@ -218,7 +262,7 @@ impl Args {
                 tls.cert = self.cert.or(tls.cert.take());
                 tls.key = self.key.or(tls.key.take());
                 tls.sni = self.sni.or(tls.sni.take());
-                tls.insecure |= self.insecure;
+                tls.verify = verify.unwrap_or(tls.verify);
             }
             None if tls_flags => {
                 return Err(Error::Config(
@@ -482,11 +526,46 @@ mod tests {
         .unwrap();
         let tls = inv.config.server.tls.unwrap();
         assert_eq!(
-            (tls.ca_cert, tls.sni, tls.insecure),
-            (Some("ca.pem".into()), Some("redis.local".into()), false)
+            (tls.ca_cert, tls.sni, tls.verify),
+            (
+                Some("ca.pem".into()),
+                Some("redis.local".into()),
+                TlsVerify::Full
+            )
         );
         let inv = parse(&["--pipe", "-u", "rediss://h:6380", "--insecure"]).unwrap();
-        assert!(inv.config.server.tls.unwrap().insecure);
+        assert_eq!(inv.config.server.tls.unwrap().verify, TlsVerify::None);
         assert!(parse(&["--pipe", "--tls", "-s", "/tmp/sock"]).is_err());
+    }
+
+    #[test]
+    fn tls_verify_takes_three_modes_and_insecure_is_none() {
+        let verify = |args: &[&str]| {
+            let all = [&["--pipe", "--tls"], args].concat();
+            parse(&all).map(|inv| inv.config.server.tls.unwrap().verify)
+        };
+        assert_eq!(verify(&[]).unwrap(), TlsVerify::Full);
+        assert_eq!(verify(&["--tls-verify", "full"]).unwrap(), TlsVerify::Full);
+        assert_eq!(verify(&["--tls-verify", "ca"]).unwrap(), TlsVerify::Ca);
+        assert_eq!(verify(&["--tls-verify", "none"]).unwrap(), TlsVerify::None);
+        assert_eq!(verify(&["--insecure"]).unwrap(), TlsVerify::None);
+        let both = ["--insecure", "--tls-verify", "none"];
+        assert_eq!(verify(&both).unwrap(), TlsVerify::None);
+        let conflict = verify(&["--insecure", "--tls-verify", "ca"]).unwrap_err();
+        assert_eq!(conflict.exit_code(), 2);
+        assert!(
+            conflict
+                .to_string()
+                .contains("conflicts with --tls-verify ca"),
+            "{conflict}"
+        );
+        assert!(
+            Args::try_parse_from(["rload", "--pipe", "--tls", "--tls-verify", "some"]).is_err()
+        );
+        let without_tls = parse(&["--pipe", "--tls-verify", "ca"]).unwrap_err();
+        assert!(
+            without_tls.to_string().contains("need --tls"),
+            "{without_tls}"
+        );
     }
 }

@@ -6,6 +6,8 @@
 
 mod stream;
 mod tls;
+mod verify;
+mod x509;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};

@@ -12,3 +12,4 @@ mod pipe;
 mod reliability;
 mod security;
 mod support;
+mod tls_verify;

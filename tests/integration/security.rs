@@ -90,7 +90,9 @@ fn the_server_name_is_verified() {
     );
     assert_eq!(run.code, 4, "{run:?}");
     assert!(
-        run.stderr.contains("not valid for this host name"),
+        run.stderr.contains(
+            "not valid for elsewhere.example: it is valid for: DNS:localhost, IP:127.0.0.1"
+        ),
         "{run:?}"
     );
 }
