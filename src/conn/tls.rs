@@ -14,11 +14,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{AlertDescription, CertificateError, ClientConfig, ClientConnection};
 
 use super::verify::{NoVerification, Rejected, Verifier};
+use super::x509;
 use crate::config::{TlsConfig, TlsVerify};
 
 /// Plaintext encrypted per write: a few TLS records, so one write never
@@ -49,17 +52,41 @@ pub(crate) fn client_config(tls: &TlsConfig) -> Result<Arc<ClientConfig>, String
         .with_custom_certificate_verifier(verifier);
     let config = match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => {
-            let chain = load_certs(cert)?;
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| format!("cannot read the key {}: {e}", key.display()))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("the client certificate and key do not go together: {e}"))?
+            let client = client_key(cert, key, &provider)?;
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(client)))
         }
         (None, None) => builder.with_no_client_auth(),
         _ => return Err("--cert and --key must be given together".into()),
     };
     Ok(Arc::new(config))
+}
+
+/// The client certificate in `cert` with the key in `key`, for mutual TLS.
+///
+/// rustls's `with_client_auth_cert` checks that the two go together by
+/// reading the certificate with webpki, which refuses X.509 version 1
+/// certificates: `openssl x509 -req` still makes those when given no
+/// extensions, and Redis accepts them. So the check is made here, on any
+/// version; a pair it cannot check goes to the server, which decides.
+fn client_key(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<CertifiedKey, String> {
+    let chain = load_certs(cert)?;
+    let der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("cannot read the key {}: {e}", key.display()))?;
+    let signer = provider
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| format!("cannot use the key in {}: {e}", key.display()))?;
+    let cert_key = x509::Certificate::parse(&chain[0]).map(|c| c.public_key_info);
+    if let (Some(ours), Some(theirs)) = (signer.public_key(), cert_key)
+        && ours.as_ref() != theirs
+    {
+        return Err(format!(
+            "the key in {} does not belong to the certificate in {}: their public keys differ",
+            key.display(),
+            cert.display()
+        ));
+    }
+    Ok(CertifiedKey::new(chain, signer))
 }
 
 /// The trusted roots: the given CA file and directory, else the system's;

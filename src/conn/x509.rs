@@ -1,11 +1,13 @@
 //! The few fields of an X.509 certificate that rload reads itself: its
-//! validity period, and the host names and addresses in its
-//! subjectAltName.
+//! validity period, its public key, and the host names and addresses in
+//! its subjectAltName.
 //!
-//! webpki, which verifies certificates for rustls, keeps these fields to
-//! itself. rload needs them to check the dates of a self-signed server
-//! certificate trusted as it is, and to say which names a certificate is
-//! valid for. Nothing is trusted because of
+//! webpki, which verifies certificates for rustls, reads only version 3
+//! certificates and keeps these fields to itself. rload needs them to take
+//! a version 1 client certificate (still what `openssl x509 -req` makes
+//! without extensions) and check that the key goes with it, to check the
+//! dates of a self-signed server certificate trusted as it is, and to say
+//! which names a certificate is valid for. Nothing is trusted because of
 //! this reader: a certificate it cannot read gets rustls's checks and
 //! messages, unchanged.
 
@@ -30,21 +32,23 @@ const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
 
 /// What rload reads from a certificate.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Certificate {
+pub(crate) struct Certificate<'a> {
     /// Valid from, in seconds since the Unix epoch.
     pub(crate) not_before: i64,
     /// Valid until, in seconds since the Unix epoch.
     pub(crate) not_after: i64,
+    /// The whole SubjectPublicKeyInfo, in DER: tag and length included.
+    pub(crate) public_key_info: &'a [u8],
     /// The subjectAltName's host names and addresses, as OpenSSL prints
     /// them (`DNS:localhost`, `IP:127.0.0.1`); `None` if the certificate
     /// has no subjectAltName.
     pub(crate) alt_names: Option<Vec<String>>,
 }
 
-impl Certificate {
+impl<'a> Certificate<'a> {
     /// Reads `der`, a certificate of any X.509 version; `None` if it is
     /// not one.
-    pub(crate) fn parse(der: &[u8]) -> Option<Self> {
+    pub(crate) fn parse(der: &'a [u8]) -> Option<Self> {
         // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
         let mut cert = Reader(Reader(der).expect(SEQUENCE)?);
         // TBSCertificate ::= SEQUENCE { [0] version OPTIONAL (absent in v1),
@@ -59,7 +63,10 @@ impl Certificate {
         tbs.expect(SEQUENCE)?;
         let (not_before, not_after) = validity(tbs.expect(SEQUENCE)?)?;
         tbs.expect(SEQUENCE)?;
-        tbs.expect(SEQUENCE)?;
+        let (tag, _, public_key_info) = tbs.next()?;
+        if tag != SEQUENCE {
+            return None;
+        }
         let mut alt_names = None;
         while let Some((tag, contents, _)) = tbs.next() {
             if tag == EXTENSIONS {
@@ -72,6 +79,7 @@ impl Certificate {
         Some(Certificate {
             not_before,
             not_after,
+            public_key_info,
             alt_names,
         })
     }
@@ -216,19 +224,19 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rcgen::{CertificateParams, KeyPair, date_time_ymd};
+    use rcgen::{CertificateParams, KeyPair, PublicKeyData, date_time_ymd};
 
-    fn make(names: Vec<String>) -> Vec<u8> {
+    fn make(names: Vec<String>) -> (Vec<u8>, KeyPair) {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(names).unwrap();
         params.not_before = date_time_ymd(2024, 2, 29);
         params.not_after = date_time_ymd(2051, 1, 1);
-        params.self_signed(&key).unwrap().der().to_vec()
+        (params.self_signed(&key).unwrap().der().to_vec(), key)
     }
 
     #[test]
-    fn reads_names_and_dates() {
-        let der = make(vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]);
+    fn reads_names_dates_and_the_public_key() {
+        let (der, key) = make(vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]);
         let cert = Certificate::parse(&der).unwrap();
         assert_eq!(
             cert.alt_names.unwrap(),
@@ -237,17 +245,18 @@ mod tests {
         // 2024-02-29 as UTCTime, 2051-01-01 as GeneralizedTime.
         assert_eq!(cert.not_before, 1_709_164_800);
         assert_eq!(cert.not_after, 2_556_144_000);
+        assert_eq!(cert.public_key_info, key.subject_public_key_info());
     }
 
     #[test]
     fn tells_no_alt_names_from_an_empty_list() {
-        let der = make(Vec::new());
+        let (der, _) = make(Vec::new());
         assert_eq!(Certificate::parse(&der).unwrap().alt_names, None);
     }
 
     #[test]
     fn rejects_every_truncation_without_panicking() {
-        let der = make(vec!["localhost".into()]);
+        let (der, _) = make(vec!["localhost".into()]);
         for n in 0..der.len() {
             assert_eq!(Certificate::parse(&der[..n]), None, "{n} bytes");
         }

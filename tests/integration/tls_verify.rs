@@ -1,8 +1,8 @@
 //! Certificates as users and Redis make them, with the `openssl` command
 //! line, against `redis-server --tls-port`: a self-signed certificate
 //! (which `openssl req -x509` marks CA:TRUE), Redis's own test certificates
-//! (`utils/gen-test-certs.sh`: no subjectAltName), and the three modes of
-//! `--tls-verify`.
+//! (`utils/gen-test-certs.sh`: no subjectAltName, and a version 1
+//! certificate for clients), and the three modes of `--tls-verify`.
 
 use std::process::Command;
 
@@ -188,4 +188,35 @@ fn a_certificate_without_alt_names_needs_tls_verify_ca_or_none() {
     );
     let none = rload_tls(port, &["--tls-verify", "none"]);
     assert_eq!(none.code, 0, "{none:?}");
+}
+
+#[test]
+fn a_v1_client_certificate_loads_and_a_key_not_its_own_is_named() {
+    let ssl = OpenSsl::new();
+    ssl.ca("ca");
+    let san = "subjectAltName = DNS:localhost, IP:127.0.0.1";
+    ssl.signed("server", "Server-only", "ca", Some(san));
+    // gen-test-certs.sh's "redis" certificate, which Redis's tests use as a
+    // client certificate too: no extensions, so version 1.
+    ssl.signed("client", "Generic-cert", "ca", None);
+    assert!(ssl.text("client").contains("Version: 1 (0x0)"));
+    let ca = ssl.path("ca.crt");
+    let (redis, port) =
+        Redis::start_tls_files(&ssl.path("server.crt"), &ssl.path("server.key"), &ca, true);
+    let (cert, key) = (ssl.path("client.crt"), ssl.path("client.key"));
+    let run = rload_tls(port, &["--cacert", &ca, "--cert", &cert, "--key", &key]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(redis.dbsize(), 1);
+    let wrong_key = ssl.path("server.key");
+    let run = rload_tls(
+        port,
+        &["--cacert", &ca, "--cert", &cert, "--key", &wrong_key],
+    );
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "the key in {wrong_key} does not belong to the certificate in {cert}"
+        )),
+        "{run:?}"
+    );
 }
