@@ -21,7 +21,7 @@ Exit status:
   1  some replies were errors, or the server stopped replying (timeout)
   2  the command line is invalid
   3  an input could not be read, or holds an invalid command
-  4  could not connect, log in (AUTH) or select the database
+  4  could not connect, set up TLS, log in (AUTH) or select the database
   5  the connection was lost mid-load, or the server broke the protocol";
 
 /// The flags as the user typed them.
@@ -69,7 +69,9 @@ pub struct Args {
     /// Use RESP3 (HELLO 3)
     #[arg(short = '3')]
     resp3: bool,
-    /// Connection timeout in seconds, decimals allowed
+    /// Timeout in seconds for connecting and for each setup command,
+    /// decimals allowed (default 30, 0 = none); the TLS handshake gets at
+    /// most 5
     #[arg(short = 't', value_name = "SECONDS")]
     connect_timeout: Option<f64>,
     /// Load commands from the input into the server
@@ -110,7 +112,8 @@ pub struct Args {
     /// --tls-verify)
     #[arg(long)]
     tls: bool,
-    /// CA certificate file to verify the server's certificate with
+    /// CA certificate file to verify the server's certificate with; a
+    /// self-signed server certificate given here is trusted as it is
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
     /// Directory of CA certificates to verify the server's certificate with
