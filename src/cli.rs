@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{Config, Endpoint, Password, TlsConfig, redact_uri};
+use crate::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, redact_uri};
 use crate::error::Error;
 use crate::input::Input;
 
@@ -21,7 +21,7 @@ Exit status:
   1  some replies were errors, or the server stopped replying (timeout)
   2  the command line is invalid
   3  an input could not be read, or holds an invalid command
-  4  could not connect, log in (AUTH) or select the database
+  4  could not connect, set up TLS, log in (AUTH) or select the database
   5  the connection was lost mid-load, or the server broke the protocol";
 
 /// The flags as the user typed them.
@@ -69,7 +69,8 @@ pub struct Args {
     /// Use RESP3 (HELLO 3)
     #[arg(short = '3')]
     resp3: bool,
-    /// Connection timeout in seconds, decimals allowed (0 waits forever)
+    /// Timeout in seconds for connecting and for each setup command,
+    /// decimals allowed (0 waits forever); the TLS handshake gets at most 5
     /// [default: 30]
     #[arg(short = 't', value_name = "SECONDS")]
     connect_timeout: Option<f64>,
@@ -107,10 +108,12 @@ pub struct Args {
     /// REDISCLI_AUTH)
     #[arg(long)]
     askpass: bool,
-    /// Connect with TLS; the server's certificate is verified
+    /// Connect with TLS; the server's certificate is verified (see
+    /// --tls-verify)
     #[arg(long)]
     tls: bool,
-    /// CA certificate file to verify the server's certificate with
+    /// CA certificate file to verify the server's certificate with; a
+    /// self-signed server certificate given here is trusted as it is
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
     /// Directory of CA certificates to verify the server's certificate with
@@ -126,12 +129,37 @@ pub struct Args {
     /// the host)
     #[arg(long, value_name = "NAME")]
     sni: Option<String>,
-    /// Do not verify the server's certificate (dangerous: explicit opt-in)
+    /// How much of the server's certificate to verify (default: full)
+    #[arg(long, value_name = "MODE", value_enum)]
+    tls_verify: Option<VerifyMode>,
+    /// Same as --tls-verify none: do not verify the server's certificate
+    /// (dangerous: explicit opt-in)
     #[arg(long)]
     insecure: bool,
     /// Input files, read in order; '-' is standard input
     #[arg(value_name = "FILE")]
     files: Vec<String>,
+}
+
+/// The values of `--tls-verify`, after PostgreSQL's `sslmode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum VerifyMode {
+    /// Check the chain to a trusted CA, and the host name (or --sni)
+    Full,
+    /// Check the chain to a trusted CA only, as redis-cli does
+    Ca,
+    /// Check nothing: any certificate is accepted (dangerous)
+    None,
+}
+
+impl From<VerifyMode> for TlsVerify {
+    fn from(mode: VerifyMode) -> Self {
+        match mode {
+            VerifyMode::Full => TlsVerify::Full,
+            VerifyMode::Ca => TlsVerify::Ca,
+            VerifyMode::None => TlsVerify::None,
+        }
+    }
 }
 
 /// What the command line asks for.
@@ -146,6 +174,23 @@ pub struct Invocation {
 }
 
 impl Args {
+    /// `--tls-verify`, with `--insecure` as `none`; `None` if neither.
+    fn tls_verify(&self) -> Result<Option<TlsVerify>, Error> {
+        match (self.tls_verify, self.insecure) {
+            (None, false) => Ok(None),
+            (None | Some(VerifyMode::None), true) => Ok(Some(TlsVerify::None)),
+            (Some(mode), false) => Ok(Some(mode.into())),
+            (Some(mode), true) => Err(Error::Config(format!(
+                "--insecure is --tls-verify none, and conflicts with --tls-verify {}",
+                if mode == VerifyMode::Full {
+                    "full"
+                } else {
+                    "ca"
+                }
+            ))),
+        }
+    }
+
     /// Checks the flags and turns them into settings.
     ///
     /// # Errors
@@ -157,6 +202,7 @@ impl Args {
                 "nothing to do: rload loads data with --pipe (see --help)".into(),
             ));
         }
+        let verify = self.tls_verify()?;
         let mut config = Config::default();
         let mut warnings = Vec::new();
         let server = &mut config.server;
@@ -208,7 +254,7 @@ impl Args {
             || self.cert.is_some()
             || self.key.is_some()
             || self.sni.is_some()
-            || self.insecure;
+            || verify.is_some();
         if self.tls && server.tls.is_none() {
             server.tls = Some(TlsConfig::default());
         }
@@ -219,7 +265,7 @@ impl Args {
                 tls.cert = self.cert.or(tls.cert.take());
                 tls.key = self.key.or(tls.key.take());
                 tls.sni = self.sni.or(tls.sni.take());
-                tls.insecure |= self.insecure;
+                tls.verify = verify.unwrap_or(tls.verify);
             }
             None if tls_flags => {
                 return Err(Error::Config(
@@ -496,11 +542,46 @@ mod tests {
         .unwrap();
         let tls = inv.config.server.tls.unwrap();
         assert_eq!(
-            (tls.ca_cert, tls.sni, tls.insecure),
-            (Some("ca.pem".into()), Some("redis.local".into()), false)
+            (tls.ca_cert, tls.sni, tls.verify),
+            (
+                Some("ca.pem".into()),
+                Some("redis.local".into()),
+                TlsVerify::Full
+            )
         );
         let inv = parse(&["--pipe", "-u", "rediss://h:6380", "--insecure"]).unwrap();
-        assert!(inv.config.server.tls.unwrap().insecure);
+        assert_eq!(inv.config.server.tls.unwrap().verify, TlsVerify::None);
         assert!(parse(&["--pipe", "--tls", "-s", "/tmp/sock"]).is_err());
+    }
+
+    #[test]
+    fn tls_verify_takes_three_modes_and_insecure_is_none() {
+        let verify = |args: &[&str]| {
+            let all = [&["--pipe", "--tls"], args].concat();
+            parse(&all).map(|inv| inv.config.server.tls.unwrap().verify)
+        };
+        assert_eq!(verify(&[]).unwrap(), TlsVerify::Full);
+        assert_eq!(verify(&["--tls-verify", "full"]).unwrap(), TlsVerify::Full);
+        assert_eq!(verify(&["--tls-verify", "ca"]).unwrap(), TlsVerify::Ca);
+        assert_eq!(verify(&["--tls-verify", "none"]).unwrap(), TlsVerify::None);
+        assert_eq!(verify(&["--insecure"]).unwrap(), TlsVerify::None);
+        let both = ["--insecure", "--tls-verify", "none"];
+        assert_eq!(verify(&both).unwrap(), TlsVerify::None);
+        let conflict = verify(&["--insecure", "--tls-verify", "ca"]).unwrap_err();
+        assert_eq!(conflict.exit_code(), 2);
+        assert!(
+            conflict
+                .to_string()
+                .contains("conflicts with --tls-verify ca"),
+            "{conflict}"
+        );
+        assert!(
+            Args::try_parse_from(["rload", "--pipe", "--tls", "--tls-verify", "some"]).is_err()
+        );
+        let without_tls = parse(&["--pipe", "--tls-verify", "ca"]).unwrap_err();
+        assert!(
+            without_tls.to_string().contains("need --tls"),
+            "{without_tls}"
+        );
     }
 }

@@ -53,6 +53,20 @@ impl fmt::Debug for Password {
     }
 }
 
+/// How much of the server's certificate to verify (`--tls-verify`), named
+/// after PostgreSQL's `sslmode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TlsVerify {
+    /// The chain to a trusted CA, and that the certificate is valid for the
+    /// host name (or `--sni`): stricter than redis-cli.
+    #[default]
+    Full,
+    /// The chain to a trusted CA only, as redis-cli does.
+    Ca,
+    /// Nothing: any certificate is accepted (`--insecure`).
+    None,
+}
+
 /// TLS settings, as redis-cli names them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsConfig {
@@ -66,8 +80,8 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
     /// Server name to send and verify, instead of the host.
     pub sni: Option<String>,
-    /// Skip verification of the server's certificate.
-    pub insecure: bool,
+    /// How much of the server's certificate to verify.
+    pub verify: TlsVerify,
 }
 
 /// How to reach and log in to one server.

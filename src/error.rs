@@ -3,6 +3,7 @@
 //! errors here; they are data, counted in the summary.
 
 use std::io;
+use std::time::Duration;
 
 use crate::input::{FrameError, InlineError};
 
@@ -137,6 +138,26 @@ pub enum ConnectError {
         /// Why it failed.
         #[source]
         source: io::Error,
+    },
+    /// The connection was made, but the server did not answer a setup
+    /// command (AUTH, PING, SELECT, HELLO) within the connect timeout.
+    #[error(
+        "connected to {addr}, but the server did not answer {command} within {} s (-t sets this limit)",
+        .timeout.as_secs_f64()
+    )]
+    Unanswered {
+        /// The server's address.
+        addr: String,
+        /// The command it did not answer.
+        command: &'static str,
+        /// How long rload waited.
+        timeout: Duration,
+    },
+    /// The server needs a password, and none was given.
+    #[error("the server at {addr} needs a password: give it with -a, REDISCLI_AUTH or --askpass")]
+    PasswordNeeded {
+        /// The server's address.
+        addr: String,
     },
     /// The server refused the credentials.
     #[error("AUTH failed at {addr}: {reply}")]

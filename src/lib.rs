@@ -46,7 +46,7 @@ mod pipe;
 pub mod report;
 pub mod resp;
 
-pub use config::{Config, Endpoint, Password, ServerConfig, TlsConfig};
+pub use config::{Config, Endpoint, Password, ServerConfig, TlsConfig, TlsVerify};
 pub use error::{ConnectError, Error, InputError};
 pub use input::Input;
 pub use load::run;

@@ -6,6 +6,8 @@
 
 mod stream;
 mod tls;
+mod verify;
+mod x509;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -23,6 +25,9 @@ pub(crate) struct Connection {
     stream: Stream,
     addr: String,
     buf: Vec<u8>,
+    /// The bound on each setup command (`-t`), for the message when the
+    /// server lets it pass.
+    setup_timeout: Option<Duration>,
 }
 
 impl Connection {
@@ -57,17 +62,34 @@ impl Connection {
         }
     }
 
-    /// An I/O failure during setup, as a [`ConnectError`]; a TLS failure
-    /// (such as the server's rejection of a client certificate, which TLS
-    /// 1.3 delivers after the handshake) is explained as one.
-    fn io_error(&self, e: io::Error) -> ConnectError {
-        match tls_error(&e) {
-            Some(reason) => ConnectError::Tls {
+    /// An I/O failure during the setup `command`, as a [`ConnectError`]: a
+    /// TLS failure (such as the server's rejection of a client certificate,
+    /// which TLS 1.3 delivers after the handshake) is explained as one, and
+    /// a timeout says the server did not answer.
+    fn io_error(&self, command: &'static str, e: io::Error) -> ConnectError {
+        if let Some(reason) = tls_error(&e) {
+            return ConnectError::Tls {
                 addr: self.addr.clone(),
                 reason,
-            },
-            None => ConnectError::io(&self.addr, e),
+            };
         }
+        match (e.kind(), self.setup_timeout) {
+            // A socket timeout reads as EAGAIN ("resource temporarily
+            // unavailable"), which says nothing useful.
+            (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(timeout)) => {
+                ConnectError::Unanswered {
+                    addr: self.addr.clone(),
+                    command,
+                    timeout,
+                }
+            }
+            _ => ConnectError::io(&self.addr, e),
+        }
+    }
+
+    /// Sends a setup command and returns its reply, even an error reply.
+    fn call(&mut self, command: &'static str, args: &[&[u8]]) -> Result<Value, ConnectError> {
+        self.request(args).map_err(|e| self.io_error(command, e))
     }
 
     /// Sends a setup command, turning an error reply into a [`ConnectError`].
@@ -76,14 +98,13 @@ impl Connection {
         command: &'static str,
         args: &[&[u8]],
     ) -> Result<Value, ConnectError> {
-        match self.request(args) {
-            Ok(Value::Error(reply)) => Err(ConnectError::Setup {
+        match self.call(command, args)? {
+            Value::Error(reply) => Err(ConnectError::Setup {
                 addr: self.addr.clone(),
                 command,
                 reply,
             }),
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.io_error(e)),
+            v => Ok(v),
         }
     }
 
@@ -103,17 +124,18 @@ impl Connection {
 pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
     let addr = cfg.endpoint.to_string();
     let stream = open(cfg).map_err(|e| ConnectError::io(&addr, e))?;
-    stream
-        .set_timeouts(cfg.connect_timeout)
-        .map_err(|e| ConnectError::io(&addr, e))?;
     let stream = match &cfg.tls {
         Some(tls) => wrap_tls(stream, cfg, tls, &addr)?,
         None => stream,
     };
+    stream
+        .set_timeouts(cfg.connect_timeout)
+        .map_err(|e| ConnectError::io(&addr, e))?;
     let mut conn = Connection {
         stream,
         addr,
         buf: Vec::new(),
+        setup_timeout: cfg.connect_timeout,
     };
     login(&mut conn, cfg)?;
     conn.stream
@@ -122,8 +144,21 @@ pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
     Ok(conn)
 }
 
+/// The longest the TLS handshake may take, or `-t` if that is shorter
+/// (with `-t 0`, this still applies). A handshake is a few round trips; a
+/// port that does not speak TLS, such as Redis's plain port (which waits
+/// for the end of a command that never comes), never answers the
+/// ClientHello at all, and this bound turns that wait into a prompt error.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The bound on the TLS handshake under the connect timeout `connect`.
+fn handshake_timeout(connect: Option<Duration>) -> Duration {
+    connect.map_or(TLS_HANDSHAKE_TIMEOUT, |t| t.min(TLS_HANDSHAKE_TIMEOUT))
+}
+
 /// Puts TLS over a TCP connection and runs the handshake, so that a bad
-/// certificate is reported here, naming the address.
+/// certificate, or a port that does not answer in TLS, is reported here,
+/// naming the address.
 fn wrap_tls(
     stream: Stream,
     cfg: &ServerConfig,
@@ -139,8 +174,23 @@ fn wrap_tls(
     };
     let config = tls::client_config(tls).map_err(fail)?;
     let name = tls::server_name(tls, host).map_err(fail)?;
+    let bound = handshake_timeout(cfg.connect_timeout);
+    sock.set_read_timeout(Some(bound))
+        .and_then(|()| sock.set_write_timeout(Some(bound)))
+        .map_err(|e| ConnectError::io(addr, e))?;
     match tls::TlsStream::handshake(sock, config, name) {
         Ok(s) => Ok(Stream::Tls(Box::new(s))),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(fail(format!(
+                "the server did not answer the TLS handshake within {} s (is this its TLS port?)",
+                bound.as_secs_f64()
+            )))
+        }
         Err(e) => Err(fail(tls_error(&e).unwrap_or_else(|| e.to_string()))),
     }
 }
@@ -182,50 +232,24 @@ fn open(cfg: &ServerConfig) -> io::Result<Stream> {
 const LOADING_RETRY: Duration = Duration::from_millis(100);
 
 /// AUTH, a PING, SELECT and HELLO 3, as configured.
-///
-/// The PING finds out at once whether the server wants a password (rather
-/// than after every command of the load has failed with NOAUTH), and waits
-/// while a restarted server is still loading its dataset (`-LOADING`), so a
-/// reconnect does not replay commands into errors.
 fn login(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), ConnectError> {
-    let auth_failed = |conn: &Connection, reply: String| ConnectError::Auth {
-        addr: conn.addr.clone(),
-        reply,
-    };
     if let Some(pw) = &cfg.password {
         let pw = pw.expose().as_bytes();
         let reply = match &cfg.user {
-            Some(user) => conn.request(&[b"AUTH", user.as_bytes(), pw]),
-            None => conn.request(&[b"AUTH", pw]),
+            Some(user) => conn.call("AUTH", &[b"AUTH", user.as_bytes(), pw])?,
+            None => conn.call("AUTH", &[b"AUTH", pw])?,
         };
-        if let Value::Error(e) = reply.map_err(|e| conn.io_error(e))? {
-            return Err(auth_failed(conn, e));
+        if let Value::Error(reply) = reply {
+            return Err(ConnectError::Auth {
+                addr: conn.addr.clone(),
+                reply,
+            });
         }
     }
-    let started = Instant::now();
-    loop {
-        match conn.request(&[b"PING"]).map_err(|e| conn.io_error(e))? {
-            Value::Error(e) if e.starts_with("NOAUTH") => return Err(auth_failed(conn, e)),
-            Value::Error(e) if e.starts_with("LOADING") => {
-                if cfg.connect_timeout.is_some_and(|t| started.elapsed() >= t) {
-                    return Err(ConnectError::Setup {
-                        addr: conn.addr.clone(),
-                        command: "PING",
-                        reply: e,
-                    });
-                }
-                std::thread::sleep(LOADING_RETRY);
-            }
-            // Any other answer, even an error (an ACL without PING), will do.
-            _ => break,
-        }
-    }
+    wait_until_ready(conn, cfg)?;
     if cfg.db != 0 {
         let db = cfg.db.to_string();
-        if let Value::Error(reply) = conn
-            .request(&[b"SELECT", db.as_bytes()])
-            .map_err(|e| conn.io_error(e))?
-        {
+        if let Value::Error(reply) = conn.call("SELECT", &[b"SELECT", db.as_bytes()])? {
             return Err(ConnectError::Select {
                 addr: conn.addr.clone(),
                 db: cfg.db,
@@ -237,4 +261,37 @@ fn login(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), ConnectError> 
         conn.setup("HELLO 3", &[b"HELLO", b"3"])?;
     }
     Ok(())
+}
+
+/// PINGs until the server answers other than `-LOADING`.
+///
+/// The PING finds out at once whether the server wants a password (rather
+/// than after every command of the load has failed with NOAUTH), and waits
+/// while a restarted server is still loading its dataset (`-LOADING`), so a
+/// reconnect does not replay commands into errors.
+fn wait_until_ready(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), ConnectError> {
+    let started = Instant::now();
+    loop {
+        match conn.call("PING", &[b"PING"])? {
+            Value::Error(e) if e.starts_with("NOAUTH") => {
+                let addr = conn.addr.clone();
+                return Err(match cfg.password {
+                    None => ConnectError::PasswordNeeded { addr },
+                    Some(_) => ConnectError::Auth { addr, reply: e },
+                });
+            }
+            Value::Error(e) if e.starts_with("LOADING") => {
+                if cfg.connect_timeout.is_some_and(|t| started.elapsed() >= t) {
+                    return Err(ConnectError::Setup {
+                        addr: conn.addr.clone(),
+                        command: "PING",
+                        reply: e,
+                    });
+                }
+                std::thread::sleep(LOADING_RETRY);
+            }
+            // Any other answer, even an error (an ACL without PING), will do.
+            _ => return Ok(()),
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! TLS with rustls: certificates verified by default (against `--cacert`,
-//! `--cacertdir`, or the system's roots), `--insecure` only as an explicit
-//! opt-in, and mutual TLS with `--cert` and `--key`.
+//! `--cacertdir`, or the system's roots; see `verify`), less only
+//! when `--tls-verify` asks, and mutual TLS with `--cert` and `--key`.
 //!
 //! A TLS session is one state machine, but the pipe reads and writes from two
 //! threads. So the halves share the `ClientConnection` behind a mutex that is
@@ -13,16 +13,16 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct,
-    SignatureScheme,
-};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::{AlertDescription, CertificateError, ClientConfig, ClientConnection};
 
-use crate::config::TlsConfig;
+use super::verify::{NoVerification, Rejected, Verifier};
+use super::x509;
+use crate::config::{TlsConfig, TlsVerify};
 
 /// Plaintext encrypted per write: a few TLS records, so one write never
 /// holds the session lock for long.
@@ -34,21 +34,26 @@ pub(crate) fn client_config(tls: &TlsConfig) -> Result<Arc<ClientConfig>, String
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let builder = if tls.insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-    } else {
-        builder.with_root_certificates(roots(tls)?)
+    let verifier: Arc<dyn ServerCertVerifier> = match tls.verify {
+        TlsVerify::None => Arc::new(NoVerification(Arc::clone(&provider))),
+        mode => {
+            let (roots, given) = roots(tls)?;
+            let check_name = mode == TlsVerify::Full;
+            Arc::new(Verifier::new(
+                roots,
+                given,
+                check_name,
+                Arc::clone(&provider),
+            )?)
+        }
     };
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
     let config = match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => {
-            let chain = load_certs(cert)?;
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| format!("cannot read the key {}: {e}", key.display()))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("the client certificate and key do not go together: {e}"))?
+            let client = client_key(cert, key, &provider)?;
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(client)))
         }
         (None, None) => builder.with_no_client_auth(),
         _ => return Err("--cert and --key must be given together".into()),
@@ -56,14 +61,45 @@ pub(crate) fn client_config(tls: &TlsConfig) -> Result<Arc<ClientConfig>, String
     Ok(Arc::new(config))
 }
 
-/// The trusted roots: the given CA file and directory, else the system's.
-fn roots(tls: &TlsConfig) -> Result<rustls::RootCertStore, String> {
+/// The client certificate in `cert` with the key in `key`, for mutual TLS.
+///
+/// rustls's `with_client_auth_cert` checks that the two go together by
+/// reading the certificate with webpki, which refuses X.509 version 1
+/// certificates: `openssl x509 -req` still makes those when given no
+/// extensions, and Redis accepts them. So the check is made here, on any
+/// version; a pair it cannot check goes to the server, which decides.
+fn client_key(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<CertifiedKey, String> {
+    let chain = load_certs(cert)?;
+    let der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("cannot read the key {}: {e}", key.display()))?;
+    let signer = provider
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| format!("cannot use the key in {}: {e}", key.display()))?;
+    let cert_key = x509::Certificate::parse(&chain[0]).map(|c| c.public_key_info);
+    if let (Some(ours), Some(theirs)) = (signer.public_key(), cert_key)
+        && ours.as_ref() != theirs
+    {
+        return Err(format!(
+            "the key in {} does not belong to the certificate in {}: their public keys differ",
+            key.display(),
+            cert.display()
+        ));
+    }
+    Ok(CertifiedKey::new(chain, signer))
+}
+
+/// The trusted roots: the given CA file and directory, else the system's;
+/// and the certificates given, which are also trusted as they are.
+fn roots(tls: &TlsConfig) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static>>), String> {
+    let mut given = Vec::new();
     let mut roots = rustls::RootCertStore::empty();
     if let Some(file) = &tls.ca_cert {
         for cert in load_certs(file)? {
             roots
-                .add(cert)
+                .add(cert.clone())
                 .map_err(|e| format!("bad CA certificate in {}: {e}", file.display()))?;
+            given.push(cert);
         }
     }
     if let Some(dir) = &tls.ca_cert_dir {
@@ -72,7 +108,8 @@ fn roots(tls: &TlsConfig) -> Result<rustls::RootCertStore, String> {
         for entry in entries.flatten() {
             // Anything in the directory that holds certificates counts.
             if let Ok(certs) = load_certs(&entry.path()) {
-                roots.add_parsable_certificates(certs);
+                roots.add_parsable_certificates(certs.iter().cloned());
+                given.extend(certs);
             }
         }
     }
@@ -83,7 +120,7 @@ fn roots(tls: &TlsConfig) -> Result<rustls::RootCertStore, String> {
     if roots.is_empty() {
         return Err("no trusted CA certificates (give one with --cacert)".into());
     }
-    Ok(roots)
+    Ok((roots, given))
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -106,15 +143,26 @@ pub(crate) fn server_name(tls: &TlsConfig, host: &str) -> Result<ServerName<'sta
 /// Explains a TLS failure in the user's terms.
 pub(crate) fn describe(err: &rustls::Error) -> String {
     use rustls::Error as E;
+    if let E::InvalidCertificate(CertificateError::Other(other)) = err
+        && let Some(rejected) = other.0.downcast_ref::<Rejected>()
+    {
+        return rejected.to_string();
+    }
     match err {
         E::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            "the server's certificate is not signed by a trusted CA (give its CA with --cacert, or skip verification with --insecure)".into()
+            "the server's certificate is not signed by a trusted CA (give its CA with --cacert, or skip verification with --tls-verify none)".into()
         }
         E::InvalidCertificate(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }) => {
-            "the server's certificate is not valid for this host name (--sni names the host the certificate is for)".into()
+            "the server's certificate is not valid for this host name (--sni names the host the certificate is for; --tls-verify ca checks the chain only)".into()
+        }
+        E::InvalidCertificate(CertificateError::BadSignature) => {
+            "the server's certificate names a trusted CA as its issuer, but that CA's key did not sign it (is --cacert the CA that signed it, or one made again under the same name?)".into()
         }
         E::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
             "the server's certificate has expired".into()
+        }
+        E::InvalidCertificate(CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. }) => {
+            "the server's certificate is not valid yet (is the clock right?)".into()
         }
         E::AlertReceived(AlertDescription::CertificateRequired) => {
             "the server requires a client certificate (give one with --cert and --key)".into()
@@ -320,55 +368,5 @@ impl Write for TlsWriter {
 
     fn flush(&mut self) -> io::Result<()> {
         self.session.out().send()
-    }
-}
-
-/// Accepts any certificate: `--insecure`, and only that. Signatures are
-/// still checked, so the handshake itself is sound.
-#[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

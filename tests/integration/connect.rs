@@ -1,7 +1,9 @@
 //! Connection options, as redis-cli has them: -n, -a, --user,
 //! REDISCLI_AUTH, -s, -u, and the errors for each failure.
 
+use std::net::TcpListener;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::support::{Redis, rload, rload_pipe, run_with};
 
@@ -74,12 +76,17 @@ fn a_wrong_or_missing_password_fails_without_showing_it() {
         !wrong.stderr.contains("not-the-pw") && !wrong.stdout.contains("not-the-pw"),
         "{wrong:?}"
     );
+    // No AUTH was sent, so no AUTH failed: say what is missing instead.
     let missing = rload_pipe(&redis, &[], "SET k v\n");
     assert_eq!(missing.code, 4, "{missing:?}");
     assert!(
-        missing.stderr.contains("AUTH failed") && missing.stderr.contains("NOAUTH"),
+        missing.stderr.contains(&format!(
+            "the server at 127.0.0.1:{} needs a password: give it with -a, REDISCLI_AUTH or --askpass",
+            redis.port
+        )),
         "{missing:?}"
     );
+    assert!(!missing.stderr.contains("AUTH failed"), "{missing:?}");
     assert_eq!(
         redis.cli(&["-a", "s3cret-pw", "--no-auth-warning", "DBSIZE"]),
         "0"
@@ -147,7 +154,7 @@ fn connects_with_a_uri() {
 #[test]
 fn a_refused_connection_names_the_address() {
     let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let run = rload(&["--pipe", "-p", &port.to_string()], "SET k v\n");
@@ -159,6 +166,25 @@ fn a_refused_connection_names_the_address() {
         "{run:?}"
     );
     assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn a_server_that_connects_but_never_answers_is_reported_with_the_timeout() {
+    // Nothing ever accepts from this listener's backlog, but the kernel
+    // completes the connection: a server that is there and silent.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let started = Instant::now();
+    let run = rload(&["--pipe", "-p", &port.to_string(), "-t", "1"], "SET k v\n");
+    assert!(started.elapsed() < Duration::from_secs(10), "{run:?}");
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "rload: connected to 127.0.0.1:{port}, but the server did not answer PING within 1 s (-t sets this limit)"
+        )),
+        "{run:?}"
+    );
+    drop(silent);
 }
 
 #[test]

@@ -13,3 +13,4 @@ mod reliability;
 mod resume;
 mod security;
 mod support;
+mod tls_verify;

@@ -454,16 +454,32 @@ impl Redis {
     /// A server that also listens for TLS, on the returned port; with
     /// `require_client_cert`, clients must present a certificate.
     pub fn start_tls(certs: &Certs, require_client_cert: bool) -> (Redis, u16) {
+        Redis::start_tls_files(
+            &certs.path("server.crt"),
+            &certs.path("server.key"),
+            &certs.path("ca.crt"),
+            require_client_cert,
+        )
+    }
+
+    /// [`Redis::start_tls`] with the server's certificate, its key, and the
+    /// CA that client certificates must be signed by, given as files.
+    pub fn start_tls_files(
+        cert: &str,
+        key: &str,
+        ca: &str,
+        require_client_cert: bool,
+    ) -> (Redis, u16) {
         let tls_port = free_port().to_string();
         let args = [
             "--tls-port",
             &tls_port,
             "--tls-cert-file",
-            &certs.path("server.crt"),
+            cert,
             "--tls-key-file",
-            &certs.path("server.key"),
+            key,
             "--tls-ca-cert-file",
-            &certs.path("ca.crt"),
+            ca,
             "--tls-auth-clients",
             if require_client_cert { "yes" } else { "no" },
         ];
