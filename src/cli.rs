@@ -341,38 +341,63 @@ fn tcp_port(e: &Endpoint) -> u16 {
     }
 }
 
+/// Short flags that take a value: in a cluster of short flags (`-3ca PW`)
+/// the first of them takes the rest of the token, or the next argument.
+const SHORT_WITH_VALUE: &[u8] = b"hpsanut";
+
 /// The command line that carries on a load from `resume_from`: the same
-/// arguments with `--resume-from` set, and any password taken out (give it
-/// with `REDISCLI_AUTH` instead).
+/// arguments with `--resume-from` set (before any `--`, after which
+/// everything is a file), and any password taken out (give it with
+/// `REDISCLI_AUTH` instead).
 pub fn resume_command(argv: &[String], resume_from: u64) -> String {
     let mut out = Vec::new();
     let mut dropped_password = false;
-    let mut it = argv.iter().peekable();
+    let mut it = argv.iter();
+    if let Some(program) = it.next() {
+        out.push(program.clone());
+    }
+    let mut files_only = Vec::new();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--resume-from" | "-a" | "--pass" => {
-                dropped_password |= arg != "--resume-from";
+            "--" => {
+                files_only.push(arg.clone());
+                files_only.extend(it.by_ref().cloned());
+            }
+            "--resume-from" => drop(it.next()),
+            "--pass" => {
+                dropped_password = true;
                 it.next();
             }
             a if a.starts_with("--resume-from=") => {}
-            a if a.starts_with("--pass=")
-                || (a.starts_with("-a") && a.len() > 2 && !a.starts_with("--")) =>
-            {
-                dropped_password = true;
-            }
-            "-u" => {
-                out.push(arg.clone());
-                if let Some(uri) = it.next() {
-                    let redacted = redact_uri(uri);
-                    dropped_password |= redacted != *uri;
-                    out.push(redacted.replace(":***@", "@"));
+            a if a.starts_with("--pass=") => dropped_password = true,
+            a if a.starts_with("--") || !a.starts_with('-') || a == "-" => out.push(arg.clone()),
+            short => {
+                let (kept, value) = split_short_cluster(short, &mut it);
+                match (kept.chars().last(), value) {
+                    (Some('a'), Some(_)) => {
+                        dropped_password = true;
+                        if kept.len() > 2 {
+                            out.push(kept[..kept.len() - 1].to_string());
+                        }
+                    }
+                    (Some('u'), Some(uri)) => {
+                        let bare = strip_uri_password(&uri);
+                        dropped_password |= bare != uri;
+                        out.push(kept);
+                        out.push(bare);
+                    }
+                    (_, Some(value)) => {
+                        out.push(kept);
+                        out.push(value);
+                    }
+                    (_, None) => out.push(kept),
                 }
             }
-            _ => out.push(arg.clone()),
         }
     }
     out.push("--resume-from".into());
     out.push(resume_from.to_string());
+    out.extend(files_only);
     let mut line = out
         .iter()
         .map(|a| shell_quote(a))
@@ -382,6 +407,33 @@ pub fn resume_command(argv: &[String], resume_from: u64) -> String {
         line = format!("REDISCLI_AUTH=... {line}");
     }
     line
+}
+
+/// Splits a cluster of short flags (`-3c`, `-apw`, `-3a`, `-a=pw`) into its
+/// flags, up to and including the first that takes a value, and that
+/// value: the rest of the token, or else the next argument.
+fn split_short_cluster<'a>(
+    token: &str,
+    rest: &mut impl Iterator<Item = &'a String>,
+) -> (String, Option<String>) {
+    for (i, c) in token.char_indices().skip(1) {
+        if c.is_ascii() && SHORT_WITH_VALUE.contains(&(c as u8)) {
+            let (flags, value) = token.split_at(i + 1);
+            let value = match value.strip_prefix('=').unwrap_or(value) {
+                "" => rest.next().cloned(),
+                v => Some(v.to_string()),
+            };
+            return (flags.to_string(), value);
+        }
+    }
+    (token.to_string(), None)
+}
+
+/// A URI without its password; a lone userinfo (`redis://pw@host`) is a
+/// password, as redis-cli reads it.
+fn strip_uri_password(uri: &str) -> String {
+    let redacted = redact_uri(uri);
+    redacted.replace(":***@", "@").replace("://***@", "://")
 }
 
 fn shell_quote(s: &str) -> String {
@@ -520,6 +572,39 @@ mod tests {
         assert_eq!(
             line,
             "REDISCLI_AUTH=... rload --pipe -u redis://u@h 'my file.txt' --resume-from 1234"
+        );
+    }
+
+    fn resume_of(args: &[&str]) -> String {
+        let argv: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        resume_command(&argv, 7)
+    }
+
+    #[test]
+    fn the_resume_point_goes_before_a_double_dash() {
+        assert_eq!(
+            resume_of(&["rload", "--pipe", "--", "-a", "--resume-from"]),
+            "rload --pipe --resume-from 7 -- -a --resume-from"
+        );
+    }
+
+    #[test]
+    fn passwords_are_dropped_from_clusters_of_short_flags_and_lone_userinfo() {
+        assert_eq!(
+            resume_of(&["rload", "--pipe", "-3ca", "pw", "f"]),
+            "REDISCLI_AUTH=... rload --pipe -3c f --resume-from 7"
+        );
+        assert_eq!(
+            resume_of(&["rload", "--pipe", "-apw", "-a=pw", "--pass=pw", "f"]),
+            "REDISCLI_AUTH=... rload --pipe f --resume-from 7"
+        );
+        assert_eq!(
+            resume_of(&["rload", "--pipe", "-u", "redis://SECRET@h:1/2", "-p1"]),
+            "REDISCLI_AUTH=... rload --pipe -u redis://h:1/2 -p 1 --resume-from 7"
+        );
+        assert_eq!(
+            resume_of(&["rload", "--pipe", "-n", "3", "-h", "host"]),
+            "rload --pipe -n 3 -h host --resume-from 7"
         );
     }
 

@@ -142,9 +142,10 @@ impl ServerConfig {
             None => (None, authority),
         };
         if let Some(info) = userinfo {
+            // As redis-cli reads it: `user:password`, or a lone password.
             let (user, pass) = match info.split_once(':') {
                 Some((u, p)) => (u, Some(p)),
-                None => (info, None),
+                None => ("", Some(info)),
             };
             if !user.is_empty() {
                 self.user =
@@ -225,7 +226,8 @@ pub fn redact_uri(uri: &str) -> String {
                 &rest[..colon],
                 &rest[at..]
             ),
-            None => uri.to_string(),
+            // A lone userinfo is a password.
+            None => format!("{}***{}", &uri[..scheme_end], &rest[at..]),
         },
         None => uri.to_string(),
     }
@@ -310,6 +312,14 @@ mod tests {
         assert_eq!(c.password.as_ref().map(Password::expose), Some("pw"));
         assert!(c.tls.is_some());
         assert_eq!(c.endpoint.to_string(), "[::1]:6380");
+    }
+
+    #[test]
+    fn a_lone_userinfo_is_the_password_as_in_redis_cli() {
+        let c = uri("redis://SECRET@h:1");
+        assert_eq!(c.user, None);
+        assert_eq!(c.password.as_ref().map(Password::expose), Some("SECRET"));
+        assert_eq!(redact_uri("redis://SECRET@h:1"), "redis://***@h:1");
     }
 
     #[test]

@@ -192,6 +192,13 @@ impl Feeder {
     ) -> (Option<Stop>, bool) {
         let fed = self.feed_all(reader, sink);
         self.stopped_by_pipe = matches!(fed, Err(FeedStop::Pipe));
+        if fed.is_ok() && self.seq < self.resume_from {
+            self.events.notice(&format!(
+                "--resume-from {} is past the end of the input, which holds {}: nothing was sent",
+                self.resume_from,
+                crate::report::count(self.seq, "command")
+            ));
+        }
         let stop = match fed {
             Ok(()) => self
                 .open_block

@@ -87,10 +87,19 @@ pub enum Next<'a> {
     End,
 }
 
+/// One input of the list: opened when the reader reaches it, and closed
+/// when it has read all of it, so a load of thousands of files holds one
+/// open at a time.
+enum Source {
+    Unopened(Input),
+    Open(Box<dyn Read + Send>),
+    Closed,
+}
+
 /// Reads and frames commands from a list of inputs, one at a time.
 pub struct InputReader {
     names: Vec<String>,
-    readers: Vec<Box<dyn Read + Send>>,
+    sources: Vec<Source>,
     current: usize,
     buf: Vec<u8>,
     start: usize,
@@ -112,28 +121,31 @@ pub struct InputReader {
 }
 
 impl InputReader {
-    /// Opens every input up front, so that a missing file stops the load
-    /// before anything is sent.
+    /// Checks that every input can be opened, so that a missing file stops
+    /// the load before anything is sent; each is opened for reading only
+    /// when the reader reaches it.
     ///
     /// # Errors
     ///
     /// The first input that cannot be opened, or that is a directory.
     pub fn open(inputs: &[Input]) -> Result<Self, InputError> {
-        let readers = inputs
-            .iter()
-            .map(Input::open)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::from_readers(
-            inputs.iter().map(Input::name).collect(),
-            readers,
-        ))
+        for input in inputs {
+            input.check()?;
+        }
+        let names = inputs.iter().map(Input::name).collect();
+        let sources = inputs.iter().cloned().map(Source::Unopened).collect();
+        Ok(Self::with_sources(names, sources))
     }
 
     /// A reader over already opened inputs.
     pub(crate) fn from_readers(names: Vec<String>, readers: Vec<Box<dyn Read + Send>>) -> Self {
+        Self::with_sources(names, readers.into_iter().map(Source::Open).collect())
+    }
+
+    fn with_sources(names: Vec<String>, sources: Vec<Source>) -> Self {
         InputReader {
             names,
-            readers,
+            sources,
             current: 0,
             buf: Vec::new(),
             read_size: FIRST_READ,
@@ -300,11 +312,13 @@ impl InputReader {
         }
     }
 
-    /// Moves to the next input; false when there is none.
+    /// Moves to the next input, closing the one read; false when there is
+    /// none.
     fn next_input(&mut self) -> bool {
-        if self.current + 1 >= self.readers.len() {
+        if self.current + 1 >= self.sources.len() {
             return false;
         }
+        self.sources[self.current] = Source::Closed;
         self.current += 1;
         self.eof = false;
         self.searched = 0;
@@ -344,7 +358,13 @@ impl InputReader {
             self.buf.truncate(2 * READ_SIZE);
             self.buf.shrink_to_fit();
         }
-        let reader = &mut self.readers[self.current];
+        let source = &mut self.sources[self.current];
+        if let Source::Unopened(input) = source {
+            *source = Source::Open(input.open()?);
+        }
+        let Source::Open(reader) = source else {
+            unreachable!("the current input is open until the next is reached");
+        };
         loop {
             match reader.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,

@@ -40,6 +40,15 @@ impl Input {
         }
     }
 
+    /// Checks that the input can be opened for reading, without keeping
+    /// it open.
+    pub(crate) fn check(&self) -> Result<(), InputError> {
+        match self {
+            Input::File(_) => self.open().map(drop),
+            Input::Stdin | Input::Bytes { .. } => Ok(()),
+        }
+    }
+
     pub(crate) fn open(&self) -> Result<Box<dyn Read + Send>, InputError> {
         match self {
             Input::Stdin => Ok(Box::new(io::stdin())),

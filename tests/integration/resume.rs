@@ -167,3 +167,77 @@ fn max_errors_reached_inside_a_transaction_discards_it() {
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(redis.dbsize(), 300_002);
 }
+
+#[test]
+fn a_resume_point_past_the_end_of_the_input_is_reported() {
+    let redis = Redis::start();
+    let run = rload_pipe(&redis, &["--resume-from", "10"], "SET a 1\nSET b 2\n");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "--resume-from 10 is past the end of the input, which holds 2 commands: nothing was sent"
+        ),
+        "{run:?}"
+    );
+    assert_eq!(redis.dbsize(), 0);
+}
+
+/// The resume command keeps `--resume-from` before a `--` (after which
+/// everything is a file), and never prints a password given as a URI's
+/// lone userinfo, which is a password as redis-cli reads it.
+#[test]
+fn the_resume_command_works_after_a_double_dash_and_a_lone_userinfo_password() {
+    let redis = Redis::start_with(&["--requirepass", "SECRET"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("-data.txt");
+    std::fs::write(&file, "SET a 1\nSET b \"2\nSET c 3\n").unwrap();
+    let uri = format!("redis://SECRET@127.0.0.1:{}", redis.port);
+    let file_arg = file.display().to_string();
+    let args = ["--pipe", "-u", &uri, "--no-auth-warning", "--", &file_arg];
+    let run = crate::support::rload(&args, "");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(!run.stderr.contains("SECRET"), "{run:?}");
+    let resume = run
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rload: fix the input, then resume with: "))
+        .unwrap_or_else(|| panic!("no resume line in {run:?}"));
+    assert!(
+        resume.starts_with("REDISCLI_AUTH=... ")
+            && resume.contains(&format!("--resume-from 1 -- {file_arg}")),
+        "{resume}"
+    );
+    std::fs::write(&file, "SET a 1\nSET b \"2\"\nSET c 3\n").unwrap();
+    let command = resume.replace("REDISCLI_AUTH=...", "REDISCLI_AUTH=SECRET");
+    let again = run_with(Command::new("sh").arg("-c").arg(&command), Vec::new());
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.counts(), (0, 2), "{again:?}");
+}
+
+/// Inputs are opened one at a time, as they are reached: more files than
+/// the open-files limit allows at once still load.
+#[test]
+fn loads_more_files_than_may_be_open_at_once() {
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<String> = (0..300)
+        .map(|i| {
+            let path = dir.path().join(format!("{i}.txt"));
+            std::fs::write(&path, format!("SET k{i} {i}\n")).unwrap();
+            path.display().to_string()
+        })
+        .collect();
+    let mut command = format!(
+        "ulimit -n 64 && exec {} --pipe -p {}",
+        env!("CARGO_BIN_EXE_rload"),
+        redis.port
+    );
+    for f in &files {
+        command.push(' ');
+        command.push_str(f);
+    }
+    let run = run_with(Command::new("sh").arg("-c").arg(&command), Vec::new());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.counts(), (0, 300), "{run:?}");
+    assert_eq!(redis.dbsize(), 300);
+}
