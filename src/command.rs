@@ -13,24 +13,27 @@ use crate::pipe::Watch;
 /// subscribe family, `MONITOR`, `SYNC`, `PSYNC`, `CLIENT REPLY OFF|SKIP` and
 /// `QUIT` make the server send more, fewer or no replies, or close the
 /// connection, so replies could no longer be matched to commands.
-pub(crate) fn classify(args: &Args<'_>) -> Result<Option<Watch>, String> {
+///
+/// A `SELECT` is watched only for a database the server has (below
+/// `databases`): any other fails, and changes nothing.
+pub(crate) fn classify(args: &Args<'_>, databases: u32) -> Result<Option<Watch>, String> {
     let Some(name) = args.get(0) else {
         return Ok(None);
     };
     // Most commands are ruled out by their length alone.
     let is = |s: &str| name.eq_ignore_ascii_case(s.as_bytes());
     Ok(match name.len() {
-        4 if is("EXEC") => Some(Watch::EndMulti),
+        4 if is("EXEC") => Some(Watch::Exec),
         5 if is("MULTI") => Some(Watch::Multi),
         5 if is("RESET") => Some(Watch::Reset),
         6 if is("SELECT") => match args
             .get(1)
             .and_then(|db| std::str::from_utf8(db).ok()?.parse().ok())
         {
-            Some(db) if args.len() == 2 => Some(Watch::Select(db)),
+            Some(db) if args.len() == 2 && db < databases => Some(Watch::Select(db)),
             _ => None,
         },
-        7 if is("DISCARD") => Some(Watch::EndMulti),
+        7 if is("DISCARD") => Some(Watch::Discard),
         4 if is("QUIT") => {
             return Err("QUIT would close the connection before the load ends; remove it".into());
         }
@@ -83,15 +86,15 @@ mod tests {
         }])
         .unwrap();
         let cmd = r.next_command().unwrap().unwrap();
-        classify(&cmd.args)
+        classify(&cmd.args, 16)
     }
 
     #[test]
     fn watches_commands_that_change_connection_state() {
         assert_eq!(classify_line("select 9"), Ok(Some(Watch::Select(9))));
         assert_eq!(classify_line("MULTI"), Ok(Some(Watch::Multi)));
-        assert_eq!(classify_line("exec"), Ok(Some(Watch::EndMulti)));
-        assert_eq!(classify_line("Discard"), Ok(Some(Watch::EndMulti)));
+        assert_eq!(classify_line("exec"), Ok(Some(Watch::Exec)));
+        assert_eq!(classify_line("Discard"), Ok(Some(Watch::Discard)));
         assert_eq!(classify_line("RESET"), Ok(Some(Watch::Reset)));
     }
 
@@ -100,6 +103,7 @@ mod tests {
         assert_eq!(classify_line("SET k v"), Ok(None));
         assert_eq!(classify_line("SELECT x"), Ok(None));
         assert_eq!(classify_line("SELECT 1 2"), Ok(None));
+        assert_eq!(classify_line("SELECT 16"), Ok(None), "no such database");
         assert_eq!(classify_line("CLIENT REPLY ON"), Ok(None));
     }
 

@@ -105,6 +105,16 @@ pub enum InvalidKind {
     Refused(String),
     /// The input ends inside the transaction this `MULTI` opened.
     OpenTransaction,
+    /// An inline argument longer than the server accepts
+    /// (`proto-max-bulk-len`), which would make it close the connection.
+    ArgTooLong {
+        /// The argument's 1-based position; 1 is the command name.
+        index: usize,
+        /// Its length.
+        len: u64,
+        /// The server's limit.
+        max: u64,
+    },
 }
 
 impl std::fmt::Display for InvalidKind {
@@ -119,6 +129,11 @@ impl std::fmt::Display for InvalidKind {
                 max >> 20
             ),
             InvalidKind::Refused(why) => f.write_str(why),
+            InvalidKind::ArgTooLong { index, len, max } => write!(
+                f,
+                "argument {index} is {len} bytes long, over the server's limit of {} (proto-max-bulk-len)",
+                crate::input::show_size(*max)
+            ),
             InvalidKind::OpenTransaction => f.write_str(
                 "the input ends inside the transaction this MULTI opens (no EXEC or DISCARD follows)",
             ),

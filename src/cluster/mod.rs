@@ -69,6 +69,7 @@ pub(crate) fn run(
         Ok(v) => keys::CommandTable::from_reply(v).map_err(|e| bad_reply("COMMAND", e))?,
         Err(e) => return Err(ConnectError::io(&addr, e).into()),
     };
+    let limits = seed.limits()?;
     drop(seed);
 
     let mut router = router::Router::start(
@@ -78,7 +79,14 @@ pub(crate) fn run(
         Arc::clone(&names),
         Arc::clone(&events),
     )?;
-    let mut feeder = Feeder::new(config, names, Arc::clone(&events));
+    reader.set_max_bulk(limits.max_bulk);
+    // A cluster has one database: SELECT 0 is all that works.
+    let limits = crate::conn::Limits {
+        databases: 1,
+        ..limits
+    };
+    let mut feeder = Feeder::new(config, names, Arc::clone(&events), limits);
+    feeder.skip_to_resume_point(reader, None)?;
     let (stop, read_all) = feeder.run(reader, &mut router);
     let local_errors = router.local_errors;
     let failure = router.failure_stop();

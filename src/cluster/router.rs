@@ -147,7 +147,7 @@ impl Router {
         let index = self.members.len();
         let shared = Shared::new(&addr, Arc::clone(&self.names), Arc::clone(&self.events))
             .in_cluster(index, self.inbox_tx.clone());
-        let pipe = Pipe::start(c, Arc::new(shared), pipe_options(&config))
+        let pipe = Pipe::start(c, Arc::new(shared), pipe_options(&config, &config.server))
             .map_err(|e| ConnectError::io(&addr, e))?;
         self.members.push(Member { host, port, pipe });
         Ok(index as u16)
@@ -277,7 +277,7 @@ impl Router {
             Route::Everywhere => block.everywhere = true,
             Route::Anywhere => {}
         }
-        if matches!(watch, Some(Watch::EndMulti | Watch::Reset)) {
+        if watch.is_some_and(Watch::ends_block) {
             let block = self.block.take().expect("just added to");
             return self.send_block(block);
         }
@@ -357,16 +357,6 @@ impl Sink for Router {
                 Ok(())
             }
         }
-    }
-
-    /// Only a `SELECT` replayed on resume comes this way: every master.
-    fn push_encoded(
-        &mut self,
-        bytes: &[u8],
-        meta: CmdMeta,
-        watch: Option<Watch>,
-    ) -> Result<(), Stopped> {
-        self.send_everywhere(Payload::Bytes(bytes), meta, watch)
     }
 
     /// A transaction is only sent once complete: an unfinished one is

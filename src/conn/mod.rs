@@ -20,6 +20,26 @@ use crate::config::{Endpoint, ServerConfig, TlsConfig};
 use crate::error::ConnectError;
 use crate::resp::{Value, encode_to_vec, parse_value};
 
+/// What the server accepts, as far as rload checks the input against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// The longest argument (`proto-max-bulk-len`): a longer one makes the
+    /// server close the connection.
+    pub max_bulk: u64,
+    /// The number of databases: `SELECT` of any other fails.
+    pub databases: u32,
+}
+
+impl Default for Limits {
+    /// The server's defaults.
+    fn default() -> Self {
+        Limits {
+            max_bulk: crate::input::MAX_BULK_LEN,
+            databases: 16,
+        }
+    }
+}
+
 /// A connected, logged-in connection to one server.
 pub(crate) struct Connection {
     stream: Stream,
@@ -88,7 +108,11 @@ impl Connection {
     }
 
     /// Sends a setup command and returns its reply, even an error reply.
-    fn call(&mut self, command: &'static str, args: &[&[u8]]) -> Result<Value, ConnectError> {
+    pub(crate) fn call(
+        &mut self,
+        command: &'static str,
+        args: &[&[u8]],
+    ) -> Result<Value, ConnectError> {
         self.request(args).map_err(|e| self.io_error(command, e))
     }
 
@@ -106,6 +130,50 @@ impl Connection {
             }),
             v => Ok(v),
         }
+    }
+
+    /// Selects database `db`.
+    ///
+    /// # Errors
+    ///
+    /// The server refused it, or the connection failed.
+    pub(crate) fn select(&mut self, db: u32) -> Result<(), ConnectError> {
+        let n = db.to_string();
+        match self.call("SELECT", &[b"SELECT", n.as_bytes()])? {
+            Value::Error(reply) => Err(ConnectError::Select {
+                addr: self.addr.clone(),
+                db,
+                reply,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The server's settings that decide which input it accepts, read with
+    /// `CONFIG GET` where the ACL allows it; the defaults where not.
+    ///
+    /// # Errors
+    ///
+    /// A failure of the connection (an error reply is not one).
+    pub(crate) fn limits(&mut self) -> Result<Limits, ConnectError> {
+        let mut limits = Limits::default();
+        if let Some(n) = self.config_number("proto-max-bulk-len")? {
+            limits.max_bulk = n;
+        }
+        if let Some(n) = self.config_number("databases")? {
+            limits.databases = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        Ok(limits)
+    }
+
+    /// A numeric setting from `CONFIG GET`, or `None` if it cannot be read.
+    fn config_number(&mut self, name: &str) -> Result<Option<u64>, ConnectError> {
+        let reply = self.call("CONFIG GET", &[b"CONFIG", b"GET", name.as_bytes()])?;
+        let value = reply
+            .into_items()
+            .and_then(|items| items.into_iter().nth(1))
+            .and_then(|v| std::str::from_utf8(v.as_bytes()?).ok()?.parse().ok());
+        Ok(value)
     }
 
     /// Splits the connection for the pipe: the reader's half, the writer's
@@ -248,14 +316,7 @@ fn login(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), ConnectError> 
     }
     wait_until_ready(conn, cfg)?;
     if cfg.db != 0 {
-        let db = cfg.db.to_string();
-        if let Value::Error(reply) = conn.call("SELECT", &[b"SELECT", db.as_bytes()])? {
-            return Err(ConnectError::Select {
-                addr: conn.addr.clone(),
-                db: cfg.db,
-                reply,
-            });
-        }
+        conn.select(cfg.db)?;
     }
     if cfg.resp3 {
         conn.setup("HELLO 3", &[b"HELLO", b"3"])?;

@@ -55,6 +55,15 @@ impl ArgBuf {
         });
     }
 
+    /// The 1-based position and the length of the longest argument.
+    pub(crate) fn longest(&self) -> Option<(usize, usize)> {
+        self.spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i + 1, s.end - s.start))
+            .max_by_key(|&(_, len)| len)
+    }
+
     /// Borrows the arguments, resolving base spans against `base`.
     pub(crate) fn args<'a>(&'a self, base: &'a [u8]) -> Args<'a> {
         Args::new(base, &self.scratch, &self.spans)

@@ -118,6 +118,8 @@ pub struct InputReader {
     searched: usize,
     /// How much the next read asks for.
     read_size: usize,
+    /// The longest argument the server accepts (`proto-max-bulk-len`).
+    max_bulk: u64,
 }
 
 impl InputReader {
@@ -160,7 +162,15 @@ impl InputReader {
             plain: PlainLines::default(),
             resync: Resync::Ready,
             searched: 0,
+            max_bulk: super::MAX_BULK_LEN,
         }
+    }
+
+    /// Validates arguments against the server's `proto-max-bulk-len`,
+    /// instead of its default: a longer one makes the server close the
+    /// connection, so it is invalid input.
+    pub fn set_max_bulk(&mut self, max: u64) {
+        self.max_bulk = max;
     }
 
     /// The names of the inputs, indexed by `Position::source`.

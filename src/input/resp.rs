@@ -19,7 +19,8 @@
 
 use super::args::ArgBuf;
 
-/// The longest bulk the server accepts by default (`proto-max-bulk-len`).
+/// The longest bulk the server accepts by default (`proto-max-bulk-len`);
+/// rload reads the server's own setting when it connects, where it may.
 pub const MAX_BULK_LEN: u64 = 512 * 1024 * 1024;
 
 /// The server's limit on a multibulk count (`INT_MAX`).
@@ -61,8 +62,13 @@ pub enum FrameErrorKind {
     BadBulkLength,
     /// A `$-1` null bulk, which is not an argument.
     NullBulk,
-    /// A bulk longer than the server's default `proto-max-bulk-len`.
-    BulkTooLong(u64),
+    /// A bulk longer than the server's `proto-max-bulk-len`.
+    BulkTooLong {
+        /// The bulk's length.
+        len: u64,
+        /// The server's limit.
+        max: u64,
+    },
     /// A `*` or `$` line does not end in CRLF.
     MissingCrlf,
     /// The bytes after a bulk's payload are not CRLF.
@@ -84,9 +90,10 @@ impl std::fmt::Display for FrameError {
             FrameErrorKind::NullBulk => {
                 f.write_str("'$-1' (a null bulk) cannot be an argument of a command")
             }
-            FrameErrorKind::BulkTooLong(n) => write!(
+            FrameErrorKind::BulkTooLong { len, max } => write!(
                 f,
-                "bulk length {n} is over the server's 512 MiB limit (proto-max-bulk-len)"
+                "bulk length {len} is over the server's limit of {} (proto-max-bulk-len)",
+                show_size(max)
             ),
             FrameErrorKind::MissingCrlf => {
                 f.write_str("expected CRLF at the end of a '*' or '$' line")
@@ -103,6 +110,15 @@ fn show_byte(b: u8) -> String {
         format!("'{}'", b as char)
     } else {
         format!("byte 0x{b:02x}")
+    }
+}
+
+/// A size as people write it: `512 MiB`, or bytes when not whole MiB.
+pub(crate) fn show_size(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -123,7 +139,12 @@ impl RespFramer {
     /// # Errors
     ///
     /// The first violation found, with its offset from the frame start.
-    pub(crate) fn frame(&mut self, buf: &[u8], args: &mut ArgBuf) -> Result<Frame, FrameError> {
+    pub(crate) fn frame(
+        &mut self,
+        buf: &[u8],
+        args: &mut ArgBuf,
+        max_bulk: u64,
+    ) -> Result<Frame, FrameError> {
         let argc = match self.argc {
             Some(n) => n,
             None => {
@@ -160,7 +181,7 @@ impl RespFramer {
             let Some((len, start)) = number(buf, at, FrameErrorKind::BadBulkLength)? else {
                 return Ok(Frame::Incomplete(buf.len() + 1));
             };
-            let len = bulk_len(len, at)?;
+            let len = bulk_len(len, at, max_bulk)?;
             let end = start + len;
             if buf.len() < end + 2 {
                 return Ok(Frame::Incomplete(end + 2));
@@ -179,11 +200,11 @@ impl RespFramer {
 }
 
 /// Checks a parsed `$` length; `at` is the offset of its `$`.
-fn bulk_len(len: i64, at: usize) -> Result<usize, FrameError> {
+fn bulk_len(len: i64, at: usize, max: u64) -> Result<usize, FrameError> {
     let kind = match len {
         -1 => FrameErrorKind::NullBulk,
         n if n < 0 => FrameErrorKind::BadBulkLength,
-        n if n as u64 > MAX_BULK_LEN => FrameErrorKind::BulkTooLong(n as u64),
+        n if n as u64 > max => FrameErrorKind::BulkTooLong { len: n as u64, max },
         n => return Ok(n as usize),
     };
     Err(FrameError {
@@ -257,7 +278,7 @@ mod tests {
 
     fn frame(buf: &[u8]) -> (Result<Frame, FrameError>, Vec<Vec<u8>>) {
         let mut args = ArgBuf::default();
-        let r = RespFramer::default().frame(buf, &mut args);
+        let r = RespFramer::default().frame(buf, &mut args, MAX_BULK_LEN);
         let got = args.args(buf).iter().map(<[u8]>::to_vec).collect();
         (r, got)
     }
@@ -303,12 +324,12 @@ mod tests {
         let mut args = ArgBuf::default();
         for cut in 1..whole.len() {
             assert!(matches!(
-                framer.frame(&whole[..cut], &mut args),
+                framer.frame(&whole[..cut], &mut args, MAX_BULK_LEN),
                 Ok(Frame::Incomplete(_))
             ));
         }
         assert_eq!(
-            framer.frame(whole, &mut args),
+            framer.frame(whole, &mut args, MAX_BULK_LEN),
             Ok(Frame::Command(whole.len()))
         );
         assert_eq!(args.args(whole).get(1), Some(&b"hello"[..]));
@@ -350,7 +371,10 @@ mod tests {
         assert_eq!(err(b"*1\r\n$abc\r\n").kind, FrameErrorKind::BadBulkLength);
         assert_eq!(
             err(b"*1\r\n$536870913\r\n").kind,
-            FrameErrorKind::BulkTooLong(536_870_913)
+            FrameErrorKind::BulkTooLong {
+                len: 536_870_913,
+                max: MAX_BULK_LEN
+            }
         );
     }
 

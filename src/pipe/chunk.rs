@@ -21,8 +21,11 @@ pub(crate) enum Watch {
     Select(u32),
     /// `MULTI`: commands up to `EXEC` or `DISCARD` apply together or not at all.
     Multi,
-    /// `EXEC` or `DISCARD`: the transaction is over.
-    EndMulti,
+    /// `EXEC`: the transaction is over, and applied if its reply is an
+    /// array.
+    Exec,
+    /// `DISCARD`: the transaction is over, and dropped.
+    Discard,
     /// rload's own `DISCARD` of a transaction the input left open: the
     /// transaction is over and was not applied, so it is not committed, and
     /// the `DISCARD`'s reply is not counted.
@@ -34,6 +37,17 @@ pub(crate) enum Watch {
     /// A command rload adds for itself, such as `ASKING`: its reply is not
     /// counted.
     Internal,
+}
+
+impl Watch {
+    /// Whether the command ends a transaction (`EXEC`, `DISCARD`, `RESET`,
+    /// or rload's own `DISCARD`).
+    pub(crate) fn ends_block(self) -> bool {
+        matches!(
+            self,
+            Watch::Exec | Watch::Discard | Watch::Reset | Watch::Abandon
+        )
+    }
 }
 
 /// Where one command came from, and where its bytes end in the chunk.

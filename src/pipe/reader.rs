@@ -186,11 +186,17 @@ impl Reader {
     }
 
     fn on_replies(&mut self, scanner: &ReplyScanner, batch: &Batch) -> Result<(), ReaderEnd> {
-        let last_type = batch
-            .last_type
-            .expect("a batch with replies has a last type");
+        let last_type = match batch.last_type {
+            // A null array (an EXEC that did not run) is a null.
+            Some(b'*') if scanner.last_text() == b"-1" => b'_',
+            Some(t) => t,
+            None => unreachable!("a batch with replies has a last type"),
+        };
         let error = batch.ended_in_error();
         self.shared.note_reply();
+        if error && scanner.last_text().starts_with(b"ERR Protocol error") {
+            return Err(self.refused_as_protocol_error(scanner, batch));
+        }
         let redirected = self.shared.cluster.is_some()
             && self.follow_redirects(scanner, batch, last_type, error);
         let result = if redirected {
@@ -227,6 +233,29 @@ impl Reader {
             .fetch_add(batch.replies, Ordering::Release);
         self.window.retire(|c| drop(self.free.send(c)));
         result
+    }
+
+    /// The server answered the last command of `batch` with a protocol
+    /// error, which it sends just before it closes the connection: that
+    /// command was not run. The replies before it are accounted for; the
+    /// pipe stops, and the account leaves that command unacknowledged.
+    fn refused_as_protocol_error(&mut self, scanner: &ReplyScanner, batch: &Batch) -> ReaderEnd {
+        let before = batch.replies - 1;
+        if before > 0 {
+            // Not the watched command (a batch ends at that), so its reply
+            // type does not matter.
+            self.window.ack(before, b'+', false);
+            self.shared.add_counts(before, 0);
+            self.shared.resolved.fetch_add(before, Ordering::Release);
+        }
+        let what = match self.window.next_awaiting() {
+            Some(meta) => format!("command {} at {}", meta.seq, self.shared.location(&meta)),
+            None => "a command".to_string(),
+        };
+        self.protocol(format!(
+            "the server refused {what} and closed the connection: {}",
+            String::from_utf8_lossy(scanner.last_text())
+        ))
     }
 
     /// In a cluster, hands a redirected command, or a whole transaction one
@@ -268,7 +297,10 @@ impl Reader {
             return true;
         }
         if self.block_redirect.is_none()
-            || self.window.peek_watch(batch.replies) != Some(Watch::EndMulti)
+            || !self
+                .window
+                .peek_watch(batch.replies)
+                .is_some_and(|w| w.ends_block())
         {
             return false;
         }

@@ -60,6 +60,9 @@ pub(crate) struct Window {
     multi: Option<MultiAt>,
     /// Set when an open transaction's first chunk had to be retired.
     replay_lost: bool,
+    /// The database an open transaction's `SELECT` switches to, once its
+    /// `EXEC` is answered.
+    block_db: Option<u32>,
     pub(crate) commit: Commit,
     pub(crate) uncommitted: Uncommitted,
 }
@@ -137,7 +140,7 @@ impl Window {
             if acked.watch == Some(Watch::Abandon) {
                 // The transaction was dropped: the commit point stays
                 // before its MULTI, and nothing of it is left to replay.
-                self.multi = None;
+                self.end_block();
                 self.uncommitted = Uncommitted::default();
             }
             return acked;
@@ -159,13 +162,23 @@ impl Window {
                 self.multi = Some((self.front_id + self.cur as u64, i, acked.meta));
                 return acked;
             }
-            Some(Watch::EndMulti) => self.multi = None,
+            Some(Watch::Exec) => {
+                // An array: the block ran. An error (EXECABORT) or a null
+                // (a WATCHed key changed): it did not.
+                if last_type == b'*' && self.multi.is_some() {
+                    self.commit.db = self.block_db.or(self.commit.db);
+                }
+                self.end_block();
+            }
+            Some(Watch::Discard) => self.end_block(),
             Some(Watch::Reset) => {
-                self.multi = None;
+                self.end_block();
                 if ok {
                     self.commit.db = Some(0);
                 }
             }
+            // Queued: it takes effect if the EXEC runs the block.
+            Some(Watch::Select(db)) if self.multi.is_some() && ok => self.block_db = Some(db),
             Some(Watch::Select(db)) if ok && self.multi.is_none() => self.commit.db = Some(db),
             _ => {}
         }
@@ -173,6 +186,11 @@ impl Window {
             self.commit_through(acked.meta);
         }
         acked
+    }
+
+    fn end_block(&mut self) {
+        self.multi = None;
+        self.block_db = None;
     }
 
     /// The encoded bytes of the command the last `ack` ended on.
@@ -219,7 +237,7 @@ impl Window {
             }
         }
         self.next = last_i + 1;
-        self.multi = None;
+        self.end_block();
         Some((cmds, std::mem::take(&mut self.uncommitted)))
     }
 
@@ -253,6 +271,12 @@ impl Window {
             }
             retire(chunk);
         }
+    }
+
+    /// The next command awaiting its reply, if it is in the window.
+    pub(crate) fn next_awaiting(&mut self) -> Option<CmdMeta> {
+        self.budget();
+        self.chunks.get(self.cur)?.cmds.get(self.next).copied()
     }
 
     /// The oldest command sent but not committed, if any.
@@ -369,7 +393,7 @@ mod tests {
     #[test]
     fn a_transaction_commits_only_when_it_ends() {
         let mut w = Window::default();
-        w.push(chunk(1, 6, &[(1, Watch::Multi), (4, Watch::EndMulti)]));
+        w.push(chunk(1, 6, &[(1, Watch::Multi), (4, Watch::Exec)]));
         assert_eq!(w.budget(), 2);
         w.ack_counted(2, b'+');
         assert_eq!((w.commit.count, w.commit.last.map(|m| m.seq)), (1, Some(1)));
@@ -381,7 +405,7 @@ mod tests {
     #[test]
     fn rewinds_to_the_multi_of_an_open_transaction() {
         let mut w = Window::default();
-        w.push(chunk(1, 6, &[(1, Watch::Multi), (4, Watch::EndMulti)]));
+        w.push(chunk(1, 6, &[(1, Watch::Multi), (4, Watch::Exec)]));
         w.budget();
         w.ack_counted(2, b'+');
         w.budget();
@@ -403,6 +427,35 @@ mod tests {
         );
         assert_eq!(resend[0].0.bytes.len() - resend[0].1, 5 * 11);
         assert_eq!(w.budget(), 1, "the MULTI is watched again");
+    }
+
+    #[test]
+    fn a_select_in_a_transaction_takes_effect_only_if_the_exec_runs_it() {
+        let block = [(0, Watch::Multi), (1, Watch::Select(3)), (2, Watch::Exec)];
+        for (exec_reply, db) in [(b'*', Some(3)), (b'_', None), (b'-', None)] {
+            let mut w = Window::default();
+            w.push(chunk(1, 3, &block));
+            for (n, reply) in [(1, b'+'), (1, b'+'), (1, exec_reply)] {
+                w.budget();
+                w.ack_counted(n, reply);
+            }
+            assert_eq!(w.commit.db, db, "EXEC answered with {}", exec_reply as char);
+            assert_eq!(w.commit.count, 3);
+        }
+    }
+
+    #[test]
+    fn rloads_own_discard_commits_nothing_of_the_transaction() {
+        let mut w = Window::default();
+        w.push(chunk(1, 4, &[(1, Watch::Multi), (3, Watch::Abandon)]));
+        w.budget();
+        w.ack_counted(2, b'+');
+        w.budget();
+        let a = w.ack_counted(2, b'+');
+        assert_eq!(a.watch, Some(Watch::Abandon));
+        assert_eq!((w.commit.count, w.commit.last.map(|m| m.seq)), (1, Some(1)));
+        assert!(!w.in_transaction());
+        assert_eq!(w.first_pending(), None);
     }
 
     #[test]

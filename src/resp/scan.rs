@@ -152,7 +152,8 @@ impl ReplyScanner {
     }
 
     /// The start of the last counted reply's text, when it was watched: the
-    /// line of a `+` or `-` reply, or the payload of a `$`, `!` or `=` reply,
+    /// line of a `+` or `-` reply, `-1` for a null array, or the payload of
+    /// a `$`, `!` or `=` reply,
     /// up to [`CAPTURE_MAX`] bytes. Error replies are always watched; others
     /// only when they are the `max`th reply of a batch.
     pub fn last_text(&self) -> &[u8] {
@@ -285,7 +286,7 @@ impl ReplyScanner {
             self.top_type = Some(ty);
             self.capturing = watch || ty == b'-' || ty == b'!';
             self.captured_len = 0;
-            if self.capturing && matches!(ty, b'+' | b'-') {
+            if self.capturing && (matches!(ty, b'+' | b'-') || (ty == b'*' && body == b"-1")) {
                 self.capture(body);
             }
         }

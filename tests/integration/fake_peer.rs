@@ -1,6 +1,6 @@
 //! Faults a real server cannot produce on cue: a reply cut off mid-frame, a
 //! close mid-frame, a broken reply, an extra reply. A tiny in-process TCP
-//! peer answers rload's PING, acknowledges the first K commands with +OK,
+//! peer answers rload's PING, refuses its CONFIG GETs, acknowledges the first K commands with +OK,
 //! then misbehaves as told. It is no stand-in for Redis: only for these.
 
 use std::io::{Read, Write};
@@ -42,6 +42,19 @@ fn serve(sock: &mut TcpStream, script: &Script) {
         seen.extend_from_slice(&buf[..n]);
     }
     sock.write_all(b"+PONG\r\n").unwrap();
+    seen.clear();
+    // Then two CONFIG GETs for the server's limits: refused, as an ACL
+    // might, so rload goes on with the defaults.
+    for _ in 0..2 {
+        while !contains(&seen, b"CONFIG\r\n") {
+            let n = sock.read(&mut buf).unwrap();
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let at = seen.windows(8).position(|w| w == b"CONFIG\r\n").unwrap();
+        seen.drain(..at + 8);
+        sock.write_all(b"-NOPERM this user has no permissions to run the 'config|get' command\r\n")
+            .unwrap();
+    }
     seen.clear();
     // Every SET of the input starts with "*3\r\n"; acknowledge `ok` of them.
     while count(&seen, b"*3\r\n") < script.ok {

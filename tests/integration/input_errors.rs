@@ -90,7 +90,9 @@ fn rejects_a_negative_bulk_length() {
 fn rejects_an_oversized_bulk_length() {
     let err = rejects(b"*2\r\n$3\r\nGET\r\n$999999999999\r\n");
     assert!(
-        err.contains("bulk length 999999999999 is over the server's 512 MiB limit"),
+        err.contains(
+            "bulk length 999999999999 is over the server's limit of 512 MiB (proto-max-bulk-len)"
+        ),
         "{err}"
     );
 }
@@ -208,4 +210,71 @@ fn an_unreadable_file_stops_before_anything_is_sent() {
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains("cannot read /proc/self/mem"), "{run:?}");
     assert_eq!(redis.dbsize(), 0);
+}
+
+/// The server's own `proto-max-bulk-len`, read when rload connects: an
+/// argument over it would make the server close the connection, so it is
+/// invalid input, inline or RESP, and nothing of it is sent.
+#[test]
+fn arguments_over_the_servers_proto_max_bulk_len_are_invalid_input() {
+    let redis = Redis::start_with(&["--proto-max-bulk-len", "1mb"]);
+    let big = "x".repeat((1 << 20) + 1);
+    let run = rload_pipe(&redis, &[], format!("SET a 1\nSET b {big}\nSET c 1\n"));
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "<stdin>:2: argument 3 is 1048577 bytes long, over the server's limit of 1 MiB (proto-max-bulk-len)"
+        ),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("the server acknowledged 1 command; the last was command 1"),
+        "{run:?}"
+    );
+    assert_eq!(redis.dbsize(), 1);
+    let mut input = resp(&[b"SET", b"a", b"1"]);
+    input.extend_from_slice(&resp(&[b"SET", b"b", big.as_bytes()]));
+    let run = rload_pipe(&redis, &[], input);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "<stdin>:13: bulk length 1048577 is over the server's limit of 1 MiB (proto-max-bulk-len)"
+        ),
+        "{run:?}"
+    );
+    // Exactly at the limit is fine.
+    let at_limit = "x".repeat(1 << 20);
+    let run = rload_pipe(&redis, &[], format!("SET b {at_limit}\n"));
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+/// A user the ACL keeps from CONFIG gets the server's defaults.
+#[test]
+fn without_config_the_default_limit_applies() {
+    let redis = Redis::start_with(&["--proto-max-bulk-len", "1mb"]);
+    redis.cli(&[
+        "ACL", "SETUSER", "loader", "on", ">pw", "~*", "+@all", "-config",
+    ]);
+    let big = "x".repeat((1 << 20) + 1);
+    let run = rload_pipe(
+        &redis,
+        &["--user", "loader", "-a", "pw", "--no-auth-warning"],
+        format!("SET a 1\nSET b {big}\n"),
+    );
+    // The server closes the connection: rload did not know its limit,
+    // but its account still holds (the SET of b is not acknowledged).
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "the server refused command 2 at <stdin>:2 and closed the connection: ERR Protocol error: invalid bulk length"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("--resume-from 1\n"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("the server acknowledged 1 command; the last was command 1"),
+        "{run:?}"
+    );
 }

@@ -241,3 +241,61 @@ fn loads_more_files_than_may_be_open_at_once() {
     assert_eq!(run.counts(), (0, 300), "{run:?}");
     assert_eq!(redis.dbsize(), 300);
 }
+
+/// Loads the first `n` commands of `lines` into one server, then resumes
+/// the whole of it from `n`; loads it whole into another. The two must
+/// hold the same data, and the resumed run must count only the replies
+/// to the commands it sent from the input.
+fn resuming_matches_a_clean_load(lines: &[&str], n: usize) {
+    let whole: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let prefix: String = lines[..n].iter().map(|l| format!("{l}\n")).collect();
+    let resumed = Redis::start();
+    let first = rload_pipe(&resumed, &[], prefix);
+    let again = rload_pipe(&resumed, &["--resume-from", &n.to_string()], whole.clone());
+    assert_eq!(
+        again.counts().1,
+        (lines.len() - n) as u64,
+        "rload's own SELECT is not a reply of the load: {again:?}"
+    );
+    let clean = Redis::start();
+    let full = rload_pipe(&clean, &[], whole);
+    assert_eq!(
+        resumed.digest(),
+        clean.digest(),
+        "resumed from {n}: {first:?}\n{again:?}\nclean: {full:?}"
+    );
+}
+
+#[test]
+fn a_resumed_load_selects_the_database_the_skipped_part_left_selected() {
+    resuming_matches_a_clean_load(&["SELECT 2", "SET a 1", "SET b 2"], 2);
+    // SELECT 99 failed: the database stayed 2.
+    resuming_matches_a_clean_load(&["SELECT 2", "SET a 1", "SELECT 99", "SET b 2"], 3);
+    // RESET goes back to database 0.
+    resuming_matches_a_clean_load(&["SELECT 2", "RESET", "SET b 2"], 2);
+}
+
+#[test]
+fn a_select_in_a_skipped_transaction_counts_only_if_the_transaction_ran() {
+    // Ran: database 3 from then on.
+    resuming_matches_a_clean_load(&["MULTI", "SELECT 3", "SET x 1", "EXEC", "SET b 2"], 4);
+    // Discarded: still database 1.
+    resuming_matches_a_clean_load(
+        &[
+            "SELECT 1", "MULTI", "SELECT 3", "SET x 1", "DISCARD", "SET b 2",
+        ],
+        5,
+    );
+    // Aborted at EXEC (a queued command was refused): still database 1.
+    resuming_matches_a_clean_load(
+        &[
+            "SELECT 1",
+            "MULTI",
+            "SELECT 3",
+            "NOSUCHCOMMAND x",
+            "EXEC",
+            "SET b 2",
+        ],
+        5,
+    );
+}

@@ -90,7 +90,7 @@ impl InputReader {
     pub(super) fn frame_resp(&mut self) -> Result<Step, InputError> {
         let data = &self.buf[self.start..self.end];
         let pos = self.position();
-        match self.framer.frame(data, &mut self.args) {
+        match self.framer.frame(data, &mut self.args, self.max_bulk) {
             Ok(Frame::Command(len)) => {
                 self.framer = RespFramer::default();
                 let newlines = memchr::memchr_iter(b'\n', &data[..len]).count();
@@ -156,12 +156,22 @@ impl InputReader {
     pub(super) fn split_general(&mut self, len: usize, pos: Position) -> Result<usize, InputError> {
         let line = &self.buf[self.start..self.start + len];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        match split_inline(line, &mut self.args) {
-            Ok(()) => Ok(len),
-            Err(e) => {
-                self.resync = Resync::LineEnd;
-                Err(self.invalid(pos, InvalidKind::Inline(e)))
-            }
-        }
+        let kind = match split_inline(line, &mut self.args) {
+            // No argument is longer than its line.
+            Ok(()) if line.len() as u64 <= self.max_bulk => return Ok(len),
+            Ok(()) => match self.args.longest() {
+                Some((index, arg_len)) if arg_len as u64 > self.max_bulk => {
+                    InvalidKind::ArgTooLong {
+                        index,
+                        len: arg_len as u64,
+                        max: self.max_bulk,
+                    }
+                }
+                _ => return Ok(len),
+            },
+            Err(e) => InvalidKind::Inline(e),
+        };
+        self.resync = Resync::LineEnd;
+        Err(self.invalid(pos, kind))
     }
 }

@@ -1,0 +1,219 @@
+//! The feeder: numbers the input's commands, sends them to a sink, and
+//! applies `--skip-invalid` and `--max-errors`. It keeps the resume point
+//! of what it sent: never inside a transaction, so resuming sends every
+//! transaction whole.
+
+use std::sync::Arc;
+
+use super::Sink;
+use crate::command::classify;
+use crate::config::Config;
+use crate::conn::Limits;
+use crate::error::{InputError, InvalidKind, Location};
+use crate::input::{InputReader, Next, Position};
+use crate::pipe::{CmdMeta, Stopped, Watch};
+use crate::report::{Events, Stop};
+
+/// Why feeding stopped before the end of the input.
+pub(super) enum FeedStop {
+    Input(InputError),
+    MaxErrors(u64),
+    Pipe,
+}
+
+impl From<Stopped> for FeedStop {
+    fn from(_: Stopped) -> Self {
+        FeedStop::Pipe
+    }
+}
+
+/// A transaction the input has opened and not yet ended.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct OpenBlock {
+    /// The number of its `MULTI`.
+    pub seq: u64,
+    /// Where its `MULTI` is.
+    pub pos: Position,
+}
+
+/// Numbers the commands, sends them on, and keeps the account the summary
+/// needs of what was sent.
+pub(crate) struct Feeder {
+    pub(super) names: Arc<[String]>,
+    pub(super) events: Arc<dyn Events>,
+    pub(super) limits: Limits,
+    /// Commands numbered so far.
+    pub(super) seq: u64,
+    pub(super) resume_from: u64,
+    /// Every command up to this one was sent (or skipped by `--resume-from`)
+    /// and it ends no partial transaction: the resume point when nothing
+    /// sent is still unanswered.
+    pub(super) done_through: u64,
+    skip_invalid: bool,
+    max_errors: Option<u64>,
+    /// Invalid commands skipped.
+    pub(crate) invalid: u64,
+    pub(crate) stopped_by_pipe: bool,
+    /// The transaction still open in the input.
+    pub(super) open_block: Option<OpenBlock>,
+    /// The `MULTI` of a transaction rload discarded because the load
+    /// stopped inside it.
+    pub(crate) discarded: Option<Position>,
+    /// Why the load cannot start, found while skipping to the resume point.
+    pub(super) early_stop: Option<FeedStop>,
+}
+
+impl Feeder {
+    pub(crate) fn new(
+        config: &Config,
+        names: Arc<[String]>,
+        events: Arc<dyn Events>,
+        limits: Limits,
+    ) -> Self {
+        Feeder {
+            names,
+            events,
+            limits,
+            seq: 0,
+            resume_from: config.resume_from,
+            done_through: config.resume_from,
+            skip_invalid: config.skip_invalid,
+            max_errors: config.max_errors,
+            invalid: 0,
+            stopped_by_pipe: false,
+            open_block: None,
+            discarded: None,
+            early_stop: None,
+        }
+    }
+
+    /// Feeds the rest of the input to `sink`: why it stopped early, if it
+    /// did, and whether all of it was sent. A transaction left open, at the
+    /// end of the input or by a stop inside it, is discarded.
+    pub(crate) fn run(
+        &mut self,
+        reader: &mut InputReader,
+        sink: &mut dyn Sink,
+    ) -> (Option<Stop>, bool) {
+        let fed = match self.early_stop.take() {
+            Some(stop) => Err(stop),
+            None => self.feed_all(reader, sink),
+        };
+        self.stopped_by_pipe = matches!(fed, Err(FeedStop::Pipe));
+        let stop = match fed {
+            Ok(()) => self
+                .open_block
+                .map(|b| Stop::Input(self.invalid_input(b.pos, InvalidKind::OpenTransaction))),
+            Err(FeedStop::Input(e)) => Some(Stop::Input(e)),
+            Err(FeedStop::MaxErrors(n)) => Some(Stop::MaxErrors(n)),
+            Err(FeedStop::Pipe) => None,
+        };
+        if !self.stopped_by_pipe {
+            self.discard_open_block(sink);
+        }
+        let all_sent = stop.is_none() && !self.stopped_by_pipe;
+        (stop, all_sent)
+    }
+
+    fn feed_all(&mut self, reader: &mut InputReader, sink: &mut dyn Sink) -> Result<(), FeedStop> {
+        loop {
+            if let Some(max) = self.max_errors
+                && sink.errors() + self.invalid >= max
+            {
+                return Err(FeedStop::MaxErrors(max));
+            }
+            let cmd = match reader.next_buffered() {
+                Ok(Next::Command(cmd)) => cmd,
+                Ok(Next::NeedInput) => {
+                    // The read may block on a slow producer: send what we have.
+                    sink.flush()?;
+                    if let Err(e) = reader.read_more() {
+                        self.skip_or_stop(e)?;
+                    }
+                    continue;
+                }
+                Ok(Next::End) => return Ok(()),
+                Err(e) => {
+                    self.skip_or_stop(e)?;
+                    continue;
+                }
+            };
+            let watch = match classify(&cmd.args, self.limits.databases) {
+                Ok(w) => w,
+                Err(why) => {
+                    let e = self.invalid_input(cmd.pos, InvalidKind::Refused(why));
+                    self.skip_or_stop(e)?;
+                    continue;
+                }
+            };
+            self.seq += 1;
+            self.track_block(watch, cmd.pos);
+            sink.push(&cmd, self.seq, watch)?;
+            if self.open_block.is_none() {
+                self.done_through = self.seq;
+            }
+        }
+    }
+
+    /// Notes the transaction a command opens or ends.
+    pub(super) fn track_block(&mut self, watch: Option<Watch>, pos: Position) {
+        match watch {
+            Some(Watch::Multi) if self.open_block.is_none() => {
+                self.open_block = Some(OpenBlock { seq: self.seq, pos })
+            }
+            Some(w) if w.ends_block() => self.open_block = None,
+            _ => {}
+        }
+    }
+
+    /// With `--skip-invalid`, reports and counts an invalid command and
+    /// carries on; otherwise stops.
+    pub(super) fn skip_or_stop(&mut self, e: InputError) -> Result<(), FeedStop> {
+        match e {
+            InputError::Invalid { at, kind } if self.skip_invalid => {
+                self.events.invalid_command(&at, &kind.to_string());
+                self.invalid += 1;
+                Ok(())
+            }
+            e => Err(FeedStop::Input(e)),
+        }
+    }
+
+    /// Discards a transaction the input left open (at its end, or because
+    /// the load stopped inside it): the server would drop it with the
+    /// connection anyway, and the closing ECHO must not be queued into it.
+    fn discard_open_block(&mut self, sink: &mut dyn Sink) {
+        let Some(block) = self.open_block.take() else {
+            return;
+        };
+        let meta = CmdMeta {
+            seq: 0,
+            line: block.pos.line,
+            source: block.pos.source,
+            end: 0,
+        };
+        self.discarded = Some(block.pos);
+        let _ = sink.abandon_transaction(meta);
+    }
+
+    /// The resume point when nothing sent is left unanswered.
+    pub(crate) fn done_through(&self) -> u64 {
+        self.done_through
+    }
+
+    pub(super) fn invalid_input(&self, pos: Position, kind: InvalidKind) -> InputError {
+        InputError::Invalid {
+            at: location(&self.names, pos),
+            kind,
+        }
+    }
+}
+
+/// The printable location of a position in one of the inputs `names`.
+pub(crate) fn location(names: &[String], pos: Position) -> Location {
+    Location {
+        name: names.get(pos.source as usize).cloned().unwrap_or_default(),
+        line: pos.line,
+        offset: pos.offset,
+    }
+}
