@@ -256,6 +256,9 @@ pub struct Config {
     /// Treat the server as a node of a Redis Cluster: route each command to
     /// the master that owns its keys' slot.
     pub cluster: bool,
+    /// Asks the load to stop early (a signal): it stops reading the input,
+    /// drains what is in flight, and gives its account.
+    pub interrupt: crate::Interrupt,
 }
 
 impl Default for Config {
@@ -268,6 +271,7 @@ impl Default for Config {
             max_errors: None,
             skip_invalid: false,
             cluster: false,
+            interrupt: crate::Interrupt::new(),
         }
     }
 }

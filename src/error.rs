@@ -62,6 +62,9 @@ pub enum InputError {
         #[source]
         source: io::Error,
     },
+    /// The load was asked to stop while it waited for input.
+    #[error("interrupted while waiting for input")]
+    Interrupted,
     /// A command is not valid; nothing of it was sent.
     #[error("{at}: {kind}")]
     Invalid {

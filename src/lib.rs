@@ -41,6 +41,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod input;
+mod interrupt;
 mod load;
 mod pipe;
 pub mod report;
@@ -49,5 +50,6 @@ pub mod resp;
 pub use config::{Config, Endpoint, Password, ServerConfig, TlsConfig, TlsVerify};
 pub use error::{ConnectError, Error, InputError};
 pub use input::Input;
+pub use interrupt::{DRAIN_BOUND, Interrupt, signal_name};
 pub use load::run;
 pub use report::{Events, Stop, Summary, Terminal};

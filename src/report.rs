@@ -113,6 +113,14 @@ pub enum Stop {
     },
     /// `--max-errors` was reached; the input was not read further.
     MaxErrors(u64),
+    /// A signal asked the load to stop; the input was not read further.
+    Interrupted {
+        /// The signal's number.
+        signal: i32,
+        /// Whether every reply to what was sent came within the drain's
+        /// bound ([`crate::DRAIN_BOUND`]).
+        drained: bool,
+    },
 }
 
 /// The result of a load.
@@ -166,6 +174,8 @@ impl Summary {
             Some(Stop::Input(_)) => exit::INPUT,
             Some(Stop::ConnectionLost { .. } | Stop::Protocol { .. }) => exit::CONNECTION_LOST,
             Some(Stop::Timeout(_) | Stop::MaxErrors(_)) => exit::ERRORS,
+            // As shells report a process a signal ended.
+            Some(Stop::Interrupted { signal, .. }) => 128 + signal,
             None if self.errors > 0 => exit::ERRORS,
             None => exit::OK,
         }
@@ -215,6 +225,16 @@ impl Summary {
                 writeln!(err, "rload: connection to {addr} lost: {reason}")?
             }
             Stop::Protocol { addr, reason } => writeln!(err, "rload: {addr}: {reason}")?,
+            Stop::Interrupted { signal, drained } => writeln!(
+                err,
+                "rload: interrupted by {}: stopped reading the input; {}",
+                crate::signal_name(*signal),
+                if *drained {
+                    "what was already sent was drained"
+                } else {
+                    "the replies to some of what was sent did not come in time, and are not counted"
+                }
+            )?,
             Stop::MaxErrors(n) => writeln!(
                 err,
                 "rload: stopped reading the input after {} (--max-errors); what was already sent was drained",

@@ -145,8 +145,13 @@ impl Router {
         let c = conn::connect(&config.server)?;
         let addr = c.addr().to_string();
         let index = self.members.len();
-        let shared = Shared::new(&addr, Arc::clone(&self.names), Arc::clone(&self.events))
-            .in_cluster(index, self.inbox_tx.clone());
+        let shared = Shared::new(
+            &addr,
+            Arc::clone(&self.names),
+            Arc::clone(&self.events),
+            self.config.interrupt.clone(),
+        )
+        .in_cluster(index, self.inbox_tx.clone());
         let pipe = Pipe::start(c, Arc::new(shared), pipe_options(&config, &config.server))
             .map_err(|e| ConnectError::io(&addr, e))?;
         self.members.push(Member { host, port, pipe });

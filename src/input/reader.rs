@@ -17,8 +17,10 @@ use super::args::{ArgBuf, Args};
 
 use super::plain::PlainLines;
 use super::resp::RespFramer;
-use super::source::Input;
+use super::source::{Input, Opened};
 use crate::error::{InputError, InvalidKind, Location};
+use crate::interrupt::Interrupt;
+use std::os::fd::RawFd;
 
 /// Bytes asked of the input per read, at most: large enough that a read is
 /// a small cost per command, small enough to stay in cache while it is
@@ -92,9 +94,13 @@ pub enum Next<'a> {
 /// open at a time.
 enum Source {
     Unopened(Input),
-    Open(Box<dyn Read + Send>),
+    Open(Opened),
     Closed,
 }
+
+/// How long a read that may block waits before it looks whether the load
+/// was asked to stop.
+const INTERRUPT_POLL: libc::c_int = 100;
 
 /// Reads and frames commands from a list of inputs, one at a time.
 pub struct InputReader {
@@ -120,6 +126,8 @@ pub struct InputReader {
     read_size: usize,
     /// The longest argument the server accepts (`proto-max-bulk-len`).
     max_bulk: u64,
+    /// Asks a read that waits on a producer to give up.
+    interrupt: Option<Interrupt>,
 }
 
 impl InputReader {
@@ -141,7 +149,11 @@ impl InputReader {
 
     /// A reader over already opened inputs.
     pub(crate) fn from_readers(names: Vec<String>, readers: Vec<Box<dyn Read + Send>>) -> Self {
-        Self::with_sources(names, readers.into_iter().map(Source::Open).collect())
+        let sources = readers
+            .into_iter()
+            .map(|r| Source::Open((r, None)))
+            .collect();
+        Self::with_sources(names, sources)
     }
 
     fn with_sources(names: Vec<String>, sources: Vec<Source>) -> Self {
@@ -163,7 +175,14 @@ impl InputReader {
             resync: Resync::Ready,
             searched: 0,
             max_bulk: super::MAX_BULK_LEN,
+            interrupt: None,
         }
+    }
+
+    /// Makes a read that waits on a producer (a pipe, a terminal) give up
+    /// with [`InputError::Interrupted`] once `interrupt` is requested.
+    pub fn set_interrupt(&mut self, interrupt: Interrupt) {
+        self.interrupt = Some(interrupt);
     }
 
     /// Validates arguments against the server's `proto-max-bulk-len`,
@@ -372,9 +391,12 @@ impl InputReader {
         if let Source::Unopened(input) = source {
             *source = Source::Open(input.open()?);
         }
-        let Source::Open(reader) = source else {
+        let Source::Open((reader, fd)) = source else {
             unreachable!("the current input is open until the next is reached");
         };
+        if let (Some(fd), Some(interrupt)) = (*fd, &self.interrupt) {
+            wait_readable(fd, interrupt)?;
+        }
         loop {
             match reader.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
@@ -385,6 +407,29 @@ impl InputReader {
                     return Err(InputError::Read { name, source });
                 }
             }
+            return Ok(());
+        }
+    }
+}
+
+/// Waits until `fd` has something to read (or its end), giving up when
+/// `interrupt` is requested.
+fn wait_readable(fd: RawFd, interrupt: &Interrupt) -> Result<(), InputError> {
+    loop {
+        if interrupt.requested().is_some() {
+            return Err(InputError::Interrupted);
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd`, for the duration of the call.
+        let ready = unsafe { libc::poll(&mut pfd, 1, INTERRUPT_POLL) };
+        let interrupted =
+            ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted;
+        if ready > 0 || (ready < 0 && !interrupted) {
+            // Ready, closed, or an error the read will report.
             return Ok(());
         }
     }

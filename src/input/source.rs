@@ -2,9 +2,22 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 
 use crate::error::InputError;
+
+/// An opened input: its reader, and the descriptor to wait on before a
+/// read that may block, if it may.
+pub(crate) type Opened = (Box<dyn Read + Send>, Option<RawFd>);
+
+/// Whether `fd` is a regular file, whose reads never wait on a producer.
+fn is_regular_file(fd: RawFd) -> bool {
+    // SAFETY: `stat` is plain data, filled in by `fstat` on success.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable `stat`; a bad `fd` only fails.
+    unsafe { libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG }
+}
 
 /// Where commands come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,10 +62,17 @@ impl Input {
         }
     }
 
-    pub(crate) fn open(&self) -> Result<Box<dyn Read + Send>, InputError> {
+    /// Opens the input for reading. With the reader comes the descriptor
+    /// to wait on before a read that may block (a pipe, a terminal), so the
+    /// wait can be given up when the load is asked to stop; a regular file
+    /// has none.
+    pub(crate) fn open(&self) -> Result<Opened, InputError> {
         match self {
-            Input::Stdin => Ok(Box::new(io::stdin())),
-            Input::Bytes { data, .. } => Ok(Box::new(io::Cursor::new(data.clone()))),
+            Input::Stdin => {
+                let fd = (!is_regular_file(libc::STDIN_FILENO)).then_some(libc::STDIN_FILENO);
+                Ok((Box::new(io::stdin()), fd))
+            }
+            Input::Bytes { data, .. } => Ok((Box::new(io::Cursor::new(data.clone())), None)),
             Input::File(path) => {
                 let name = self.name();
                 let file = File::open(path).map_err(|source| InputError::Open {
@@ -66,7 +86,8 @@ impl Input {
                 if meta.is_dir() {
                     return Err(InputError::Directory { name });
                 }
-                Ok(Box::new(file))
+                let fd = (!meta.is_file()).then(|| file.as_raw_fd());
+                Ok((Box::new(file), fd))
             }
         }
     }

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::conn::Limits;
 use crate::error::{InputError, InvalidKind, Location};
 use crate::input::{InputReader, Next, Position};
+use crate::interrupt::Interrupt;
 use crate::pipe::{CmdMeta, Stopped, Watch};
 use crate::report::{Events, Stop};
 
@@ -19,6 +20,8 @@ pub(super) enum FeedStop {
     Input(InputError),
     MaxErrors(u64),
     Pipe,
+    /// A signal (or another thread) asked the load to stop.
+    Interrupted(i32),
 }
 
 impl From<Stopped> for FeedStop {
@@ -42,6 +45,7 @@ pub(crate) struct Feeder {
     pub(super) names: Arc<[String]>,
     pub(super) events: Arc<dyn Events>,
     pub(super) limits: Limits,
+    pub(crate) interrupt: Interrupt,
     /// Commands numbered so far.
     pub(super) seq: u64,
     pub(super) resume_from: u64,
@@ -74,6 +78,7 @@ impl Feeder {
             names,
             events,
             limits,
+            interrupt: config.interrupt.clone(),
             seq: 0,
             resume_from: config.resume_from,
             done_through: config.resume_from,
@@ -106,6 +111,10 @@ impl Feeder {
                 .map(|b| Stop::Input(self.invalid_input(b.pos, InvalidKind::OpenTransaction))),
             Err(FeedStop::Input(e)) => Some(Stop::Input(e)),
             Err(FeedStop::MaxErrors(n)) => Some(Stop::MaxErrors(n)),
+            Err(FeedStop::Interrupted(signal)) => Some(Stop::Interrupted {
+                signal,
+                drained: true,
+            }),
             Err(FeedStop::Pipe) => None,
         };
         if !self.stopped_by_pipe {
@@ -117,6 +126,9 @@ impl Feeder {
 
     fn feed_all(&mut self, reader: &mut InputReader, sink: &mut dyn Sink) -> Result<(), FeedStop> {
         loop {
+            if let Some(signal) = self.interrupt.requested() {
+                return Err(FeedStop::Interrupted(signal));
+            }
             if let Some(max) = self.max_errors
                 && sink.errors() + self.invalid >= max
             {
@@ -170,6 +182,9 @@ impl Feeder {
     /// carries on; otherwise stops.
     pub(super) fn skip_or_stop(&mut self, e: InputError) -> Result<(), FeedStop> {
         match e {
+            InputError::Interrupted => Err(FeedStop::Interrupted(
+                self.interrupt.requested().unwrap_or(0),
+            )),
             InputError::Invalid { at, kind } if self.skip_invalid => {
                 self.events.invalid_command(&at, &kind.to_string());
                 self.invalid += 1;

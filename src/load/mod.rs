@@ -32,6 +32,7 @@ use crate::resp::encode_command;
 /// server that cannot be reached, logged in to, or selected.
 pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result<Summary, Error> {
     let mut reader = InputReader::open(inputs)?;
+    reader.set_interrupt(config.interrupt.clone());
     let names: Arc<[String]> = reader.names().into();
     if config.cluster {
         return crate::cluster::run(config, &mut reader, names, events);
@@ -50,7 +51,12 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
         }
     }
     let addr = conn.addr().to_string();
-    let shared = Arc::new(Shared::new(&addr, names, Arc::clone(&events)));
+    let shared = Arc::new(Shared::new(
+        &addr,
+        names,
+        Arc::clone(&events),
+        config.interrupt.clone(),
+    ));
     let mut pipe = Pipe::start(conn, Arc::clone(&shared), pipe_options(config, &server))
         .map_err(|e| ConnectError::io(&addr, e))?;
 
@@ -60,6 +66,9 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
             events.all_sent();
         }
     });
+    if sent_all && outcome.stop.is_none() {
+        events.last_reply();
+    }
     Ok(summarize(
         vec![(shared, outcome)],
         stop,
@@ -131,9 +140,21 @@ pub(crate) fn summarize(
             PipeStop::Timeout(t) => Some(Stop::Timeout(t)),
             PipeStop::Lost(reason) => Some(Stop::ConnectionLost { addr, reason }),
             PipeStop::Protocol(reason) => Some(Stop::Protocol { addr, reason }),
+            PipeStop::Interrupted => None,
         }
     });
-    let stop = pipe_stop.or(stop);
+    let undrained = pipes
+        .iter()
+        .any(|(_, o)| o.stop == Some(PipeStop::Interrupted));
+    let interrupted = feeder
+        .interrupt
+        .requested()
+        .filter(|_| undrained || matches!(stop, Some(Stop::Interrupted { .. })))
+        .map(|signal| Stop::Interrupted {
+            signal,
+            drained: !undrained,
+        });
+    let stop = pipe_stop.or(interrupted).or(stop);
     let timeouts = u64::from(matches!(stop, Some(Stop::Timeout(_))));
     let first_pending = pipes
         .iter()

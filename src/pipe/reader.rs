@@ -207,9 +207,6 @@ impl Reader {
                 Some(Watch::Sentinel) => {
                     self.shared.add_counts(batch.replies - 1, 0);
                     self.check_sentinel(last_type, scanner.last_text())?;
-                    if self.shared.cluster.is_none() {
-                        self.shared.events.last_reply();
-                    }
                     Err(ReaderEnd::Done)
                 }
                 Some(Watch::Internal | Watch::Abandon) => {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::chunk::{CmdMeta, Watch};
 use crate::conn::Closer;
 use crate::error::Location;
+use crate::interrupt::{DRAIN_BOUND, Interrupt};
 use crate::report::Events;
 
 /// How often a blocked thread looks up to check for a stop or a timeout.
@@ -19,6 +20,9 @@ pub(crate) const WAIT_SLICE: Duration = Duration::from_millis(100);
 pub(crate) enum PipeStop {
     /// No reply came for this long while rload waited on the server.
     Timeout(Duration),
+    /// The load was asked to stop, and the replies to what was sent did
+    /// not all come within the drain's bound.
+    Interrupted,
     /// The connection broke.
     Lost(String),
     /// The server's replies broke the protocol or fell out of step.
@@ -97,8 +101,7 @@ pub(crate) struct Shared {
     pub resolved: AtomicU64,
     /// Commands this node redirected.
     pub redirects: AtomicU64,
-    /// Set in a cluster: redirects go to the router, and the pipe does not
-    /// announce the last reply (the cluster does, once).
+    /// Set in a cluster: redirects go to the router.
     pub cluster: Option<ClusterLink>,
     epoch: Instant,
     last_reply_ms: AtomicU64,
@@ -106,10 +109,17 @@ pub(crate) struct Shared {
     closer: Mutex<Option<Closer>>,
     /// While set, the writer is reconnecting: silence is not a timeout.
     reconnecting: AtomicBool,
+    /// A request to stop the load.
+    pub interrupt: Interrupt,
 }
 
 impl Shared {
-    pub(crate) fn new(addr: &str, names: Arc<[String]>, events: Arc<dyn Events>) -> Self {
+    pub(crate) fn new(
+        addr: &str,
+        names: Arc<[String]>,
+        events: Arc<dyn Events>,
+        interrupt: Interrupt,
+    ) -> Self {
         Shared {
             addr: addr.to_string(),
             names,
@@ -125,6 +135,7 @@ impl Shared {
             stop: Mutex::new(None),
             closer: Mutex::new(None),
             reconnecting: AtomicBool::new(false),
+            interrupt,
         }
     }
 
@@ -145,9 +156,14 @@ impl Shared {
     }
 
     /// Whether the server has been silent for `timeout` since `waiting_since`
-    /// (or since its last reply, if later). If so, stops the pipe with a
-    /// timeout; returns whether the pipe is stopped for any reason.
+    /// (or since its last reply, if later), or the load was asked to stop
+    /// longer ago than the drain's bound. If so, stops the pipe; returns
+    /// whether the pipe is stopped for any reason.
     pub(crate) fn check_stall(&self, waiting_since: Instant, timeout: Option<Duration>) -> bool {
+        let drain = timeout.map_or(DRAIN_BOUND, |t| t.min(DRAIN_BOUND));
+        if self.interrupt.overdue(drain) {
+            self.stop(PipeStop::Interrupted);
+        }
         if let Some(t) = timeout
             && !self.reconnecting.load(Ordering::Relaxed)
             && waiting_since.max(self.last_reply()).elapsed() >= t

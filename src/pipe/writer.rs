@@ -235,7 +235,7 @@ impl Writer {
             count(u64::from(rc.attempts), "time")
         ));
         let mut delay = Duration::from_millis(100);
-        while rc.attempts > 0 {
+        while rc.attempts > 0 && self.shared.interrupt.requested().is_none() {
             rc.attempts -= 1;
             thread::sleep(delay);
             match conn::connect(&rc.server) {

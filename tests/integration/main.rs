@@ -12,5 +12,6 @@ mod pipe;
 mod reliability;
 mod resume;
 mod security;
+mod signals;
 mod support;
 mod tls_verify;

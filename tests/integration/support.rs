@@ -371,6 +371,13 @@ impl Background {
         line.split_whitespace().nth(1)?.parse().ok()
     }
 
+    /// Sends the process `signal`.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on a child this fixture started and has not reaped.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
     /// Whether the process has exited (without reaping it).
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
