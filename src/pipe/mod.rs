@@ -222,13 +222,17 @@ impl Pipe {
         self.wait()
     }
 
-    /// Sends the closing ECHO; false if the pipe has stopped.
+    /// Sends the closing ECHO; false if the pipe has stopped. What is
+    /// buffered goes to the writer either way, to be sent or accounted for.
     pub(crate) fn close(&mut self) -> bool {
-        self.push_sentinel().is_ok() && self.flush().is_ok()
+        let pushed = self.push_sentinel().is_ok();
+        self.flush().is_ok() && pushed
     }
 
     /// Waits for the pipe to end, timing out a silent server.
-    pub(crate) fn wait(self) -> PipeOutcome {
+    pub(crate) fn wait(mut self) -> PipeOutcome {
+        let _ = self.flush();
+        let _ = self.to_writer.send(WriterMsg::Finish);
         let since = Instant::now();
         loop {
             match self.done.recv_timeout(WAIT_SLICE) {

@@ -23,6 +23,8 @@ pub(crate) enum WriterMsg {
     Chunk(Chunk),
     /// The reader stopped.
     ReaderExit(Box<ReaderExit>),
+    /// The producer is done: give the account once the reader has stopped.
+    Finish,
 }
 
 /// How a pipe ended: why (if early), and exactly what the server committed.
@@ -58,38 +60,58 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
+    /// Sends chunks until the producer says it is done ([`WriterMsg::Finish`])
+    /// and the reader has stopped, then gives the account. Once the
+    /// connection is gone for good, chunks still arriving are only added to
+    /// the window, so the account covers every command the producer pushed.
     pub(crate) fn run(mut self) -> PipeOutcome {
+        let mut ended: Option<(ReaderExit, Option<PipeStop>)> = None;
+        let mut finishing = false;
         loop {
+            if finishing && let Some((exit, stop)) = ended.take() {
+                return self.outcome(exit.window, stop);
+            }
             let Ok(msg) = self.rx.recv() else {
                 unreachable!("the writer holds a sender of its own channel");
             };
             match msg {
-                WriterMsg::Chunk(chunk) => self.send(Arc::new(chunk)),
-                WriterMsg::ReaderExit(exit) => {
-                    let exit = *exit;
-                    match exit.end {
-                        ReaderEnd::Done => return self.outcome(exit.window, exit.chunks, None),
-                        ReaderEnd::Lost(ref reason) => {
-                            let stop = self
-                                .shared
-                                .take_stop()
-                                .unwrap_or_else(|| PipeStop::Lost(reason.clone()));
-                            let mut exit = exit;
-                            if !self.try_reconnect(&stop, &mut exit) {
-                                return self.outcome(exit.window, exit.chunks, Some(stop));
-                            }
-                        }
-                        ReaderEnd::Protocol(reason) => {
-                            let stop = self
-                                .shared
-                                .take_stop()
-                                .unwrap_or(PipeStop::Protocol(reason));
-                            return self.outcome(exit.window, exit.chunks, Some(stop));
-                        }
-                    }
-                }
+                WriterMsg::Chunk(chunk) => match &mut ended {
+                    Some((exit, _)) => exit.window.push(Arc::new(chunk)),
+                    None => self.send(Arc::new(chunk)),
+                },
+                WriterMsg::Finish => finishing = true,
+                WriterMsg::ReaderExit(exit) => ended = self.reader_ended(*exit),
             }
         }
+    }
+
+    /// The reader stopped: `None` if a new connection carries on, else the
+    /// window (holding every chunk sent) and why the pipe stopped, if early.
+    fn reader_ended(&mut self, mut exit: ReaderExit) -> Option<(ReaderExit, Option<PipeStop>)> {
+        let stop = match &exit.end {
+            ReaderEnd::Done => None,
+            ReaderEnd::Lost(reason) => Some(
+                self.shared
+                    .take_stop()
+                    .unwrap_or_else(|| PipeStop::Lost(reason.clone())),
+            ),
+            ReaderEnd::Protocol(reason) => Some(
+                self.shared
+                    .take_stop()
+                    .unwrap_or_else(|| PipeStop::Protocol(reason.clone())),
+            ),
+        };
+        if let Some(stop) = &stop {
+            if self.try_reconnect(stop, &mut exit) {
+                return None;
+            }
+            // A producer waiting for room in the pool gives up.
+            self.shared.stop(stop.clone());
+        }
+        while let Ok(c) = exit.chunks.try_recv() {
+            exit.window.push(c);
+        }
+        Some((exit, stop))
     }
 
     fn send(&mut self, chunk: Arc<Chunk>) {
@@ -139,20 +161,12 @@ impl Writer {
         }
     }
 
-    fn outcome(
-        &self,
-        mut window: Window,
-        chunks: Receiver<Arc<Chunk>>,
-        stop: Option<PipeStop>,
-    ) -> PipeOutcome {
-        while let Ok(c) = chunks.try_recv() {
-            window.push(c);
-        }
+    fn outcome(&self, window: Window, stop: Option<PipeStop>) -> PipeOutcome {
         let (replies, errors) = self.shared.counts();
         PipeOutcome {
             stop,
-            commit: window.commit,
             first_pending: window.first_pending(),
+            commit: window.commit,
             replies,
             errors,
         }
