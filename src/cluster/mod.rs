@@ -21,6 +21,7 @@ use crate::load::{Feeder, summarize};
 use crate::report::{Events, Stop, Summary};
 use crate::resp::Value;
 
+pub(crate) use router::LocalAccount;
 pub use slot::key_slot;
 
 /// Loads the input into the cluster that `config.server` is a node of.
@@ -88,24 +89,17 @@ pub(crate) fn run(
     let mut feeder = Feeder::new(config, names, Arc::clone(&events), limits);
     feeder.skip_to_resume_point(reader, None)?;
     let (stop, read_all) = feeder.run(reader, &mut router);
-    let local_errors = router.local_errors;
-    let failure = router.failure_stop();
-    let (pipes, closed) = router.finish(!feeder.stopped_by_pipe);
+    let (pipes, closed, mut local) = router.finish(!feeder.stopped_by_pipe);
+    let failure = local.failure.take();
     let sent_all = read_all && closed;
     if sent_all {
         events.all_sent();
     }
-    let mut summary = summarize(pipes, stop, &feeder, sent_all, local_errors);
+    let mut summary = summarize(pipes, stop, &feeder, sent_all, local);
     if let (None, Some(f)) = (&summary.stop, failure) {
-        summary.stop = Some(match f {
-            crate::pipe::PipeStop::Lost(reason) => Stop::ConnectionLost {
-                addr: "the cluster".into(),
-                reason,
-            },
-            other => Stop::Protocol {
-                addr: "the cluster".into(),
-                reason: format!("{other:?}"),
-            },
+        summary.stop = Some(Stop::ConnectionLost {
+            addr: f.addr,
+            reason: f.reason,
         });
     }
     if summary.stop.is_none() && sent_all {

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
+mod failover;
 mod follow;
 
 use super::keys::{CommandTable, Lookup};
@@ -19,7 +20,7 @@ use super::slot::{SLOTS, key_slot};
 use super::topology::{Topology, UNOWNED};
 use crate::config::{Config, Endpoint};
 use crate::conn;
-use crate::error::{ConnectError, Location};
+use crate::error::ConnectError;
 use crate::input::{Args, Command};
 use crate::load::{Sink, pipe_options};
 use crate::pipe::{CmdMeta, Pipe, Redirect, RedirectedCmd, Shared, Stopped, Watch};
@@ -51,6 +52,9 @@ struct Member {
     host: String,
     port: u16,
     pipe: Pipe,
+    /// False once its connection is gone and its commands were taken back:
+    /// nothing more goes to it.
+    alive: bool,
 }
 
 /// Where a command goes.
@@ -88,16 +92,43 @@ pub(crate) struct Router {
     /// master: (old master, its pushed count to wait for).
     draining: HashMap<u16, (u16, u64)>,
     block: Option<Block>,
-    /// Retries so far, by command number (TRYAGAIN, CLUSTERDOWN).
-    retries: HashMap<u64, u32>,
+    /// Redirects and retries so far, by command number.
+    attempts: follow::Attempts,
     /// Commands to send again once `retry_at` has passed, in order.
     retry_queue: Vec<(u16, Vec<RedirectedCmd>)>,
     retry_at: Instant,
-    /// Errors found here, never sent: cross-slot commands, retries spent.
-    pub(crate) local_errors: u64,
-    /// Why the cluster could not go on, when no pipe says.
-    pub(crate) failure: Option<ConnectError>,
+    /// What the router settled itself: commands refused before sending
+    /// (cross-slot), and commands given up on after their retries or
+    /// redirects ran out.
+    pub(crate) local: LocalAccount,
+    /// The oldest command taken back from a lost master and not yet sent
+    /// to its new one.
+    stranded: Option<u64>,
     lookup: Lookup,
+}
+
+/// What the router settled itself, for the summary.
+#[derive(Debug, Default)]
+pub(crate) struct LocalAccount {
+    /// Errors: refused commands, and commands given up on.
+    pub errors: u64,
+    /// Replies: the error reply that ended each command given up on.
+    pub replies: u64,
+    /// Commands given up on, whose last reply was final.
+    pub acknowledged: u64,
+    /// The oldest command the router still held when the load ended.
+    pub pending: Option<u64>,
+    /// Why the cluster could not go on, when no pipe says.
+    pub failure: Option<Failure>,
+}
+
+/// Why the cluster could not go on.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    /// The master (or node) it concerns.
+    pub addr: String,
+    /// What happened.
+    pub reason: String,
 }
 
 impl Router {
@@ -122,11 +153,11 @@ impl Router {
             last: vec![(UNOWNED, 0); SLOTS],
             draining: HashMap::new(),
             block: None,
-            retries: HashMap::new(),
+            attempts: follow::Attempts::default(),
             retry_queue: Vec::new(),
             retry_at: Instant::now(),
-            local_errors: 0,
-            failure: None,
+            local: LocalAccount::default(),
+            stranded: None,
             lookup: Lookup::default(),
         };
         for (host, port) in topo.masters {
@@ -154,23 +185,47 @@ impl Router {
         .in_cluster(index, self.inbox_tx.clone());
         let pipe = Pipe::start(c, Arc::new(shared), pipe_options(&config, &config.server))
             .map_err(|e| ConnectError::io(&addr, e))?;
-        self.members.push(Member { host, port, pipe });
+        self.members.push(Member {
+            host,
+            port,
+            pipe,
+            alive: true,
+        });
         Ok(index as u16)
     }
 
-    /// The member at `host:port`, connecting if it is new to the router.
+    /// The live member at `host:port`, connecting if it is new to the
+    /// router (or came back after its connection was lost).
     fn member(&mut self, host: String, port: u16) -> Result<u16, Stopped> {
         if let Some(i) = self
             .members
             .iter()
-            .position(|m| m.host == host && m.port == port)
+            .position(|m| m.alive && m.host == host && m.port == port)
         {
             return Ok(i as u16);
         }
+        let addr = crate::config::Endpoint::Tcp {
+            host: host.clone(),
+            port,
+        }
+        .to_string();
         self.connect(host, port).map_err(|e| {
-            self.failure = Some(e);
+            self.local.failure = Some(Failure {
+                addr,
+                reason: crate::error::chain(&e),
+            });
             Stopped
         })
+    }
+
+    /// The live members.
+    fn alive(&self) -> impl Iterator<Item = u16> + '_ {
+        (0..self.members.len() as u16).filter(|&m| self.members[usize::from(m)].alive)
+    }
+
+    /// The first live member, for commands any master can take.
+    fn any_member(&self) -> u16 {
+        self.alive().next().unwrap_or(0)
     }
 
     fn route(&mut self, args: &Args<'_>) -> Route {
@@ -238,42 +293,43 @@ impl Router {
         meta: CmdMeta,
         watch: Option<Watch>,
     ) -> Result<(), Stopped> {
-        for m in 0..self.members.len() {
-            self.send(m as u16, what, meta, watch)?;
+        let targets: Vec<u16> = self.alive().collect();
+        for m in targets {
+            self.send(m, what, meta, watch)?;
         }
         Ok(())
     }
 
-    /// Reports and counts an error rload found itself.
+    /// Reports and counts an error rload found itself: a command it did not
+    /// send.
     fn local_error(&mut self, meta: CmdMeta, why: &str) {
-        let name = self
-            .names
-            .get(meta.source as usize)
-            .cloned()
-            .unwrap_or_default();
-        self.events.error_reply(
-            &Location {
-                name,
+        self.report_error(meta, why);
+        self.local.errors += 1;
+    }
+
+    fn report_error(&self, meta: CmdMeta, why: &str) {
+        let at = crate::load::location(
+            &self.names,
+            crate::input::Position {
+                source: meta.source,
                 line: meta.line,
                 offset: 0,
             },
-            why.as_bytes(),
         );
-        self.local_errors += 1;
+        self.events.error_reply(&at, why.as_bytes());
     }
 
     /// Adds a command to the open transaction; sends the transaction when
-    /// the command ends it.
+    /// the command ends it. `bytes` is the command encoded.
     fn add_to_block(
         &mut self,
-        cmd: &Command<'_>,
+        args: &Args<'_>,
+        bytes: Vec<u8>,
         meta: CmdMeta,
         watch: Option<Watch>,
     ) -> Result<(), Stopped> {
-        let route = self.route(&cmd.args);
+        let route = self.route(args);
         let block = self.block.get_or_insert_with(Block::default);
-        let mut bytes = Vec::new();
-        encode_command(&mut bytes, &cmd.args);
         block.cmds.push((bytes, meta, watch));
         match route {
             Route::Slot(s) if block.slot.is_some_and(|b| b != s) => block.cross = true,
@@ -304,10 +360,10 @@ impl Router {
                     return Ok(());
                 }
             },
-            None => 0,
+            None => self.any_member(),
         };
         let targets: Vec<u16> = if block.everywhere {
-            (0..self.members.len() as u16).collect()
+            self.alive().collect()
         } else {
             vec![member]
         };
@@ -351,12 +407,17 @@ impl Sink for Router {
             end: 0,
         };
         if self.block.is_some() || watch == Some(Watch::Multi) {
-            return self.add_to_block(cmd, meta, watch);
+            let mut bytes = Vec::new();
+            encode_command(&mut bytes, &cmd.args);
+            return self.add_to_block(&cmd.args, bytes, meta, watch);
         }
         match self.route(&cmd.args) {
             Route::Slot(s) => self.send_to_slot(s, Payload::Command(cmd), meta, watch),
             Route::Everywhere => self.send_everywhere(Payload::Command(cmd), meta, watch),
-            Route::Anywhere => self.send(0, Payload::Command(cmd), meta, watch),
+            Route::Anywhere => {
+                let m = self.any_member();
+                self.send(m, Payload::Command(cmd), meta, watch)
+            }
             Route::CrossSlot => {
                 self.local_error(meta, "CROSSSLOT Keys in request don't hash to the same slot (found by rload; not sent)");
                 Ok(())
@@ -373,14 +434,14 @@ impl Sink for Router {
 
     fn flush(&mut self) -> Result<(), Stopped> {
         self.serve_inbox()?;
-        for m in &mut self.members {
+        for m in self.members.iter_mut().filter(|m| m.alive) {
             m.pipe.flush()?;
         }
         Ok(())
     }
 
     fn errors(&self) -> u64 {
-        self.local_errors
+        self.local.errors
             + self
                 .members
                 .iter()

@@ -15,4 +15,4 @@ pub use reader::{Command, InputReader, MAX_COMMAND_BYTES, Next, Position};
 pub use resp::{FrameError, FrameErrorKind, MAX_BULK_LEN};
 pub use source::Input;
 
-pub(crate) use resp::{parse_strict_i64, show_size};
+pub(crate) use resp::{frame_args, parse_strict_i64, show_size};

@@ -17,7 +17,7 @@
 //! The framer is resumable: when a frame is cut by the end of the buffer, it
 //! remembers how far it got, so a frame arriving in many reads is parsed once.
 
-use super::args::ArgBuf;
+use super::args::{ArgBuf, Args};
 
 /// The longest bulk the server accepts by default (`proto-max-bulk-len`);
 /// rload reads the server's own setting when it connects, where it may.
@@ -196,6 +196,15 @@ impl RespFramer {
             self.at = end + 2;
         }
         Ok(Frame::Command(self.at))
+    }
+}
+
+/// The arguments of `bytes`, if it is one whole RESP command (one rload
+/// encoded, to be sent again).
+pub(crate) fn frame_args<'a>(bytes: &'a [u8], buf: &'a mut ArgBuf) -> Option<Args<'a>> {
+    match RespFramer::default().frame(bytes, buf, u64::MAX).ok()? {
+        Frame::Command(len) if len == bytes.len() => Some(buf.args(bytes)),
+        _ => None,
     }
 }
 

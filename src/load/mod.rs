@@ -9,6 +9,7 @@ mod resume;
 
 pub(crate) use feeder::{Feeder, location};
 
+use crate::cluster::LocalAccount;
 use crate::config::{Config, ServerConfig};
 use crate::conn;
 use crate::error::{ConnectError, Error};
@@ -74,7 +75,7 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
         stop,
         &feeder,
         sent_all,
-        0,
+        LocalAccount::default(),
     ))
 }
 
@@ -132,7 +133,7 @@ pub(crate) fn summarize(
     stop: Option<Stop>,
     feeder: &Feeder,
     all_sent: bool,
-    local_errors: u64,
+    local: LocalAccount,
 ) -> Summary {
     let pipe_stop = pipes.iter().find_map(|(shared, o)| {
         let addr = shared.addr.clone();
@@ -160,6 +161,7 @@ pub(crate) fn summarize(
         .iter()
         .filter_map(|(_, o)| o.first_pending.filter(|m| m.seq > 0))
         .map(|m| m.seq)
+        .chain(local.pending)
         .min();
     let last = pipes
         .iter()
@@ -169,7 +171,7 @@ pub(crate) fn summarize(
             seq: m.seq,
             at: s.location(&m),
         });
-    let nodes = if pipes.len() > 1 || local_errors > 0 {
+    let nodes = if pipes.len() > 1 || local.errors > 0 {
         pipes
             .iter()
             .map(|(s, o)| NodeSummary {
@@ -183,13 +185,13 @@ pub(crate) fn summarize(
         Vec::new()
     };
     Summary {
-        replies: pipes.iter().map(|(_, o)| o.replies).sum(),
+        replies: pipes.iter().map(|(_, o)| o.replies).sum::<u64>() + local.replies,
         errors: pipes.iter().map(|(_, o)| o.errors).sum::<u64>()
             + timeouts
             + feeder.invalid
-            + local_errors,
+            + local.errors,
         invalid: feeder.invalid,
-        acknowledged: pipes.iter().map(|(_, o)| o.commit.count).sum(),
+        acknowledged: pipes.iter().map(|(_, o)| o.commit.count).sum::<u64>() + local.acknowledged,
         last_acknowledged: last,
         resume_from: first_pending.map_or(feeder.done_through(), |seq| {
             (seq - 1).min(feeder.done_through())

@@ -195,7 +195,7 @@ impl Pipe {
         if let Ok(c) = self.free.try_recv() {
             return Ok(recycle(c));
         }
-        if self.allocated < POOL_CHUNKS {
+        if self.allocated < POOL_CHUNKS || self.shared.orphaned() {
             self.allocated += 1;
             return Ok(Chunk::new());
         }
@@ -204,6 +204,10 @@ impl Pipe {
             match self.free.recv_timeout(WAIT_SLICE) {
                 Ok(c) => return Ok(recycle(c)),
                 Err(RecvTimeoutError::Disconnected) => return Err(Stopped),
+                Err(RecvTimeoutError::Timeout) if self.shared.orphaned() => {
+                    self.allocated += 1;
+                    return Ok(Chunk::new());
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     if self.shared.check_stall(since, self.timeout) {
                         return Err(Stopped);
@@ -211,6 +215,16 @@ impl Pipe {
                 }
             }
         }
+    }
+
+    /// Takes back, in order, every command an orphaned pipe holds that its
+    /// server did not acknowledge, buffered ones included; `None` if a
+    /// transaction too large to keep was among them.
+    pub(crate) fn take_back(&mut self) -> Option<Vec<RedirectedCmd>> {
+        let _ = self.flush();
+        let (reply, back) = mpsc::channel();
+        self.to_writer.send(WriterMsg::HandBack(reply)).ok()?;
+        back.recv().ok()?
     }
 
     /// Sends the closing ECHO (unless the pipe already stopped) and waits for

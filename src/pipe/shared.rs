@@ -56,6 +56,9 @@ pub(crate) enum RedirectKind {
     Ask { slot: u16, host: String, port: u16 },
     /// `TRYAGAIN` or `CLUSTERDOWN`: try again later; holds the error text.
     Retry(String),
+    /// The connection to this master is gone, for this reason; what it
+    /// had not acknowledged is there to take back ([`super::Pipe::take_back`]).
+    Lost(String),
 }
 
 impl RedirectKind {
@@ -111,6 +114,10 @@ pub(crate) struct Shared {
     reconnecting: AtomicBool,
     /// A request to stop the load.
     pub interrupt: Interrupt,
+    /// In a cluster that follows failovers: the connection is gone, and the
+    /// router will take back what the pipe holds. Until it does, pushes
+    /// still succeed (the pool may grow), so none is lost in between.
+    orphaned: AtomicBool,
 }
 
 impl Shared {
@@ -136,6 +143,7 @@ impl Shared {
             closer: Mutex::new(None),
             reconnecting: AtomicBool::new(false),
             interrupt,
+            orphaned: AtomicBool::new(false),
         }
     }
 
@@ -189,6 +197,16 @@ impl Shared {
     pub(crate) fn set_reconnecting(&self, on: bool) {
         self.reconnecting.store(on, Ordering::Relaxed);
         self.note_reply();
+    }
+
+    /// Marks the pipe's connection as gone for good, its commands to be
+    /// taken back by the router.
+    pub(crate) fn orphan(&self) {
+        self.orphaned.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn orphaned(&self) -> bool {
+        self.orphaned.load(Ordering::Acquire)
     }
 
     pub(crate) fn stopped(&self) -> bool {

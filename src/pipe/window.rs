@@ -279,21 +279,47 @@ impl Window {
         self.chunks.get(self.cur)?.cmds.get(self.next).copied()
     }
 
-    /// The oldest command sent but not committed, if any.
+    /// The oldest input command sent but not committed, if any (rload's
+    /// own, such as `ASKING`, are passed over).
     pub(crate) fn first_pending(&self) -> Option<CmdMeta> {
         if let Some((_, _, meta)) = self.multi {
             return Some(meta);
         }
-        let mut cur = self.cur;
-        let mut next = self.next;
-        while let Some(chunk) = self.chunks.get(cur) {
-            if let Some(m) = chunk.cmds.get(next) {
-                return Some(*m);
+        self.chunks
+            .iter()
+            .skip(self.cur)
+            .enumerate()
+            .flat_map(|(k, chunk)| chunk.cmds[if k == 0 { self.next } else { 0 }..].iter())
+            .find(|m| m.seq > 0)
+            .copied()
+    }
+
+    /// Takes every command past the commit point out of the window, in
+    /// order, for the router to send elsewhere (rload's own are left out),
+    /// and what was counted for them. `None` when the commit point is no
+    /// longer held.
+    pub(crate) fn hand_back(&mut self) -> Option<(Vec<RedirectedCmd>, Uncommitted)> {
+        let (resend, undone) = self.rewind()?;
+        let mut cmds = Vec::new();
+        for (chunk, from) in &resend {
+            for (i, meta) in chunk.cmds.iter().enumerate() {
+                let watch = chunk.watch_at(i);
+                if chunk.start_of(i) < *from
+                    || matches!(watch, Some(Watch::Sentinel | Watch::Internal))
+                {
+                    continue;
+                }
+                cmds.push(RedirectedCmd {
+                    bytes: chunk.command_bytes(i).to_vec(),
+                    meta: *meta,
+                    watch,
+                });
             }
-            cur += 1;
-            next = 0;
         }
-        None
+        // Nothing past the commit point is this window's any more.
+        self.chunks.truncate(self.cur + 1);
+        self.next = self.chunks.get(self.cur).map_or(0, |c| c.cmds.len());
+        Some((cmds, undone))
     }
 
     /// Winds the window back to the commit point for a replay on a new

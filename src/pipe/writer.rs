@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::chunk::{Chunk, CmdMeta};
 use super::reader::{Reader, ReaderEnd, ReaderExit};
-use super::shared::{PipeStop, Shared, WAIT_SLICE};
+use super::shared::{PipeStop, Redirect, RedirectKind, RedirectedCmd, Shared, WAIT_SLICE};
 use super::window::{Commit, Window};
 use crate::config::ServerConfig;
 use crate::conn::{self, Closer, Connection, ReadHalf, WriteHalf};
@@ -25,6 +25,8 @@ pub(crate) enum WriterMsg {
     ReaderExit(Box<ReaderExit>),
     /// The producer is done: give the account once the reader has stopped.
     Finish,
+    /// The router takes back an orphaned pipe's unacknowledged commands.
+    HandBack(Sender<Option<Vec<RedirectedCmd>>>),
 }
 
 /// How a pipe ended: why (if early), and exactly what the server committed.
@@ -80,6 +82,14 @@ impl Writer {
                     None => self.send(Arc::new(chunk)),
                 },
                 WriterMsg::Finish => finishing = true,
+                WriterMsg::HandBack(reply) => {
+                    let cmds = ended.as_mut().and_then(|(exit, _)| {
+                        let (cmds, undone) = exit.window.hand_back()?;
+                        self.shared.sub_counts(undone.replies, undone.errors);
+                        Some(cmds)
+                    });
+                    let _ = reply.send(cmds);
+                }
                 WriterMsg::ReaderExit(exit) => ended = self.reader_ended(*exit),
             }
         }
@@ -101,6 +111,23 @@ impl Writer {
                     .unwrap_or_else(|| PipeStop::Protocol(reason.clone())),
             ),
         };
+        if let Some(PipeStop::Lost(reason)) = &stop
+            && self.reconnect.is_some()
+            && let Some(link) = &self.shared.cluster
+        {
+            // In a cluster, the router finds the slots' new master and
+            // takes back what this pipe holds.
+            self.shared.orphan();
+            let _ = link.inbox.send(Redirect {
+                from: link.index,
+                kind: RedirectKind::Lost(reason.clone()),
+                cmds: Vec::new(),
+            });
+            while let Ok(c) = exit.chunks.try_recv() {
+                exit.window.push(c);
+            }
+            return Some((exit, None));
+        }
         if let Some(stop) = &stop {
             if self.try_reconnect(stop, &mut exit) {
                 return None;
@@ -164,7 +191,9 @@ impl Writer {
     fn outcome(&self, window: Window, stop: Option<PipeStop>) -> PipeOutcome {
         let (replies, errors) = self.shared.counts();
         PipeOutcome {
-            stop,
+            // A stop that came after the reader's (a timeout while the
+            // producer waited) still counts.
+            stop: stop.or_else(|| self.shared.take_stop()),
             first_pending: window.first_pending(),
             commit: window.commit,
             replies,

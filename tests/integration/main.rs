@@ -2,6 +2,7 @@
 //! each started on a free port by the fixture in `support`.
 
 mod cluster;
+mod cluster_faults;
 mod connect;
 mod differential;
 mod fake_peer;

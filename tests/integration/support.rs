@@ -502,8 +502,16 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start(masters: usize) -> Cluster {
+        Cluster::start_with(masters, 0, 5000)
+    }
+
+    /// A cluster of `masters` masters with `replicas` replicas each, whose
+    /// nodes count a silent peer as failed after `node_timeout_ms`. Nodes
+    /// 0..masters are the masters.
+    pub fn start_with(masters: usize, replicas: usize, node_timeout_ms: u32) -> Cluster {
         let mut nodes = Vec::new();
-        for _ in 0..masters {
+        let timeout = node_timeout_ms.to_string();
+        for _ in 0..masters * (1 + replicas) {
             let dir = tempfile::Builder::new()
                 .prefix("rload-cluster-")
                 .tempdir()
@@ -517,7 +525,7 @@ impl Cluster {
                     "--cluster-config-file",
                     "nodes.conf",
                     "--cluster-node-timeout",
-                    "5000",
+                    &timeout,
                 ],
             ));
         }
@@ -528,6 +536,7 @@ impl Cluster {
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addrs)
+            .args(["--cluster-replicas", &replicas.to_string()])
             .arg("--cluster-yes")
             .output()
             .expect("redis-cli --cluster create");
@@ -551,9 +560,14 @@ impl Cluster {
         self.nodes[0].port.to_string()
     }
 
-    /// Keys over all masters.
+    /// Keys over all masters (with replicas: over the nodes that are
+    /// masters now).
     pub fn dbsize(&self) -> u64 {
-        self.nodes.iter().map(Redis::dbsize).sum()
+        self.nodes
+            .iter()
+            .filter(|n| n.cli(&["ROLE"]).starts_with("master"))
+            .map(Redis::dbsize)
+            .sum()
     }
 
     /// The node-id of a node.

@@ -1,14 +1,70 @@
 //! Following redirects, waiting for moved slots to drain, and settling at
 //! the end of the load.
+//!
+//! A redirected command is resolved only when its final reply arrives, on
+//! whichever master; until then it is in a pipe's window or here, and the
+//! resume point stays before it. Each command is redirected at most
+//! [`MAX_REDIRECTS`] times and retried at most [`MAX_RETRIES`] times; then
+//! it is given up on, and its last reply is the error it counts as.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use super::{MAX_RETRIES, POLL, Payload, Router};
-use crate::pipe::{CmdMeta, PipeOutcome, PipeStop, Redirect, RedirectKind, Shared, Stopped, Watch};
+use super::{LocalAccount, MAX_RETRIES, POLL, Payload, Router};
+use crate::pipe::{CmdMeta, PipeOutcome, Redirect, RedirectKind, Shared, Stopped, Watch};
 use crate::resp::encode_command;
+
+/// `MOVED` and `ASK` are followed this often per command. A slot map that
+/// has not settled by then (two nodes that each say the other owns the
+/// slot) will not: the command is given up on.
+pub(super) const MAX_REDIRECTS: u32 = 16;
+
+/// Above this many commands tracked, those untouched for [`STALE`] are
+/// forgotten: they were answered long ago.
+const TRACKED: usize = 10_000;
+const STALE: Duration = Duration::from_secs(10);
+
+/// How often each command has been redirected and retried.
+#[derive(Default)]
+pub(super) struct Attempts {
+    by_seq: HashMap<u64, Tries>,
+}
+
+#[derive(Clone, Copy)]
+struct Tries {
+    redirects: u32,
+    retries: u32,
+    last: Instant,
+}
+
+impl Attempts {
+    /// Counts one more redirect (or retry) of command `seq`, and returns
+    /// the counts so far.
+    fn note(&mut self, seq: u64, retry: bool) -> (u32, u32) {
+        if self.by_seq.len() > TRACKED {
+            self.by_seq.retain(|_, t| t.last.elapsed() < STALE);
+        }
+        let t = self.by_seq.entry(seq).or_insert(Tries {
+            redirects: 0,
+            retries: 0,
+            last: Instant::now(),
+        });
+        if retry {
+            t.retries += 1;
+        } else {
+            t.redirects += 1;
+        }
+        t.last = Instant::now();
+        (t.redirects, t.retries)
+    }
+
+    fn forget(&mut self, seq: u64) {
+        self.by_seq.remove(&seq);
+    }
+}
 
 impl Router {
     /// Follows the redirects that have come back, and sends the retries
@@ -19,8 +75,12 @@ impl Router {
         }
         if !self.retry_queue.is_empty() && Instant::now() >= self.retry_at {
             for (from, cmds) in std::mem::take(&mut self.retry_queue) {
-                for c in &cmds {
-                    self.send(from, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
+                if self.members[usize::from(from)].alive {
+                    for c in &cmds {
+                        self.send(from, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
+                    }
+                } else {
+                    self.resend(cmds, &[])?;
                 }
             }
         }
@@ -28,14 +88,37 @@ impl Router {
     }
 
     pub(super) fn follow(&mut self, r: Redirect) -> Result<(), Stopped> {
+        let from = r.from as u16;
+        if let RedirectKind::Lost(reason) = r.kind {
+            return self.fail_over(from, &reason);
+        }
         let first = r.cmds[0].meta;
+        let retry = matches!(r.kind, RedirectKind::Retry(_));
+        let (redirects, retries) = self.attempts.note(first.seq, retry);
+        if redirects > MAX_REDIRECTS || retries > MAX_RETRIES {
+            let why = match &r.kind {
+                RedirectKind::Retry(text) => {
+                    format!("{text} (rload gave up after {MAX_RETRIES} retries)")
+                }
+                RedirectKind::Moved { slot, host, port }
+                | RedirectKind::Ask { slot, host, port } => {
+                    format!(
+                        "MOVED {slot} {host}:{port} (rload gave up after {MAX_REDIRECTS} redirects of this command: the last was from {} to {host}:{port}, and the cluster's map of slot {slot} does not settle)",
+                        self.members[usize::from(from)].pipe.shared().addr
+                    )
+                }
+                RedirectKind::Lost(_) => unreachable!("handled above"),
+            };
+            self.give_up(&r, &why);
+            return Ok(());
+        }
         match r.kind {
             RedirectKind::Moved { slot, host, port } => {
                 let to = self.member(host, port)?;
                 let s = usize::from(slot);
                 self.owner[s] = to;
                 let (was, pushed) = self.last[s];
-                if usize::from(was) == r.from && !self.resolved_up_to(was, pushed) {
+                if was == from && !self.resolved_up_to(was, pushed) {
                     self.draining.insert(slot, (was, pushed));
                 }
                 for c in &r.cmds {
@@ -58,32 +141,34 @@ impl Router {
                     self.send(to, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
                 }
             }
-            RedirectKind::Retry(text) => {
-                let tries = self.retries.entry(first.seq).or_insert(0);
-                *tries += 1;
-                if *tries > MAX_RETRIES {
-                    self.retries.remove(&first.seq);
-                    let why = format!("{text} (gave up after {MAX_RETRIES} retries)");
-                    self.local_error(first, &why);
-                    return Ok(());
-                }
+            RedirectKind::Retry(_) => {
                 // One wait for the whole wave, not one per command: the
                 // queue goes out, in order, when the latest backoff is over.
-                let backoff = Duration::from_millis(25 << (*tries).min(6));
+                let backoff = Duration::from_millis(25 << retries.min(6));
                 self.retry_at = self.retry_at.max(Instant::now() + backoff);
-                self.retry_queue.push((r.from as u16, r.cmds));
+                self.retry_queue.push((from, r.cmds));
             }
+            RedirectKind::Lost(_) => unreachable!("handled above"),
         }
         Ok(())
     }
 
+    /// Gives up on a redirected command (or transaction): its last reply,
+    /// `why`, is the error it counts as, and it is done.
+    fn give_up(&mut self, r: &Redirect, why: &str) {
+        let first = r.cmds[0].meta;
+        self.attempts.forget(first.seq);
+        self.report_error(first, why);
+        let commands = r.cmds.iter().filter(|c| c.meta.seq > 0).count() as u64;
+        self.local.errors += 1;
+        self.local.replies += commands;
+        self.local.acknowledged += commands;
+    }
+
     pub(super) fn resolved_up_to(&self, member: u16, pushed: u64) -> bool {
-        self.members[usize::from(member)]
-            .pipe
-            .shared()
-            .resolved
-            .load(Ordering::Acquire)
-            >= pushed
+        let m = &self.members[usize::from(member)];
+        // A lost master's commands were all taken back and sent on.
+        !m.alive || m.pipe.shared().resolved.load(Ordering::Acquire) >= pushed
     }
 
     /// Waits until the old owner of a moved slot has answered or redirected
@@ -123,10 +208,14 @@ impl Router {
         let mut progress = self.total_resolved();
         loop {
             self.serve_inbox()?;
-            for m in &mut self.members {
+            for m in self.members.iter_mut().filter(|m| m.alive) {
                 m.pipe.flush()?;
             }
-            if self.retry_queue.is_empty() && self.members.iter().all(|m| m.pipe.settled()) {
+            let unsettled = self
+                .members
+                .iter()
+                .position(|m| m.alive && !m.pipe.settled());
+            if self.retry_queue.is_empty() && unsettled.is_none() {
                 match self.inbox.try_recv() {
                     Ok(r) => self.follow(r)?,
                     Err(_) => return Ok(()),
@@ -139,8 +228,11 @@ impl Router {
             let now = self.total_resolved();
             if now != progress {
                 (progress, since) = (now, Instant::now());
-            } else if let Some(m) = self.members.iter().find(|m| !m.pipe.settled())
-                && m.pipe.shared().check_stall(since, self.config.pipe_timeout)
+            } else if let Some(m) = unsettled
+                && self.members[m]
+                    .pipe
+                    .shared()
+                    .check_stall(since, self.config.pipe_timeout)
             {
                 return Err(Stopped);
             }
@@ -154,14 +246,21 @@ impl Router {
             .sum()
     }
 
-    /// Ends the load: settles, closes every pipe and waits for each. Returns
-    /// each pipe's account, and whether the closing ECHOs all went out.
-    pub(crate) fn finish(mut self, go_on: bool) -> (Vec<(Arc<Shared>, PipeOutcome)>, bool) {
+    /// Ends the load: settles, closes every pipe and waits for each.
+    /// Returns each pipe's account, whether the closing ECHOs all went out,
+    /// and what the router settled itself, with the oldest command it still
+    /// held.
+    pub(crate) fn finish(
+        mut self,
+        go_on: bool,
+    ) -> (Vec<(Arc<Shared>, PipeOutcome)>, bool, LocalAccount) {
         let settled = go_on && self.settle().is_ok();
         let mut closed = settled;
-        for m in &mut self.members {
+        for m in self.members.iter_mut().filter(|m| m.alive) {
             closed &= m.pipe.close();
         }
+        let mut local = std::mem::take(&mut self.local);
+        local.pending = self.held_back();
         let outcomes = self
             .members
             .into_iter()
@@ -170,13 +269,25 @@ impl Router {
                 (shared, m.pipe.wait())
             })
             .collect();
-        (outcomes, closed)
+        (outcomes, closed, local)
     }
 
-    /// The stop to report when the router itself could not go on.
-    pub(crate) fn failure_stop(&self) -> Option<PipeStop> {
-        self.failure
-            .as_ref()
-            .map(|e| PipeStop::Lost(crate::error::chain(e)))
+    /// The oldest command the router holds and has not sent on: redirects
+    /// not yet followed, retries waiting, commands taken back from a lost
+    /// master.
+    fn held_back(&mut self) -> Option<u64> {
+        let inbox = std::iter::from_fn(|| self.inbox.try_recv().ok())
+            .flat_map(|r| r.cmds)
+            .map(|c| c.meta.seq);
+        let queued = self
+            .retry_queue
+            .iter()
+            .flat_map(|(_, cmds)| cmds)
+            .map(|c| c.meta.seq);
+        let seqs: Vec<u64> = inbox.chain(queued).collect();
+        seqs.into_iter()
+            .chain(self.stranded)
+            .filter(|&seq| seq > 0)
+            .min()
     }
 }
