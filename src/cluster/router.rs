@@ -47,6 +47,10 @@ const EVERYWHERE: [&str; 9] = [
     "FUNCTION RESTORE",
 ];
 
+/// The error for a command whose keys are in different slots.
+const CROSSSLOT: &str =
+    "CROSSSLOT Keys in request don't hash to the same slot (found by rload; not sent)";
+
 /// One master and its pipe.
 struct Member {
     host: String,
@@ -300,6 +304,40 @@ impl Router {
         Ok(())
     }
 
+    /// Routes and sends one encoded command: into the transaction being
+    /// collected, if there is one or it opens one; else to its slot's
+    /// master, to every master (or to `everywhere`, when given), or to any.
+    fn send_encoded(
+        &mut self,
+        args: &Args<'_>,
+        bytes: &[u8],
+        meta: CmdMeta,
+        watch: Option<Watch>,
+        everywhere: Option<&[u16]>,
+    ) -> Result<(), Stopped> {
+        if self.block.is_some() || watch == Some(Watch::Multi) {
+            return self.add_to_block(args, bytes.to_vec(), meta, watch);
+        }
+        match (self.route(args), everywhere) {
+            (Route::Slot(s), _) => self.send_to_slot(s, Payload::Bytes(bytes), meta, watch),
+            (Route::Everywhere, None) => self.send_everywhere(Payload::Bytes(bytes), meta, watch),
+            (Route::Everywhere, Some(targets)) => {
+                for &m in targets {
+                    self.send(m, Payload::Bytes(bytes), meta, watch)?;
+                }
+                Ok(())
+            }
+            (Route::Anywhere, _) => {
+                let m = self.any_member();
+                self.send(m, Payload::Bytes(bytes), meta, watch)
+            }
+            (Route::CrossSlot, _) => {
+                self.local_error(meta, CROSSSLOT);
+                Ok(())
+            }
+        }
+    }
+
     /// Reports and counts an error rload found itself: a command it did not
     /// send.
     fn local_error(&mut self, meta: CmdMeta, why: &str) {
@@ -419,9 +457,35 @@ impl Sink for Router {
                 self.send(m, Payload::Command(cmd), meta, watch)
             }
             Route::CrossSlot => {
-                self.local_error(meta, "CROSSSLOT Keys in request don't hash to the same slot (found by rload; not sent)");
+                self.local_error(meta, CROSSSLOT);
                 Ok(())
             }
+        }
+    }
+
+    /// A command alone for a slot goes on as it is; anything else (in a
+    /// transaction, to every master) is copied as usual.
+    fn push_owned(
+        &mut self,
+        bytes: Vec<u8>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        self.serve_inbox()?;
+        let mut buf = crate::input::ArgBuf::default();
+        let args = crate::input::frame_args(&bytes, &mut buf).expect("rload encoded it");
+        let route = self.route(&args);
+        match route {
+            Route::Slot(s) if self.block.is_none() && watch != Some(Watch::Multi) => {
+                let Some(member) = self.member_for(s)? else {
+                    return self.send_to_slot(s, Payload::Bytes(&bytes), meta, watch);
+                };
+                let pipe = &mut self.members[usize::from(member)].pipe;
+                pipe.push_owned(bytes, meta, watch)?;
+                self.last[usize::from(s)] = (member, pipe.pushed());
+                Ok(())
+            }
+            _ => self.send_encoded(&args, &bytes, meta, watch, None),
         }
     }
 

@@ -70,6 +70,84 @@ impl ArgBuf {
     }
 }
 
+/// The length of the header before an argument of `len` bytes, `$<len>\r\n`.
+fn bulk_header_len(len: usize) -> usize {
+    crate::resp::digits(len) + 3
+}
+
+impl ArgBuf {
+    /// Whether the command whose arguments these are (base spans relative
+    /// to a line) can be encoded over its own line: every argument of the
+    /// line lands no further left, relative to where it was, than the one
+    /// before it, so the moves never overwrite a source not yet moved.
+    pub(crate) fn encodes_in_place(&self) -> bool {
+        let mut out = 1 + crate::resp::digits(self.spans.len()) + 2;
+        let mut last: Option<i128> = None;
+        for s in &self.spans {
+            let len = s.end - s.start;
+            out += bulk_header_len(len);
+            if !s.in_scratch {
+                let shift = out as i128 - s.start as i128;
+                if last.is_some_and(|l| shift < l) {
+                    return false;
+                }
+                last = Some(shift);
+            }
+            out += len + 2;
+        }
+        true
+    }
+
+    /// Encodes the command as RESP over its own bytes, `buf[base..]` (where
+    /// the base spans are), with no second copy: the result is `buf`,
+    /// truncated to the command. Anything in `buf` after the line is
+    /// overwritten. Call only if [`ArgBuf::encodes_in_place`].
+    pub(crate) fn encode_in_place(&self, buf: &mut Vec<u8>, base: usize) {
+        debug_assert!(self.encodes_in_place());
+        let mut at = Vec::with_capacity(self.spans.len());
+        let mut out = 1 + crate::resp::digits(self.spans.len()) + 2;
+        for s in &self.spans {
+            let len = s.end - s.start;
+            out += bulk_header_len(len);
+            at.push(out);
+            out += len + 2;
+        }
+        if buf.len() < out {
+            buf.resize(out, 0);
+        }
+        let moves = || self.spans.iter().zip(&at).filter(|(s, _)| !s.in_scratch);
+        // Arguments moving left go first, in order; then those moving
+        // right, from the last: each lands where no source waits.
+        for (s, &to) in moves().filter(|(s, to)| **to <= base + s.start) {
+            buf.copy_within(base + s.start..base + s.end, to);
+        }
+        for (s, &to) in moves()
+            .filter(|(s, to)| **to > base + s.start)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            buf.copy_within(base + s.start..base + s.end, to);
+        }
+        for (s, &to) in self.spans.iter().zip(&at).filter(|(s, _)| s.in_scratch) {
+            buf[to..to + s.end - s.start].copy_from_slice(&self.scratch[s.start..s.end]);
+        }
+        // The headers and CRLFs, in the gaps, last.
+        let mut head = Vec::with_capacity(24);
+        head.push(b'*');
+        head.extend_from_slice(self.spans.len().to_string().as_bytes());
+        head.extend_from_slice(b"\r\n");
+        buf[..head.len()].copy_from_slice(&head);
+        for (s, &to) in self.spans.iter().zip(&at) {
+            let len = s.end - s.start;
+            let header = format!("${len}\r\n");
+            buf[to - header.len()..to].copy_from_slice(header.as_bytes());
+            buf[to + len..to + len + 2].copy_from_slice(b"\r\n");
+        }
+        buf.truncate(out);
+    }
+}
+
 /// The arguments of one command, in order; the first is the command name.
 #[derive(Clone, Copy, Debug)]
 pub struct Args<'a> {
@@ -134,5 +212,58 @@ impl<'a> Args<'a> {
         } else {
             &self.base[s.start..s.end]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::inline::split_inline;
+
+    /// Encodes `line` over itself, placed at `base` in a buffer with other
+    /// bytes around it, and checks it against the ordinary encoder.
+    fn in_place(line: &[u8], base: usize) -> Option<Vec<u8>> {
+        let mut args = ArgBuf::default();
+        split_inline(line, &mut args).unwrap();
+        let mut want = Vec::new();
+        crate::resp::encode_command(&mut want, &args.args(line));
+        if !args.encodes_in_place() {
+            return None;
+        }
+        let mut buf = vec![b'#'; base];
+        buf.extend_from_slice(line);
+        buf.extend_from_slice(b"\nSET next 1\n");
+        args.encode_in_place(&mut buf, base);
+        assert_eq!(buf, want, "{}", String::from_utf8_lossy(line));
+        Some(buf)
+    }
+
+    #[test]
+    fn encodes_a_line_over_itself_as_the_encoder_would() {
+        for base in [0, 3, 1000] {
+            for line in [
+                &b"SET k v"[..],
+                b"SET key \"quoted value\\x41\" tail",
+                b"  HSET h f1 v1 f2 'v 2' f3 v3",
+                b"RPUSH l a b c d e f g h i j k l m n o p",
+                b"PING",
+            ] {
+                assert!(
+                    in_place(line, base).is_some(),
+                    "{}",
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_whose_arguments_would_overtake_each_other_is_left_alone() {
+        // Far more space before the second argument than its header needs,
+        // then a tight third: the shifts are not in order.
+        let mut line = b"SET".to_vec();
+        line.extend_from_slice(&[b' '; 40]);
+        line.extend_from_slice(b"k v");
+        assert!(in_place(&line, 0).is_none());
     }
 }

@@ -11,7 +11,7 @@ mod source;
 pub(crate) use args::ArgBuf;
 pub use args::Args;
 pub use inline::InlineError;
-pub use reader::{Command, InputReader, MAX_COMMAND_BYTES, Next, Position};
+pub use reader::{Command, HUGE_COMMAND, InputReader, MAX_COMMAND_BYTES, Next, Position};
 pub use resp::{FrameError, FrameErrorKind, MAX_BULK_LEN};
 pub use source::Input;
 

@@ -27,6 +27,10 @@ use std::os::fd::RawFd;
 /// framed.
 const READ_SIZE: usize = 256 * 1024;
 
+/// Past this size the read buffer grows by this much at a time (a huge
+/// command), not by doubling.
+const GROW_STEP: usize = 4 << 20;
+
 /// The first read's size; each read after doubles it, up to [`READ_SIZE`],
 /// so a one-line input never pays for a large buffer.
 const FIRST_READ: usize = 8 * 1024;
@@ -55,7 +59,15 @@ pub struct Command<'a> {
     pub args: Args<'a>,
     /// The exact RESP frame, when the input gave the command as RESP.
     pub resp: Option<&'a [u8]>,
+    /// Whether [`InputReader::take_last`] can take this command out of the
+    /// input: it is huge ([`HUGE_COMMAND`] or more), and can be encoded
+    /// over its own bytes.
+    pub takeable: bool,
 }
+
+/// A command this long is taken out of the read buffer rather than copied
+/// (see [`InputReader::take_last`]), so it is held once, not twice.
+pub const HUGE_COMMAND: usize = 1 << 20;
 
 /// A command found in the buffer, as offsets, before it is lent out.
 struct Found {
@@ -128,6 +140,9 @@ pub struct InputReader {
     max_bulk: u64,
     /// Asks a read that waits on a producer to give up.
     interrupt: Option<Interrupt>,
+    /// Where the last command of the general path is in `buf` (start, end,
+    /// whether RESP), for [`InputReader::take_last`].
+    last: Option<(usize, usize, bool)>,
 }
 
 impl InputReader {
@@ -176,7 +191,35 @@ impl InputReader {
             searched: 0,
             max_bulk: super::MAX_BULK_LEN,
             interrupt: None,
+            last: None,
         }
+    }
+
+    /// Takes the command [`next_buffered`](Self::next_buffered) last
+    /// returned, which must be [`takeable`](Command::takeable), out of the
+    /// input, encoded as RESP, without a second copy: the read buffer
+    /// becomes the command's bytes (an inline line is encoded over itself),
+    /// and the reader goes on in a new buffer with the input that followed.
+    /// A huge command is then held once, not once here and once in flight.
+    ///
+    /// # Panics
+    ///
+    /// If the last command is not takeable.
+    pub fn take_last(&mut self) -> Vec<u8> {
+        let (start, end, resp) = self.last.take().expect("a takeable command was just read");
+        let mut fresh = vec![0; (self.end - self.start).max(FIRST_READ)];
+        fresh[..self.end - self.start].copy_from_slice(&self.buf[self.start..self.end]);
+        let mut bytes = std::mem::replace(&mut self.buf, fresh);
+        (self.end, self.start) = (self.end - self.start, 0);
+        self.plain.reset();
+        self.searched = 0;
+        if resp {
+            bytes.copy_within(start..end, 0);
+            bytes.truncate(end - start);
+        } else {
+            self.args.encode_in_place(&mut bytes, start);
+        }
+        bytes
     }
 
     /// Makes a read that waits on a producer (a pipe, a terminal) give up
@@ -234,7 +277,10 @@ impl InputReader {
                 return Ok(Next::Command(self.lend(found)));
             }
             match self.advance()? {
-                Step::Found(found) => return Ok(Next::Command(self.lend(found))),
+                Step::Found(found) => {
+                    self.last = Some((found.start, found.end, found.resp));
+                    return Ok(Next::Command(self.lend(found)));
+                }
                 Step::Skipped => {}
                 Step::NeedInput => return Ok(Next::NeedInput),
                 Step::End => return Ok(Next::End),
@@ -294,15 +340,20 @@ impl InputReader {
 
     #[inline(always)]
     fn lend(&self, found: Found) -> Command<'_> {
+        let general = found.batch.is_none();
         let args = match found.batch {
             Some(spans) => Args::new(&self.buf, &[], &self.plain.spans[spans]),
             None => self.args.args(&self.buf[found.start..found.end]),
         };
         let resp = found.resp.then(|| &self.buf[found.start..found.end]);
+        let takeable = general
+            && found.end - found.start >= HUGE_COMMAND
+            && (found.resp || self.args.encodes_in_place());
         Command {
             pos: found.pos,
             args,
             resp,
+            takeable,
         }
     }
 
@@ -375,13 +426,22 @@ impl InputReader {
         }
         let want = need.max(self.end + self.read_size);
         self.read_size = (self.read_size * 2).min(READ_SIZE);
-        if want > self.buf.len() {
+        if want > self.buf.len() && want <= GROW_STEP {
             // A fresh zeroed allocation (calloc: large ones are fresh pages,
             // never written) plus a copy of the live bytes, rather than
             // `resize`, which would write every zero.
-            let mut grown = vec![0; want.next_power_of_two().min(MAX_COMMAND_BYTES + READ_SIZE)];
+            let mut grown = vec![0; want.next_power_of_two()];
             grown[..self.end].copy_from_slice(&self.buf[..self.end]);
             self.buf = grown;
+        } else if want > self.buf.len() {
+            // A huge command: grow in steps, in place (a large block is
+            // remapped, not copied), so the buffer is never much more than
+            // the command, and never held twice while it grows.
+            let len = want
+                .next_multiple_of(GROW_STEP)
+                .min(MAX_COMMAND_BYTES + READ_SIZE);
+            self.buf.reserve_exact(len - self.buf.len());
+            self.buf.resize(len, 0);
         } else if self.buf.len() > 8 * READ_SIZE && want <= 2 * READ_SIZE {
             // A huge command has gone: give its memory back.
             self.buf.truncate(2 * READ_SIZE);
@@ -627,6 +687,44 @@ mod tests {
                 got.push(c.args.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
             }
             assert_eq!(got, want, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_huge_command_is_taken_out_encoded_and_the_input_after_it_goes_on() {
+        let big = vec![b'v'; HUGE_COMMAND + 5];
+        let mut data = b"SET a ".to_vec();
+        data.extend_from_slice(&big);
+        data.extend_from_slice(b"\nSET next 1\n");
+        data.extend_from_slice(&crate::resp::encode_to_vec(&[b"SET", b"b", &big]));
+        data.extend_from_slice(b"PING\n");
+        let pieces = crate::fuzzing::Pieces::new(data, 300_000);
+        let mut r = InputReader::from_readers(vec!["t".into()], vec![Box::new(pieces)]);
+        let mut got = Vec::new();
+        loop {
+            match r.next_buffered().unwrap() {
+                Next::Command(c) if c.takeable => got.push(r.take_last()),
+                Next::Command(c) => got.push(crate::resp::encode_to_vec(
+                    &c.args.iter().collect::<Vec<_>>(),
+                )),
+                Next::NeedInput => r.read_more().unwrap(),
+                Next::End => break,
+            }
+        }
+        let want = [
+            crate::resp::encode_to_vec(&[b"SET", b"a", &big]),
+            crate::resp::encode_to_vec(&[b"SET", b"next", b"1"]),
+            crate::resp::encode_to_vec(&[b"SET", b"b", &big]),
+            crate::resp::encode_to_vec(&[b"PING"]),
+        ];
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                g == w,
+                "{} != {}",
+                String::from_utf8_lossy(&g[..40.min(g.len())]),
+                String::from_utf8_lossy(&w[..40.min(w.len())])
+            );
         }
     }
 

@@ -160,7 +160,18 @@ impl Feeder {
             };
             self.seq += 1;
             self.track_block(watch, cmd.pos);
-            sink.push(&cmd, self.seq, watch)?;
+            if cmd.takeable {
+                // Held once: the read buffer becomes the command's.
+                let meta = CmdMeta {
+                    seq: self.seq,
+                    line: cmd.pos.line,
+                    source: cmd.pos.source,
+                    end: 0,
+                };
+                sink.push_owned(reader.take_last(), meta, watch)?;
+            } else {
+                sink.push(&cmd, self.seq, watch)?;
+            }
             if self.open_block.is_none() {
                 self.done_through = self.seq;
             }

@@ -95,6 +95,14 @@ pub(crate) fn pipe_options(config: &Config, server: &ServerConfig) -> PipeOption
 pub(crate) trait Sink {
     /// Sends a command from the input.
     fn push(&mut self, cmd: &Command<'_>, seq: u64, watch: Option<Watch>) -> Result<(), Stopped>;
+    /// Sends a command handed over as its own encoded bytes (a huge one,
+    /// taken out of the input), without copying them.
+    fn push_owned(
+        &mut self,
+        bytes: Vec<u8>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped>;
     /// Ends a transaction the input left open; nothing more of it is sent.
     fn abandon_transaction(&mut self, meta: CmdMeta) -> Result<(), Stopped>;
     /// Hands what is buffered to the connection(s).
@@ -106,6 +114,15 @@ pub(crate) trait Sink {
 impl Sink for Pipe {
     fn push(&mut self, cmd: &Command<'_>, seq: u64, watch: Option<Watch>) -> Result<(), Stopped> {
         Pipe::push(self, cmd, seq, watch)
+    }
+
+    fn push_owned(
+        &mut self,
+        bytes: Vec<u8>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        Pipe::push_owned(self, bytes, meta, watch)
     }
 
     /// The server would drop it with the connection anyway; `DISCARD` drops

@@ -103,6 +103,13 @@ impl Chunk {
         self.finish_push(seq, cmd.pos.line, cmd.pos.source, watch);
     }
 
+    /// Makes `bytes`, one encoded command, the whole of this empty chunk.
+    pub(crate) fn push_owned(&mut self, bytes: Vec<u8>, meta: CmdMeta, watch: Option<Watch>) {
+        debug_assert!(self.cmds.is_empty());
+        self.bytes = bytes;
+        self.finish_push(meta.seq, meta.line, meta.source, watch);
+    }
+
     /// Appends an already encoded command.
     pub(crate) fn push_encoded(&mut self, bytes: &[u8], meta: CmdMeta, watch: Option<Watch>) {
         self.bytes.extend_from_slice(bytes);

@@ -140,6 +140,23 @@ impl Pipe {
         self.flush_if_full()
     }
 
+    /// Appends a command that comes as its own bytes (a huge one, taken out
+    /// of the input): they become a chunk of their own, not a copy.
+    pub(crate) fn push_owned(
+        &mut self,
+        bytes: Vec<u8>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        self.flush()?;
+        let mut chunk = self.take_free()?;
+        chunk.push_owned(bytes, meta, watch);
+        self.pushed += 1;
+        self.to_writer
+            .send(WriterMsg::Chunk(chunk))
+            .map_err(|_| Stopped)
+    }
+
     /// Commands pushed so far, rload's own included.
     pub(crate) fn pushed(&self) -> u64 {
         self.pushed

@@ -5,6 +5,7 @@ mod encode;
 mod scan;
 mod value;
 
+pub(crate) use encode::digits;
 pub use encode::{CommandArgs, encode_command, encode_to_vec, encoded_len};
 pub use scan::{Batch, CAPTURE_MAX, MAX_DEPTH, MAX_LINE, ReplyScanner, ScanError};
 pub use value::{Value, parse_value};

@@ -9,11 +9,11 @@ use std::thread;
 use std::time::Duration;
 
 use super::super::topology::{Topology, UNOWNED};
-use super::{Block, Failure, Payload, Route, Router};
+use super::{Block, Failure, Router};
 use crate::config::Endpoint;
 use crate::conn;
 use crate::input::{ArgBuf, frame_args};
-use crate::pipe::{RedirectedCmd, Stopped, Watch};
+use crate::pipe::{RedirectedCmd, Stopped};
 use crate::report::count;
 use crate::resp::Value;
 
@@ -192,25 +192,7 @@ impl Router {
             let Some(args) = frame_args(&c.bytes, &mut buf) else {
                 continue;
             };
-            if self.block.is_some() || c.watch == Some(Watch::Multi) {
-                self.add_to_block(&args, c.bytes.clone(), c.meta, c.watch)?;
-                continue;
-            }
-            match self.route(&args) {
-                Route::Slot(s) => {
-                    self.send_to_slot(s, Payload::Bytes(&c.bytes), c.meta, c.watch)?
-                }
-                Route::Everywhere => {
-                    for &m in heirs {
-                        self.send(m, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
-                    }
-                }
-                Route::Anywhere => {
-                    let m = self.any_member();
-                    self.send(m, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
-                }
-                Route::CrossSlot => {}
-            }
+            self.send_encoded(&args, &c.bytes, c.meta, c.watch, Some(heirs))?;
         }
         // A transaction taken back is always whole.
         debug_assert!(
