@@ -38,6 +38,9 @@ mod command;
 pub mod config;
 mod conn;
 pub mod error;
+/// Checks for the fuzz targets in `fuzz/`: only built for tests and with
+/// the `fuzzing` feature, never into the shipped library.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod input;

@@ -163,6 +163,7 @@ impl InputReader {
     }
 
     /// A reader over already opened inputs.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn from_readers(names: Vec<String>, readers: Vec<Box<dyn Read + Send>>) -> Self {
         let sources = readers
             .into_iter()
