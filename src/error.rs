@@ -5,7 +5,7 @@
 use std::io;
 use std::time::Duration;
 
-use crate::input::{FrameError, InlineError};
+use crate::input::InputError;
 
 /// Everything that can stop rload from starting or finishing a load.
 #[derive(Debug, thiserror::Error)]
@@ -20,128 +20,6 @@ pub enum Error {
     /// The connection could not be set up.
     #[error(transparent)]
     Connect(#[from] ConnectError),
-}
-
-impl Error {
-    /// The exit status for this error; see [`crate::report::exit`].
-    pub fn exit_code(&self) -> i32 {
-        use crate::report::exit;
-        match self {
-            Error::Config(_) => exit::USAGE,
-            Error::Input(_) => exit::INPUT,
-            Error::Connect(_) => exit::CONNECT,
-        }
-    }
-}
-
-/// A problem with the input.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InputError {
-    /// The file could not be opened.
-    #[error("cannot open {name}")]
-    Open {
-        /// The input as the user named it.
-        name: String,
-        /// Why the open failed.
-        #[source]
-        source: io::Error,
-    },
-    /// The input is a directory.
-    #[error("cannot read {name}: it is a directory")]
-    Directory {
-        /// The input as the user named it.
-        name: String,
-    },
-    /// Reading failed part way.
-    #[error("cannot read {name}")]
-    Read {
-        /// The input as the user named it.
-        name: String,
-        /// Why the read failed.
-        #[source]
-        source: io::Error,
-    },
-    /// The load was asked to stop while it waited for input.
-    #[error("interrupted while waiting for input")]
-    Interrupted,
-    /// A command is not valid; nothing of it was sent.
-    #[error("{at}: {kind}")]
-    Invalid {
-        /// Where the command starts.
-        at: Location,
-        /// What is wrong with it.
-        kind: InvalidKind,
-    },
-}
-
-/// A place in the input, for messages: `name:line` and the byte offset.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Location {
-    /// The input as the user named it, or `<stdin>`.
-    pub name: String,
-    /// 1-based line number.
-    pub line: u64,
-    /// Byte offset of the command's first byte in that input.
-    pub offset: u64,
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.name, self.line)
-    }
-}
-
-/// The ways a command in the input can be invalid.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InvalidKind {
-    /// An inline line breaks the quoting rules.
-    Inline(InlineError),
-    /// A RESP frame is malformed; the offset is absolute in the input.
-    Frame(FrameError, u64),
-    /// The input ends inside a RESP frame.
-    Truncated,
-    /// One command is longer than rload will hold in memory.
-    TooLong(usize),
-    /// A command that would break the reply stream, such as `SUBSCRIBE`.
-    Refused(String),
-    /// The input ends inside the transaction this `MULTI` opened.
-    OpenTransaction,
-    /// An inline argument longer than the server accepts
-    /// (`proto-max-bulk-len`), which would make it close the connection.
-    ArgTooLong {
-        /// The argument's 1-based position; 1 is the command name.
-        index: usize,
-        /// Its length.
-        len: u64,
-        /// The server's limit.
-        max: u64,
-    },
-}
-
-impl std::fmt::Display for InvalidKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            InvalidKind::Inline(e) => e.fmt(f),
-            InvalidKind::Frame(e, offset) => write!(f, "{e} (at byte offset {offset})"),
-            InvalidKind::Truncated => f.write_str("the input ends inside a RESP frame"),
-            InvalidKind::TooLong(max) => write!(
-                f,
-                "the command is longer than {} MiB, the most rload holds for one command",
-                max >> 20
-            ),
-            InvalidKind::Refused(why) => f.write_str(why),
-            InvalidKind::ArgTooLong { index, len, max } => write!(
-                f,
-                "argument {index} is {len} bytes long, over the server's limit of {} (proto-max-bulk-len)",
-                crate::input::show_size(*max)
-            ),
-            InvalidKind::OpenTransaction => f.write_str(
-                "the input ends inside the transaction this MULTI opens (no EXEC or DISCARD follows)",
-            ),
-        }
-    }
 }
 
 /// A failure to connect, authenticate, select the database or set up TLS.

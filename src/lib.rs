@@ -51,7 +51,8 @@ pub mod report;
 pub mod resp;
 
 pub use config::{Config, Endpoint, Password, ServerConfig, TlsConfig, TlsVerify};
-pub use error::{ConnectError, Error, InputError};
+pub use error::{ConnectError, Error};
+pub use input::InputError;
 pub use input::Input;
 pub use interrupt::{DRAIN_BOUND, Interrupt, signal_name};
 pub use load::run;

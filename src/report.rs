@@ -5,7 +5,8 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::error::{InputError, InvalidKind, Location};
+use crate::error::Error;
+use crate::input::{InputError, InvalidKind, Location};
 
 /// Exit statuses. 0 and 1 are redis-cli's; the others are rload's own.
 pub mod exit {
@@ -30,6 +31,17 @@ pub(crate) fn count(n: u64, singular: &str) -> String {
         format!("1 {singular}")
     } else {
         format!("{n} {singular}s")
+    }
+}
+
+impl Error {
+    /// The exit status for this error; see [`exit`].
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) => exit::USAGE,
+            Error::Input(_) => exit::INPUT,
+            Error::Connect(_) => exit::CONNECT,
+        }
     }
 }
 

@@ -9,7 +9,8 @@
 
 use std::collections::HashMap;
 
-use crate::input::{Args, parse_strict_i64};
+use crate::input::Args;
+use crate::resp::parse_strict_i64;
 use crate::resp::Value;
 
 /// Where a key spec starts looking.

@@ -346,7 +346,7 @@ impl Router {
     }
 
     fn report_error(&self, meta: CmdMeta, why: &str) {
-        let at = crate::load::location(
+        let at = crate::input::Location::new(
             &self.names,
             crate::input::Position {
                 source: meta.source,

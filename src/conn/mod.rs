@@ -34,7 +34,7 @@ impl Default for Limits {
     /// The server's defaults.
     fn default() -> Self {
         Limits {
-            max_bulk: crate::input::MAX_BULK_LEN,
+            max_bulk: crate::resp::MAX_BULK_LEN,
             databases: 16,
         }
     }

@@ -148,6 +148,25 @@ impl ArgBuf {
     }
 }
 
+impl crate::resp::sealed::Sealed for Args<'_> {}
+
+impl crate::resp::CommandArgs for Args<'_> {
+    #[inline(always)]
+    fn arg_count(&self) -> usize {
+        self.len()
+    }
+
+    #[inline(always)]
+    fn arg(&self, i: usize) -> &[u8] {
+        self.get(i).expect("i < arg_count")
+    }
+
+    #[inline(always)]
+    fn arg_len(&self, i: usize) -> usize {
+        self.len_of(i)
+    }
+}
+
 /// The arguments of one command, in order; the first is the command name.
 #[derive(Clone, Copy, Debug)]
 pub struct Args<'a> {

@@ -18,7 +18,7 @@ use super::args::{ArgBuf, Args};
 use super::plain::PlainLines;
 use super::resp::RespFramer;
 use super::source::{Input, Opened};
-use crate::error::{InputError, InvalidKind, Location};
+use super::{InputError, InvalidKind, Location};
 use crate::interrupt::Interrupt;
 use std::os::fd::RawFd;
 
@@ -382,15 +382,7 @@ impl InputReader {
 
     /// The printable location of a position.
     pub fn location(&self, pos: Position) -> Location {
-        Location {
-            name: self
-                .names
-                .get(pos.source as usize)
-                .cloned()
-                .unwrap_or_default(),
-            line: pos.line,
-            offset: pos.offset,
-        }
+        Location::new(&self.names, pos)
     }
 
     /// Moves to the next input, closing the one read; false when there is
@@ -641,7 +633,7 @@ mod tests {
         if bare {
             out.extend_from_slice(arg);
         } else {
-            crate::fuzzing::quote(arg, out);
+            crate::input::testing::quote(arg, out);
         }
     }
 
@@ -681,7 +673,7 @@ mod tests {
                 }
                 want.push(args);
             }
-            let pieces = crate::fuzzing::Pieces::new(data, rng.random_range(1..=64));
+            let pieces = crate::input::testing::Pieces::new(data, rng.random_range(1..=64));
             let mut r = InputReader::from_readers(vec!["t".into()], vec![Box::new(pieces)]);
             let mut got = Vec::new();
             while let Some(c) = r.next_command().unwrap() {
@@ -699,7 +691,7 @@ mod tests {
         data.extend_from_slice(b"\nSET next 1\n");
         data.extend_from_slice(&crate::resp::encode_to_vec(&[b"SET", b"b", &big]));
         data.extend_from_slice(b"PING\n");
-        let pieces = crate::fuzzing::Pieces::new(data, 300_000);
+        let pieces = crate::input::testing::Pieces::new(data, 300_000);
         let mut r = InputReader::from_readers(vec!["t".into()], vec![Box::new(pieces)]);
         let mut got = Vec::new();
         loop {
@@ -761,7 +753,7 @@ mod tests {
     fn finds_the_next_frame_after_a_bad_one_whatever_the_read_sizes() {
         let data = b"*2\r\n$3\r\nGET\r\n:1\r\nrest of the bad frame\r\n*1\r\n$4\r\nPING\r\n";
         for max in 1..8 {
-            let pieces = crate::fuzzing::Pieces::new(data.to_vec(), max);
+            let pieces = crate::input::testing::Pieces::new(data.to_vec(), max);
             let mut r = InputReader::from_readers(vec!["t".into()], vec![Box::new(pieces)]);
             assert!(
                 matches!(r.next_command(), Err(InputError::Invalid { .. })),

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 
-use crate::error::InputError;
+use super::InputError;
 
 /// An opened input: its reader, and the descriptor to wait on before a
 /// read that may block, if it may.

@@ -9,7 +9,7 @@ use super::Sink;
 use crate::command::classify;
 use crate::config::Config;
 use crate::conn::Limits;
-use crate::error::{InputError, InvalidKind, Location};
+use crate::input::{InputError, InvalidKind, Location};
 use crate::input::{InputReader, Next, Position};
 use crate::interrupt::Interrupt;
 use crate::pipe::{CmdMeta, Stopped, Watch};
@@ -229,17 +229,8 @@ impl Feeder {
 
     pub(super) fn invalid_input(&self, pos: Position, kind: InvalidKind) -> InputError {
         InputError::Invalid {
-            at: location(&self.names, pos),
+            at: Location::new(&self.names, pos),
             kind,
         }
-    }
-}
-
-/// The printable location of a position in one of the inputs `names`.
-pub(crate) fn location(names: &[String], pos: Position) -> Location {
-    Location {
-        name: names.get(pos.source as usize).cloned().unwrap_or_default(),
-        line: pos.line,
-        offset: pos.offset,
     }
 }

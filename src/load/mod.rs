@@ -7,13 +7,13 @@ use std::sync::atomic::Ordering;
 mod feeder;
 mod resume;
 
-pub(crate) use feeder::{Feeder, location};
+pub(crate) use feeder::Feeder;
 
 use crate::cluster::LocalAccount;
 use crate::config::{Config, ServerConfig};
 use crate::conn;
 use crate::error::{ConnectError, Error};
-use crate::input::{Command, Input, InputReader};
+use crate::input::{Command, Input, InputReader, Location};
 use crate::pipe::{
     CmdMeta, Pipe, PipeOptions, PipeOutcome, PipeStop, Reconnect, Shared, Stopped, Watch,
 };
@@ -213,7 +213,7 @@ pub(crate) fn summarize(
         resume_from: first_pending.map_or(feeder.done_through(), |seq| {
             (seq - 1).min(feeder.done_through())
         }),
-        discarded: feeder.discarded.map(|pos| location(&feeder.names, pos)),
+        discarded: feeder.discarded.map(|pos| Location::new(&feeder.names, pos)),
         all_sent,
         stop,
         nodes,

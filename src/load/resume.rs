@@ -14,7 +14,8 @@
 use super::feeder::{FeedStop, Feeder};
 use crate::command::classify;
 use crate::conn::Connection;
-use crate::error::{ConnectError, InvalidKind};
+use crate::error::ConnectError;
+use crate::input::InvalidKind;
 use crate::input::InputReader;
 use crate::pipe::Watch;
 use crate::report::count;

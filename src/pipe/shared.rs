@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::chunk::{CmdMeta, Watch};
 use crate::conn::Closer;
-use crate::error::Location;
+use crate::input::Location;
 use crate::interrupt::{DRAIN_BOUND, Interrupt};
 use crate::report::Events;
 

@@ -39,10 +39,10 @@ pub trait CommandArgs: sealed::Sealed {
     }
 }
 
-mod sealed {
+pub(crate) mod sealed {
+    /// Only rload's own argument types encode.
     pub trait Sealed {}
     impl Sealed for [&[u8]] {}
-    impl Sealed for crate::input::Args<'_> {}
 }
 
 impl CommandArgs for [&[u8]] {
@@ -54,23 +54,6 @@ impl CommandArgs for [&[u8]] {
     #[inline(always)]
     fn arg(&self, i: usize) -> &[u8] {
         self[i]
-    }
-}
-
-impl CommandArgs for crate::input::Args<'_> {
-    #[inline(always)]
-    fn arg_count(&self) -> usize {
-        self.len()
-    }
-
-    #[inline(always)]
-    fn arg(&self, i: usize) -> &[u8] {
-        self.get(i).expect("i < arg_count")
-    }
-
-    #[inline(always)]
-    fn arg_len(&self, i: usize) -> usize {
-        self.len_of(i)
     }
 }
 

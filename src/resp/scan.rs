@@ -18,7 +18,7 @@
 
 use memchr::memchr;
 
-use crate::input::parse_strict_i64;
+use super::parse_strict_i64;
 
 /// The deepest nesting accepted. Redis nests a handful of levels at most; a
 /// fixed cap keeps the stack a plain array and a hostile peer harmless.

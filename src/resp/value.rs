@@ -5,7 +5,7 @@
 use memchr::memchr;
 
 use super::scan::{MAX_DEPTH, ScanError};
-use crate::input::parse_strict_i64;
+use super::parse_strict_i64;
 
 /// One reply, materialised.
 #[derive(Clone, Debug, PartialEq)]

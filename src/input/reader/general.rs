@@ -5,7 +5,7 @@
 use memchr::memchr;
 
 use super::{Found, InputReader, Position, Step};
-use crate::error::{InputError, InvalidKind};
+use crate::input::{InputError, InvalidKind};
 use crate::input::inline::split_inline;
 use crate::input::resp::{Frame, RespFramer};
 
