@@ -49,11 +49,12 @@ mod load;
 mod pipe;
 pub mod report;
 pub mod resp;
+mod sink;
 
 pub use config::{Config, Endpoint, Password, ServerConfig, TlsConfig, TlsVerify};
 pub use error::{ConnectError, Error};
-pub use input::InputError;
 pub use input::Input;
+pub use input::InputError;
 pub use interrupt::{DRAIN_BOUND, Interrupt, signal_name};
 pub use load::run;
 pub use report::{Events, Stop, Summary, Terminal};

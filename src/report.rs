@@ -46,18 +46,26 @@ impl Error {
 }
 
 /// Receives what happens during a load, as it happens, from the pipe's
-/// threads. [`Terminal`] prints it as redis-cli does.
+/// threads. [`Terminal`] prints it as redis-cli does. Every method does
+/// nothing by default, so an embedder implements only what it wants, and a
+/// new event breaks no implementer.
 pub trait Events: Send + Sync {
     /// The server answered the command at `at` with an error.
-    fn error_reply(&self, at: &Location, text: &[u8]);
+    fn error_reply(&self, at: &Location, text: &[u8]) {
+        let _ = (at, text);
+    }
     /// All input is sent, and rload's closing ECHO with it.
-    fn all_sent(&self);
+    fn all_sent(&self) {}
     /// The reply to the closing ECHO arrived: every reply is in.
-    fn last_reply(&self);
+    fn last_reply(&self) {}
     /// An invalid command in the input was skipped (`--skip-invalid`).
-    fn invalid_command(&self, at: &Location, why: &str);
+    fn invalid_command(&self, at: &Location, why: &str) {
+        let _ = (at, why);
+    }
     /// Something the user should know, such as a reconnect.
-    fn notice(&self, text: &str);
+    fn notice(&self, text: &str) {
+        let _ = text;
+    }
 }
 
 /// Prints events the way `redis-cli --pipe` does, with input positions.
@@ -163,6 +171,8 @@ pub struct Summary {
     /// Where the `MULTI` is of a transaction that rload discarded because
     /// the input ended, or the load stopped, inside it.
     pub discarded: Option<Location>,
+    /// How long the load took, from opening the input to the last reply.
+    pub elapsed: Duration,
 }
 
 /// One cluster master's part of a load.

@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 
 use crate::input::Args;
-use crate::resp::parse_strict_i64;
 use crate::resp::Value;
+use crate::resp::parse_strict_i64;
 
 /// Where a key spec starts looking.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,9 +4,13 @@
 //! - `slot`: CRC16 hash slots and `{hash tags}`.
 //! - `keys`: which arguments are keys, from the server's `COMMAND` table.
 //! - `topology`: which master owns each slot, from `CLUSTER SLOTS`.
-//! - `router`: the routing, the redirects, and per-slot order.
+//! - `redirect`: the replies that send a command elsewhere, on their way
+//!   back from a pipe to the router.
+//! - `router`: the load's [`Sink`](crate::sink::Sink) in a cluster: the
+//!   routing, the redirects, per-slot order, and failovers.
 
 mod keys;
+mod redirect;
 mod router;
 mod slot;
 mod topology;
@@ -14,96 +18,97 @@ mod topology;
 use std::sync::Arc;
 
 use crate::config::{Config, Endpoint};
-use crate::conn;
+use crate::conn::{self, Limits};
 use crate::error::{ConnectError, Error};
-use crate::input::InputReader;
-use crate::load::{Feeder, summarize};
-use crate::report::{Events, Stop, Summary};
+use crate::report::Events;
 use crate::resp::Value;
 
-pub(crate) use router::LocalAccount;
 pub use slot::key_slot;
 
-/// Loads the input into the cluster that `config.server` is a node of.
-///
-/// # Errors
-///
-/// Failures before anything is sent: the node cannot be reached, is not in
-/// cluster mode, or a master cannot be connected to.
-pub(crate) fn run(
-    config: &Config,
-    reader: &mut InputReader,
+/// A cluster, learned from one of its nodes: its layout, its command table,
+/// and what it accepts. [`Seed::start`] connects to every master.
+pub(crate) struct Seed {
+    config: Config,
     names: Arc<[String]>,
     events: Arc<dyn Events>,
-) -> Result<Summary, Error> {
-    let Endpoint::Tcp { host, .. } = &config.server.endpoint else {
-        return Err(Error::Config(
-            "cluster mode needs a TCP address (-h and -p), not a unix socket".into(),
-        ));
-    };
-    let mut seed = conn::connect(&config.server)?;
-    let addr = seed.addr().to_string();
-    let slots = match seed.request(&[b"CLUSTER", b"SLOTS"]) {
-        Ok(Value::Error(e)) => {
-            let reply = format!("{e} (-c needs a node of a Redis Cluster)");
-            return Err(ConnectError::Setup {
-                addr,
-                command: "CLUSTER SLOTS",
-                reply,
-            }
-            .into());
-        }
-        Ok(v) => v,
-        Err(e) => return Err(ConnectError::io(&addr, e).into()),
-    };
-    let bad_reply = |command, reply| {
-        Error::from(ConnectError::Setup {
-            addr: addr.clone(),
-            command,
-            reply,
-        })
-    };
-    let topology =
-        topology::Topology::from_slots(slots, host).map_err(|e| bad_reply("CLUSTER SLOTS", e))?;
-    let table = match seed.request(&[b"COMMAND"]) {
-        Ok(Value::Error(e)) => return Err(bad_reply("COMMAND", e)),
-        Ok(v) => keys::CommandTable::from_reply(v).map_err(|e| bad_reply("COMMAND", e))?,
-        Err(e) => return Err(ConnectError::io(&addr, e).into()),
-    };
-    let limits = seed.limits()?;
-    drop(seed);
+    topology: topology::Topology,
+    table: keys::CommandTable,
+    limits: Limits,
+}
 
-    let mut router = router::Router::start(
-        config,
-        topology,
-        table,
-        Arc::clone(&names),
-        Arc::clone(&events),
-    )?;
-    reader.set_max_bulk(limits.max_bulk);
-    // A cluster has one database: SELECT 0 is all that works.
-    let limits = crate::conn::Limits {
-        databases: 1,
-        ..limits
-    };
-    let mut feeder = Feeder::new(config, names, Arc::clone(&events), limits);
-    feeder.skip_to_resume_point(reader, None)?;
-    let (stop, read_all) = feeder.run(reader, &mut router);
-    let (pipes, closed, mut local) = router.finish(!feeder.stopped_by_pipe);
-    let failure = local.failure.take();
-    let sent_all = read_all && closed;
-    if sent_all {
-        events.all_sent();
+impl Seed {
+    /// Reads the cluster's layout and command table from the node that
+    /// `config.server` names.
+    ///
+    /// # Errors
+    ///
+    /// The node cannot be reached, or is not in cluster mode.
+    pub(crate) fn connect(
+        config: &Config,
+        names: &Arc<[String]>,
+        events: &Arc<dyn Events>,
+    ) -> Result<Self, Error> {
+        let Endpoint::Tcp { host, .. } = &config.server.endpoint else {
+            return Err(Error::Config(
+                "cluster mode needs a TCP address (-h and -p), not a unix socket".into(),
+            ));
+        };
+        let mut node = conn::connect(&config.server)?;
+        let addr = node.addr().to_string();
+        let bad_reply = |command, reply| {
+            Error::from(ConnectError::Setup {
+                addr: addr.clone(),
+                command,
+                reply,
+            })
+        };
+        let slots = match node.call("CLUSTER SLOTS", &[b"CLUSTER", b"SLOTS"])? {
+            Value::Error(e) => {
+                return Err(bad_reply(
+                    "CLUSTER SLOTS",
+                    format!("{e} (-c needs a node of a Redis Cluster)"),
+                ));
+            }
+            v => v,
+        };
+        let topology = topology::Topology::from_slots(slots, host)
+            .map_err(|e| bad_reply("CLUSTER SLOTS", e))?;
+        let table = match node.call("COMMAND", &[b"COMMAND"])? {
+            Value::Error(e) => return Err(bad_reply("COMMAND", e)),
+            v => keys::CommandTable::from_reply(v).map_err(|e| bad_reply("COMMAND", e))?,
+        };
+        let limits = Limits {
+            // A cluster has one database: SELECT 0 is all that works.
+            databases: 1,
+            ..node.limits()?
+        };
+        Ok(Seed {
+            config: config.clone(),
+            names: Arc::clone(names),
+            events: Arc::clone(events),
+            topology,
+            table,
+            limits,
+        })
     }
-    let mut summary = summarize(pipes, stop, &feeder, sent_all, local);
-    if let (None, Some(f)) = (&summary.stop, failure) {
-        summary.stop = Some(Stop::ConnectionLost {
-            addr: f.addr,
-            reason: f.reason,
-        });
+
+    /// What the cluster accepts.
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
     }
-    if summary.stop.is_none() && sent_all {
-        events.last_reply();
+
+    /// Connects to every master: the load's sink.
+    ///
+    /// # Errors
+    ///
+    /// A master that cannot be connected to.
+    pub(crate) fn start(self) -> Result<router::Router, Error> {
+        Ok(router::Router::start(
+            &self.config,
+            self.topology,
+            self.table,
+            self.names,
+            self.events,
+        )?)
     }
-    Ok(summary)
 }

@@ -7,25 +7,26 @@
 //! commands for that slot wait, so none overtakes an older one.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod block;
 mod failover;
 mod follow;
+mod sink;
 
 use super::keys::{CommandTable, Lookup};
+use super::redirect::{Inbox, Redirect};
 use super::slot::{SLOTS, key_slot};
 use super::topology::{Topology, UNOWNED};
 use crate::config::{Config, Endpoint};
 use crate::conn;
 use crate::error::ConnectError;
 use crate::input::{Args, Command};
-use crate::load::{Sink, pipe_options};
-use crate::pipe::{CmdMeta, Pipe, Redirect, RedirectedCmd, Shared, Stopped, Watch};
-use crate::report::Events;
-use crate::resp::encode_command;
+use crate::pipe::{CmdMeta, Pipe, PipeOptions, SentCommand, Shared, Stopped, Watch};
+use crate::report::{Events, Stop};
+use crate::sink::LocalAccount;
 
 /// `TRYAGAIN` and `CLUSTERDOWN` are retried this often per command before
 /// they count as the error they are.
@@ -72,15 +73,6 @@ enum Route {
     CrossSlot,
 }
 
-/// A transaction being collected, to travel as one unit.
-#[derive(Default)]
-struct Block {
-    cmds: Vec<(Vec<u8>, CmdMeta, Option<Watch>)>,
-    slot: Option<u16>,
-    cross: bool,
-    everywhere: bool,
-}
-
 pub(crate) struct Router {
     config: Config,
     names: Arc<[String]>,
@@ -89,17 +81,18 @@ pub(crate) struct Router {
     owner: Vec<u16>,
     members: Vec<Member>,
     inbox: Receiver<Redirect>,
-    inbox_tx: Sender<Redirect>,
+    /// The pipes' way back to the router.
+    link: Arc<Inbox>,
     /// Per slot: the member and pushed count of its last command.
     last: Vec<(u16, u64)>,
     /// Slots that moved while commands for them were still at the old
     /// master: (old master, its pushed count to wait for).
     draining: HashMap<u16, (u16, u64)>,
-    block: Option<Block>,
+    block: Option<block::Block>,
     /// Redirects and retries so far, by command number.
     attempts: follow::Attempts,
     /// Commands to send again once `retry_at` has passed, in order.
-    retry_queue: Vec<(u16, Vec<RedirectedCmd>)>,
+    retry_queue: Vec<(u16, Vec<SentCommand>)>,
     retry_at: Instant,
     /// What the router settled itself: commands refused before sending
     /// (cross-slot), and commands given up on after their retries or
@@ -109,30 +102,6 @@ pub(crate) struct Router {
     /// to its new one.
     stranded: Option<u64>,
     lookup: Lookup,
-}
-
-/// What the router settled itself, for the summary.
-#[derive(Debug, Default)]
-pub(crate) struct LocalAccount {
-    /// Errors: refused commands, and commands given up on.
-    pub errors: u64,
-    /// Replies: the error reply that ended each command given up on.
-    pub replies: u64,
-    /// Commands given up on, whose last reply was final.
-    pub acknowledged: u64,
-    /// The oldest command the router still held when the load ended.
-    pub pending: Option<u64>,
-    /// Why the cluster could not go on, when no pipe says.
-    pub failure: Option<Failure>,
-}
-
-/// Why the cluster could not go on.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    /// The master (or node) it concerns.
-    pub addr: String,
-    /// What happened.
-    pub reason: String,
 }
 
 impl Router {
@@ -145,6 +114,7 @@ impl Router {
         events: Arc<dyn Events>,
     ) -> Result<Self, ConnectError> {
         let (inbox_tx, inbox) = mpsc::channel();
+        let link = Arc::new(Inbox(Mutex::new(inbox_tx)));
         let mut router = Router {
             config: config.clone(),
             names,
@@ -153,7 +123,7 @@ impl Router {
             owner: topo.owner,
             members: Vec::new(),
             inbox,
-            inbox_tx,
+            link,
             last: vec![(UNOWNED, 0); SLOTS],
             draining: HashMap::new(),
             block: None,
@@ -186,9 +156,16 @@ impl Router {
             Arc::clone(&self.events),
             self.config.interrupt.clone(),
         )
-        .in_cluster(index, self.inbox_tx.clone());
-        let pipe = Pipe::start(c, Arc::new(shared), pipe_options(&config, &config.server))
-            .map_err(|e| ConnectError::io(&addr, e))?;
+        .linked(
+            index,
+            Arc::clone(&self.link) as Arc<dyn crate::pipe::HandBack>,
+        );
+        let pipe = Pipe::start(
+            c,
+            Arc::new(shared),
+            PipeOptions::new(&config, &config.server),
+        )
+        .map_err(|e| ConnectError::io(&addr, e))?;
         self.members.push(Member {
             host,
             port,
@@ -214,7 +191,7 @@ impl Router {
         }
         .to_string();
         self.connect(host, port).map_err(|e| {
-            self.local.failure = Some(Failure {
+            self.local.failure = Some(Stop::ConnectionLost {
                 addr,
                 reason: crate::error::chain(&e),
             });
@@ -258,81 +235,61 @@ impl Router {
         Ok(Some(self.owner[usize::from(slot)]).filter(|&m| m != UNOWNED))
     }
 
-    fn send(
-        &mut self,
-        member: u16,
-        what: Payload<'_, '_>,
-        meta: CmdMeta,
-        watch: Option<Watch>,
-    ) -> Result<(), Stopped> {
+    fn send(&mut self, member: u16, what: Payload<'_, '_>) -> Result<(), Stopped> {
         let pipe = &mut self.members[usize::from(member)].pipe;
         match what {
-            Payload::Command(cmd) => pipe.push(cmd, meta.seq, watch),
-            Payload::Bytes(bytes) => pipe.push_encoded(bytes, meta, watch),
+            Payload::Command(cmd, meta, watch) => pipe.push(cmd, meta, watch),
+            Payload::Sent(sent) => pipe.push_sent(sent),
         }
     }
 
-    fn send_to_slot(
-        &mut self,
-        slot: u16,
-        what: Payload<'_, '_>,
-        meta: CmdMeta,
-        watch: Option<Watch>,
-    ) -> Result<(), Stopped> {
+    fn send_to_slot(&mut self, slot: u16, what: Payload<'_, '_>) -> Result<(), Stopped> {
         let Some(member) = self.member_for(slot)? else {
             let why = format!(
                 "CLUSTERDOWN hash slot {slot} is not served by any master (found by rload; not sent)"
             );
-            self.local_error(meta, &why);
+            self.local_error(what.meta(), &why);
             return Ok(());
         };
-        self.send(member, what, meta, watch)?;
+        self.send(member, what)?;
         self.last[usize::from(slot)] = (member, self.members[usize::from(member)].pipe.pushed());
         Ok(())
     }
 
+    /// Sends to each of `targets`, or to every live master.
     fn send_everywhere(
         &mut self,
         what: Payload<'_, '_>,
-        meta: CmdMeta,
-        watch: Option<Watch>,
+        targets: Option<&[u16]>,
     ) -> Result<(), Stopped> {
-        let targets: Vec<u16> = self.alive().collect();
+        let targets: Vec<u16> = targets.map_or_else(|| self.alive().collect(), <[u16]>::to_vec);
         for m in targets {
-            self.send(m, what, meta, watch)?;
+            self.send(m, what)?;
         }
         Ok(())
     }
 
-    /// Routes and sends one encoded command: into the transaction being
-    /// collected, if there is one or it opens one; else to its slot's
-    /// master, to every master (or to `everywhere`, when given), or to any.
-    fn send_encoded(
+    /// Routes and sends one command: into the transaction being collected,
+    /// if there is one or it opens one; else to its slot's master, to every
+    /// master (or to `everywhere`, when given), or to any.
+    fn route_and_send(
         &mut self,
         args: &Args<'_>,
-        bytes: &[u8],
-        meta: CmdMeta,
-        watch: Option<Watch>,
+        what: Payload<'_, '_>,
         everywhere: Option<&[u16]>,
     ) -> Result<(), Stopped> {
-        if self.block.is_some() || watch == Some(Watch::Multi) {
-            return self.add_to_block(args, bytes.to_vec(), meta, watch);
+        if self.block.is_some() || what.watch() == Some(Watch::Multi) {
+            return self.add_to_block(args, what.to_sent(args));
         }
-        match (self.route(args), everywhere) {
-            (Route::Slot(s), _) => self.send_to_slot(s, Payload::Bytes(bytes), meta, watch),
-            (Route::Everywhere, None) => self.send_everywhere(Payload::Bytes(bytes), meta, watch),
-            (Route::Everywhere, Some(targets)) => {
-                for &m in targets {
-                    self.send(m, Payload::Bytes(bytes), meta, watch)?;
-                }
-                Ok(())
-            }
-            (Route::Anywhere, _) => {
+        match self.route(args) {
+            Route::Slot(s) => self.send_to_slot(s, what),
+            Route::Everywhere => self.send_everywhere(what, everywhere),
+            Route::Anywhere => {
                 let m = self.any_member();
-                self.send(m, Payload::Bytes(bytes), meta, watch)
+                self.send(m, what)
             }
-            (Route::CrossSlot, _) => {
-                self.local_error(meta, CROSSSLOT);
+            Route::CrossSlot => {
+                self.local_error(what.meta(), CROSSSLOT);
                 Ok(())
             }
         }
@@ -346,82 +303,53 @@ impl Router {
     }
 
     fn report_error(&self, meta: CmdMeta, why: &str) {
-        let at = crate::input::Location::new(
-            &self.names,
-            crate::input::Position {
-                source: meta.source,
-                line: meta.line,
-                offset: 0,
-            },
-        );
+        let at = crate::input::Location::new(&self.names, meta.position());
         self.events.error_reply(&at, why.as_bytes());
-    }
-
-    /// Adds a command to the open transaction; sends the transaction when
-    /// the command ends it. `bytes` is the command encoded.
-    fn add_to_block(
-        &mut self,
-        args: &Args<'_>,
-        bytes: Vec<u8>,
-        meta: CmdMeta,
-        watch: Option<Watch>,
-    ) -> Result<(), Stopped> {
-        let route = self.route(args);
-        let block = self.block.get_or_insert_with(Block::default);
-        block.cmds.push((bytes, meta, watch));
-        match route {
-            Route::Slot(s) if block.slot.is_some_and(|b| b != s) => block.cross = true,
-            Route::Slot(s) => block.slot = Some(s),
-            Route::CrossSlot => block.cross = true,
-            Route::Everywhere => block.everywhere = true,
-            Route::Anywhere => {}
-        }
-        if watch.is_some_and(Watch::ends_block) {
-            let block = self.block.take().expect("just added to");
-            return self.send_block(block);
-        }
-        Ok(())
-    }
-
-    fn send_block(&mut self, block: Block) -> Result<(), Stopped> {
-        let first = block.cmds[0].1;
-        if block.cross || (block.everywhere && block.slot.is_some()) {
-            let why = "CROSSSLOT the keys of this MULTI block hash to different slots (found by rload; the block was not sent)";
-            self.local_error(first, why);
-            return Ok(());
-        }
-        let member = match block.slot {
-            Some(s) => match self.member_for(s)? {
-                Some(m) => m,
-                None => {
-                    self.local_error(first, &format!("CLUSTERDOWN hash slot {s} is not served by any master (found by rload; the block was not sent)"));
-                    return Ok(());
-                }
-            },
-            None => self.any_member(),
-        };
-        let targets: Vec<u16> = if block.everywhere {
-            self.alive().collect()
-        } else {
-            vec![member]
-        };
-        for m in targets {
-            for (bytes, meta, watch) in &block.cmds {
-                self.send(m, Payload::Bytes(bytes), *meta, *watch)?;
-            }
-        }
-        if let Some(s) = block.slot {
-            self.last[usize::from(s)] = (member, self.members[usize::from(member)].pipe.pushed());
-        }
-        Ok(())
     }
 }
 
-/// What to send: a command from the input, or one already encoded.
+/// What to send: a command from the input, or one sent before (or made by
+/// rload), encoded.
 #[derive(Clone, Copy)]
 enum Payload<'c, 'a> {
-    Command(&'c Command<'a>),
-    Bytes(&'c [u8]),
+    Command(&'c Command<'a>, CmdMeta, Option<Watch>),
+    Sent(&'c SentCommand),
+}
+
+impl Payload<'_, '_> {
+    fn meta(&self) -> CmdMeta {
+        match self {
+            Payload::Command(_, meta, _) => *meta,
+            Payload::Sent(sent) => sent.meta,
+        }
+    }
+
+    fn watch(&self) -> Option<Watch> {
+        match self {
+            Payload::Command(_, _, watch) => *watch,
+            Payload::Sent(sent) => sent.watch,
+        }
+    }
+
+    /// The command as sent, its arguments `args` encoded.
+    fn to_sent(self, args: &Args<'_>) -> SentCommand {
+        match self {
+            Payload::Sent(sent) => sent.clone(),
+            Payload::Command(cmd, meta, watch) => {
+                let mut bytes = Vec::new();
+                match cmd.resp {
+                    Some(frame) => bytes.extend_from_slice(frame),
+                    None => crate::resp::encode_command(&mut bytes, args),
+                }
+                SentCommand {
+                    bytes,
+                    meta,
+                    watch,
+                    covered: Vec::new(),
+                }
+            }
+        }
+    }
 }
 
 fn is_everywhere(args: &Args<'_>) -> bool {
@@ -433,83 +361,4 @@ fn is_everywhere(args: &Args<'_>) -> bool {
         }
         None => name.eq_ignore_ascii_case(e.as_bytes()),
     })
-}
-
-impl Sink for Router {
-    fn push(&mut self, cmd: &Command<'_>, seq: u64, watch: Option<Watch>) -> Result<(), Stopped> {
-        self.serve_inbox()?;
-        let meta = CmdMeta {
-            seq,
-            line: cmd.pos.line,
-            source: cmd.pos.source,
-            end: 0,
-        };
-        if self.block.is_some() || watch == Some(Watch::Multi) {
-            let mut bytes = Vec::new();
-            encode_command(&mut bytes, &cmd.args);
-            return self.add_to_block(&cmd.args, bytes, meta, watch);
-        }
-        match self.route(&cmd.args) {
-            Route::Slot(s) => self.send_to_slot(s, Payload::Command(cmd), meta, watch),
-            Route::Everywhere => self.send_everywhere(Payload::Command(cmd), meta, watch),
-            Route::Anywhere => {
-                let m = self.any_member();
-                self.send(m, Payload::Command(cmd), meta, watch)
-            }
-            Route::CrossSlot => {
-                self.local_error(meta, CROSSSLOT);
-                Ok(())
-            }
-        }
-    }
-
-    /// A command alone for a slot goes on as it is; anything else (in a
-    /// transaction, to every master) is copied as usual.
-    fn push_owned(
-        &mut self,
-        bytes: Vec<u8>,
-        meta: CmdMeta,
-        watch: Option<Watch>,
-    ) -> Result<(), Stopped> {
-        self.serve_inbox()?;
-        let mut buf = crate::input::ArgBuf::default();
-        let args = crate::input::frame_args(&bytes, &mut buf).expect("rload encoded it");
-        let route = self.route(&args);
-        match route {
-            Route::Slot(s) if self.block.is_none() && watch != Some(Watch::Multi) => {
-                let Some(member) = self.member_for(s)? else {
-                    return self.send_to_slot(s, Payload::Bytes(&bytes), meta, watch);
-                };
-                let pipe = &mut self.members[usize::from(member)].pipe;
-                pipe.push_owned(bytes, meta, watch)?;
-                self.last[usize::from(s)] = (member, pipe.pushed());
-                Ok(())
-            }
-            _ => self.send_encoded(&args, &bytes, meta, watch, None),
-        }
-    }
-
-    /// A transaction is only sent once complete: an unfinished one is
-    /// simply never sent.
-    fn abandon_transaction(&mut self, _meta: CmdMeta) -> Result<(), Stopped> {
-        self.block = None;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), Stopped> {
-        self.serve_inbox()?;
-        for m in self.members.iter_mut().filter(|m| m.alive) {
-            m.pipe.flush()?;
-        }
-        Ok(())
-    }
-
-    fn errors(&self) -> u64 {
-        self.local.errors
-            + self
-                .members
-                .iter()
-                .map(|m| m.pipe.shared().errors.load(Ordering::Relaxed))
-                .sum::<u64>()
-    }
 }

@@ -45,4 +45,3 @@ pub(crate) fn quote(arg: &[u8], out: &mut Vec<u8>) {
     }
     out.push(b'"');
 }
-

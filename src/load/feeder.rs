@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use super::Sink;
 use crate::command::classify;
 use crate::config::Config;
 use crate::conn::Limits;
@@ -14,20 +13,26 @@ use crate::input::{InputReader, Next, Position};
 use crate::interrupt::Interrupt;
 use crate::pipe::{CmdMeta, Stopped, Watch};
 use crate::report::{Events, Stop};
+use crate::sink::Sink;
 
-/// Why feeding stopped before the end of the input.
-pub(super) enum FeedStop {
-    Input(InputError),
-    MaxErrors(u64),
-    Pipe,
-    /// A signal (or another thread) asked the load to stop.
-    Interrupted(i32),
+/// Why feeding stopped early: `Some` reason, or `None` when the sink
+/// stopped (its account says why).
+pub(super) type Halt = Option<Stop>;
+
+/// A sink that stopped halts the feeding.
+fn sink_stopped(_: Stopped) -> Halt {
+    None
 }
 
-impl From<Stopped> for FeedStop {
-    fn from(_: Stopped) -> Self {
-        FeedStop::Pipe
-    }
+/// How feeding went.
+pub(crate) struct Fed {
+    /// Why it stopped before the end of the input, if it did and the sink
+    /// did not.
+    pub stop: Option<Stop>,
+    /// The whole input was read and handed to the sink.
+    pub all_read: bool,
+    /// The sink stopped; its account says why.
+    pub sink_stopped: bool,
 }
 
 /// A transaction the input has opened and not yet ended.
@@ -57,14 +62,13 @@ pub(crate) struct Feeder {
     max_errors: Option<u64>,
     /// Invalid commands skipped.
     pub(crate) invalid: u64,
-    pub(crate) stopped_by_pipe: bool,
     /// The transaction still open in the input.
     pub(super) open_block: Option<OpenBlock>,
     /// The `MULTI` of a transaction rload discarded because the load
     /// stopped inside it.
     pub(crate) discarded: Option<Position>,
     /// Why the load cannot start, found while skipping to the resume point.
-    pub(super) early_stop: Option<FeedStop>,
+    pub(super) early_stop: Option<Halt>,
 }
 
 impl Feeder {
@@ -85,60 +89,57 @@ impl Feeder {
             skip_invalid: config.skip_invalid,
             max_errors: config.max_errors,
             invalid: 0,
-            stopped_by_pipe: false,
             open_block: None,
             discarded: None,
             early_stop: None,
         }
     }
 
-    /// Feeds the rest of the input to `sink`: why it stopped early, if it
-    /// did, and whether all of it was sent. A transaction left open, at the
-    /// end of the input or by a stop inside it, is discarded.
-    pub(crate) fn run(
-        &mut self,
-        reader: &mut InputReader,
-        sink: &mut dyn Sink,
-    ) -> (Option<Stop>, bool) {
+    /// Feeds the rest of the input to `sink`. A transaction left open, at
+    /// the end of the input or by a stop inside it, is discarded.
+    pub(crate) fn run(&mut self, reader: &mut InputReader, sink: &mut dyn Sink) -> Fed {
         let fed = match self.early_stop.take() {
-            Some(stop) => Err(stop),
+            Some(halt) => Err(halt),
             None => self.feed_all(reader, sink),
         };
-        self.stopped_by_pipe = matches!(fed, Err(FeedStop::Pipe));
-        let stop = match fed {
-            Ok(()) => self
-                .open_block
-                .map(|b| Stop::Input(self.invalid_input(b.pos, InvalidKind::OpenTransaction))),
-            Err(FeedStop::Input(e)) => Some(Stop::Input(e)),
-            Err(FeedStop::MaxErrors(n)) => Some(Stop::MaxErrors(n)),
-            Err(FeedStop::Interrupted(signal)) => Some(Stop::Interrupted {
-                signal,
-                drained: true,
-            }),
-            Err(FeedStop::Pipe) => None,
+        let (stop, sink_stopped) = match fed {
+            Ok(()) => {
+                let open = self
+                    .open_block
+                    .map(|b| Stop::Input(self.invalid_input(b.pos, InvalidKind::OpenTransaction)));
+                (open, false)
+            }
+            Err(Some(stop)) => (Some(stop), false),
+            Err(None) => (None, true),
         };
-        if !self.stopped_by_pipe {
+        if !sink_stopped {
             self.discard_open_block(sink);
         }
-        let all_sent = stop.is_none() && !self.stopped_by_pipe;
-        (stop, all_sent)
+        Fed {
+            all_read: stop.is_none() && !sink_stopped,
+            stop,
+            sink_stopped,
+        }
     }
 
-    fn feed_all(&mut self, reader: &mut InputReader, sink: &mut dyn Sink) -> Result<(), FeedStop> {
+    fn feed_all(&mut self, reader: &mut InputReader, sink: &mut dyn Sink) -> Result<(), Halt> {
         loop {
             if let Some(signal) = self.interrupt.requested() {
-                return Err(FeedStop::Interrupted(signal));
+                return Err(Some(Stop::Interrupted {
+                    signal,
+                    drained: true,
+                }));
             }
             if let Some(max) = self.max_errors
                 && sink.errors() + self.invalid >= max
             {
-                return Err(FeedStop::MaxErrors(max));
+                return Err(Some(Stop::MaxErrors(max)));
             }
             let cmd = match reader.next_buffered() {
                 Ok(Next::Command(cmd)) => cmd,
                 Ok(Next::NeedInput) => {
                     // The read may block on a slow producer: send what we have.
-                    sink.flush()?;
+                    sink.flush().map_err(sink_stopped)?;
                     if let Err(e) = reader.read_more() {
                         self.skip_or_stop(e)?;
                     }
@@ -160,18 +161,14 @@ impl Feeder {
             };
             self.seq += 1;
             self.track_block(watch, cmd.pos);
-            if cmd.takeable {
+            let meta = CmdMeta::input(self.seq, cmd.pos);
+            let pushed = if cmd.takeable {
                 // Held once: the read buffer becomes the command's.
-                let meta = CmdMeta {
-                    seq: self.seq,
-                    line: cmd.pos.line,
-                    source: cmd.pos.source,
-                    end: 0,
-                };
-                sink.push_owned(reader.take_last(), meta, watch)?;
+                sink.push_owned(reader.take_last(), meta, watch)
             } else {
-                sink.push(&cmd, self.seq, watch)?;
-            }
+                sink.push(&cmd, meta, watch)
+            };
+            pushed.map_err(sink_stopped)?;
             if self.open_block.is_none() {
                 self.done_through = self.seq;
             }
@@ -191,17 +188,18 @@ impl Feeder {
 
     /// With `--skip-invalid`, reports and counts an invalid command and
     /// carries on; otherwise stops.
-    pub(super) fn skip_or_stop(&mut self, e: InputError) -> Result<(), FeedStop> {
+    pub(super) fn skip_or_stop(&mut self, e: InputError) -> Result<(), Halt> {
         match e {
-            InputError::Interrupted => Err(FeedStop::Interrupted(
-                self.interrupt.requested().unwrap_or(0),
-            )),
+            InputError::Interrupted => Err(Some(Stop::Interrupted {
+                signal: self.interrupt.requested().unwrap_or(0),
+                drained: true,
+            })),
             InputError::Invalid { at, kind } if self.skip_invalid => {
                 self.events.invalid_command(&at, &kind.to_string());
                 self.invalid += 1;
                 Ok(())
             }
-            e => Err(FeedStop::Input(e)),
+            e => Err(Some(Stop::Input(e))),
         }
     }
 
@@ -212,14 +210,8 @@ impl Feeder {
         let Some(block) = self.open_block.take() else {
             return;
         };
-        let meta = CmdMeta {
-            seq: 0,
-            line: block.pos.line,
-            source: block.pos.source,
-            end: 0,
-        };
         self.discarded = Some(block.pos);
-        let _ = sink.abandon_transaction(meta);
+        let _ = sink.abandon_transaction(CmdMeta::input(block.seq, block.pos));
     }
 
     /// The resume point when nothing sent is left unanswered.

@@ -11,14 +11,14 @@
 //! commands again inside a `MULTI` it then discards, which executes none of
 //! them.
 
-use super::feeder::{FeedStop, Feeder};
+use super::feeder::{Feeder, Halt};
 use crate::command::classify;
 use crate::conn::Connection;
 use crate::error::ConnectError;
-use crate::input::InvalidKind;
 use crate::input::InputReader;
+use crate::input::InvalidKind;
 use crate::pipe::Watch;
-use crate::report::count;
+use crate::report::{Stop, count};
 
 /// A skipped transaction's commands are kept, to find out whether it ran,
 /// up to this many bytes; a larger one is taken to have run.
@@ -126,13 +126,13 @@ impl Feeder {
                 self.resume_from, open.seq, self.done_through
             );
             let e = self.invalid_input(open.pos, InvalidKind::Refused(why));
-            return Ok(self.stop_early(FeedStop::Input(e)));
+            return Ok(self.stop_early(Some(Stop::Input(e))));
         }
         Ok(db)
     }
 
     /// Keeps `stop` for [`Feeder::run`]; nothing is selected.
-    fn stop_early(&mut self, stop: FeedStop) -> Option<u32> {
+    fn stop_early(&mut self, stop: Halt) -> Option<u32> {
         self.early_stop = Some(stop);
         None
     }

@@ -5,8 +5,13 @@
 //! until every command in it has been answered, so an unanswered command can
 //! be re-sent (after a reconnect, or to another cluster node) straight from
 //! here, and an error reply can name the input line it belongs to.
+//!
+//! A command in a chunk usually stands for one input command. It may stand
+//! for several (a *span*: commands merged into one), whose reply then counts
+//! for each of them, or for none (one of rload's own, such as the closing
+//! `ECHO`), whose reply is not counted.
 
-use crate::input::Command;
+use crate::input::{Command, Position};
 use crate::resp::encode_command;
 
 /// A chunk is handed to the writer once it holds this many bytes: large
@@ -27,15 +32,13 @@ pub(crate) enum Watch {
     /// `DISCARD`: the transaction is over, and dropped.
     Discard,
     /// rload's own `DISCARD` of a transaction the input left open: the
-    /// transaction is over and was not applied, so it is not committed, and
-    /// the `DISCARD`'s reply is not counted.
+    /// transaction is over and was not applied, so it is not committed.
     Abandon,
     /// `RESET`: no transaction, database 0.
     Reset,
     /// rload's own closing `ECHO`.
     Sentinel,
-    /// A command rload adds for itself, such as `ASKING`: its reply is not
-    /// counted.
+    /// Another command rload adds for itself, such as `ASKING`.
     Internal,
 }
 
@@ -50,17 +53,74 @@ impl Watch {
     }
 }
 
-/// Where one command came from, and where its bytes end in the chunk.
+/// Which input commands a command in a chunk stands for, and where its
+/// bytes end in the chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CmdMeta {
-    /// 1-based number of the command in the whole input.
+    /// 1-based number of the (first) input command it stands for.
     pub seq: u64,
-    /// Line of the input the command starts on.
-    pub line: u64,
-    /// Index of the input it came from.
+    /// How many input commands it stands for, numbered from `seq`: 1, or
+    /// more for a span, or 0 for one of rload's own.
+    pub count: u32,
+    /// Index of the input the (first) command came from.
     pub source: u32,
+    /// Line of that input it starts on.
+    pub line: u64,
     /// Offset just past the command's last byte in [`Chunk::bytes`].
     pub end: u32,
+}
+
+impl CmdMeta {
+    /// Input command `seq`, at `pos`.
+    pub(crate) fn input(seq: u64, pos: Position) -> Self {
+        CmdMeta {
+            seq,
+            count: 1,
+            source: pos.source,
+            line: pos.line,
+            end: 0,
+        }
+    }
+
+    /// One of rload's own commands, tied for messages to the input command
+    /// at `at` (or to none).
+    pub(crate) fn own(at: Option<&CmdMeta>) -> Self {
+        CmdMeta {
+            count: 0,
+            ..at.copied().unwrap_or(CmdMeta {
+                seq: 0,
+                count: 0,
+                source: 0,
+                line: 0,
+                end: 0,
+            })
+        }
+    }
+
+    /// Whether rload added it: it stands for no input command.
+    pub(crate) fn is_own(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Where its (first) input command starts, as far as messages need.
+    pub(crate) fn position(&self) -> Position {
+        Position {
+            source: self.source,
+            line: self.line,
+            offset: 0,
+        }
+    }
+}
+
+/// A command as it was sent: its bytes and what it stands for, to send
+/// again elsewhere.
+#[derive(Clone, Debug)]
+pub(crate) struct SentCommand {
+    pub bytes: Vec<u8>,
+    pub meta: CmdMeta,
+    pub watch: Option<Watch>,
+    /// For a span, each input command it stands for.
+    pub covered: Vec<CmdMeta>,
 }
 
 /// Encoded commands and their metadata, in send order.
@@ -70,6 +130,12 @@ pub(crate) struct Chunk {
     pub cmds: Vec<CmdMeta>,
     /// Indices into `cmds` of commands the reader must watch, ascending.
     pub watched: Vec<(u32, Watch)>,
+    /// For each span, by index into `cmds`, the input commands it stands
+    /// for, ascending.
+    covered: Vec<(u32, Vec<CmdMeta>)>,
+    /// Whether some command stands for other than one input command, so
+    /// input commands must be counted one command at a time.
+    irregular: bool,
 }
 
 impl Chunk {
@@ -85,6 +151,8 @@ impl Chunk {
         self.bytes.clear();
         self.cmds.clear();
         self.watched.clear();
+        self.covered.clear();
+        self.irregular = false;
         if self.bytes.capacity() > 4 * CHUNK_BYTES {
             self.bytes = Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 4);
         }
@@ -95,39 +163,44 @@ impl Chunk {
     }
 
     /// Appends a framed command, passing RESP input through byte for byte.
-    pub(crate) fn push_command(&mut self, cmd: &Command<'_>, seq: u64, watch: Option<Watch>) {
+    pub(crate) fn push_command(&mut self, cmd: &Command<'_>, meta: CmdMeta, watch: Option<Watch>) {
         match cmd.resp {
             Some(frame) => self.bytes.extend_from_slice(frame),
             None => encode_command(&mut self.bytes, &cmd.args),
         }
-        self.finish_push(seq, cmd.pos.line, cmd.pos.source, watch);
+        self.finish_push(meta, watch);
+    }
+
+    /// Appends an already encoded command.
+    pub(crate) fn push_encoded(&mut self, bytes: &[u8], meta: CmdMeta, watch: Option<Watch>) {
+        self.bytes.extend_from_slice(bytes);
+        self.finish_push(meta, watch);
+    }
+
+    /// Appends a command sent before, span and all.
+    pub(crate) fn push_sent(&mut self, sent: &SentCommand) {
+        if !sent.covered.is_empty() {
+            self.covered
+                .push((self.cmds.len() as u32, sent.covered.clone()));
+        }
+        self.push_encoded(&sent.bytes, sent.meta, sent.watch);
     }
 
     /// Makes `bytes`, one encoded command, the whole of this empty chunk.
     pub(crate) fn push_owned(&mut self, bytes: Vec<u8>, meta: CmdMeta, watch: Option<Watch>) {
         debug_assert!(self.cmds.is_empty());
         self.bytes = bytes;
-        self.finish_push(meta.seq, meta.line, meta.source, watch);
-    }
-
-    /// Appends an already encoded command.
-    pub(crate) fn push_encoded(&mut self, bytes: &[u8], meta: CmdMeta, watch: Option<Watch>) {
-        self.bytes.extend_from_slice(bytes);
-        self.finish_push(meta.seq, meta.line, meta.source, watch);
+        self.finish_push(meta, watch);
     }
 
     #[inline]
-    fn finish_push(&mut self, seq: u64, line: u64, source: u32, watch: Option<Watch>) {
-        let end = u32::try_from(self.bytes.len()).expect("a chunk stays far below 4 GiB");
+    fn finish_push(&mut self, mut meta: CmdMeta, watch: Option<Watch>) {
+        meta.end = u32::try_from(self.bytes.len()).expect("a chunk stays far below 4 GiB");
         if let Some(w) = watch {
             self.watched.push((self.cmds.len() as u32, w));
         }
-        self.cmds.push(CmdMeta {
-            seq,
-            line,
-            source,
-            end,
-        });
+        self.irregular |= meta.count != 1;
+        self.cmds.push(meta);
     }
 
     /// Byte offset where command `i` starts.
@@ -142,6 +215,36 @@ impl Chunk {
     /// The encoded bytes of command `i`.
     pub(crate) fn command_bytes(&self, i: usize) -> &[u8] {
         &self.bytes[self.start_of(i)..self.cmds[i].end as usize]
+    }
+
+    /// Command `i` as it was sent, to send again.
+    pub(crate) fn sent(&self, i: usize) -> SentCommand {
+        SentCommand {
+            bytes: self.command_bytes(i).to_vec(),
+            meta: self.cmds[i],
+            watch: self.watch_at(i),
+            covered: self.covered(i).to_vec(),
+        }
+    }
+
+    /// The input commands span `i` stands for; empty for any other.
+    pub(crate) fn covered(&self, i: usize) -> &[CmdMeta] {
+        if self.cmds[i].count <= 1 {
+            return &[];
+        }
+        self.covered
+            .binary_search_by_key(&(i as u32), |(j, _)| *j)
+            .map_or(&[], |k| &self.covered[k].1)
+    }
+
+    /// The input commands commands `from..to` stand for.
+    #[inline]
+    pub(crate) fn inputs(&self, from: usize, to: usize) -> u64 {
+        if self.irregular {
+            self.cmds[from..to].iter().map(|m| u64::from(m.count)).sum()
+        } else {
+            (to - from) as u64
+        }
     }
 
     /// The watched command at index `i`, if any.

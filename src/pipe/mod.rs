@@ -24,8 +24,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub(crate) use chunk::{CmdMeta, Watch};
-pub(crate) use shared::{PipeStop, Redirect, RedirectKind, RedirectedCmd, Shared};
+pub(crate) use chunk::{CmdMeta, SentCommand, Watch};
+pub(crate) use shared::{HandBack, PipeStop, Shared};
 pub(crate) use writer::{PipeOutcome, Reconnect};
 
 use chunk::Chunk;
@@ -34,6 +34,7 @@ use shared::WAIT_SLICE;
 use window::Window;
 use writer::{Writer, WriterMsg};
 
+use crate::config::{Config, ServerConfig};
 use crate::conn::Connection;
 use crate::input::Command;
 
@@ -51,6 +52,20 @@ pub(crate) struct Stopped;
 pub(crate) struct PipeOptions {
     pub timeout: Option<Duration>,
     pub reconnect: Option<Reconnect>,
+}
+
+impl PipeOptions {
+    /// The settings `config` asks for, for a pipe to `server`.
+    pub(crate) fn new(config: &Config, server: &ServerConfig) -> Self {
+        let reconnect = (config.reconnect > 0).then(|| Reconnect {
+            server: server.clone(),
+            attempts: config.reconnect,
+        });
+        PipeOptions {
+            timeout: config.pipe_timeout,
+            reconnect,
+        }
+    }
 }
 
 /// The producer's end of a pipe.
@@ -86,7 +101,7 @@ impl Pipe {
             shared: Arc::clone(&shared),
             free: free_tx.clone(),
             notify: to_writer.clone(),
-            block_redirect: None,
+            block_resend: None,
         }
         .spawn();
         let writer = Writer {
@@ -120,10 +135,10 @@ impl Pipe {
     pub(crate) fn push(
         &mut self,
         cmd: &Command<'_>,
-        seq: u64,
+        meta: CmdMeta,
         watch: Option<Watch>,
     ) -> Result<(), Stopped> {
-        self.chunk()?.push_command(cmd, seq, watch);
+        self.chunk()?.push_command(cmd, meta, watch);
         self.pushed += 1;
         self.flush_if_full()
     }
@@ -136,6 +151,13 @@ impl Pipe {
         watch: Option<Watch>,
     ) -> Result<(), Stopped> {
         self.chunk()?.push_encoded(bytes, meta, watch);
+        self.pushed += 1;
+        self.flush_if_full()
+    }
+
+    /// Appends a command sent before (elsewhere), span and all.
+    pub(crate) fn push_sent(&mut self, sent: &SentCommand) -> Result<(), Stopped> {
+        self.chunk()?.push_sent(sent);
         self.pushed += 1;
         self.flush_if_full()
     }
@@ -237,7 +259,7 @@ impl Pipe {
     /// Takes back, in order, every command an orphaned pipe holds that its
     /// server did not acknowledge, buffered ones included; `None` if a
     /// transaction too large to keep was among them.
-    pub(crate) fn take_back(&mut self) -> Option<Vec<RedirectedCmd>> {
+    pub(crate) fn take_back(&mut self) -> Option<Vec<SentCommand>> {
         let _ = self.flush();
         let (reply, back) = mpsc::channel();
         self.to_writer.send(WriterMsg::HandBack(reply)).ok()?;
@@ -281,13 +303,7 @@ impl Pipe {
     fn push_sentinel(&mut self) -> Result<(), Stopped> {
         let mut echo = Vec::with_capacity(40);
         crate::resp::encode_command(&mut echo, &[&b"ECHO"[..], &self.shared.sentinel[..]][..]);
-        let meta = CmdMeta {
-            seq: 0,
-            line: 0,
-            source: u32::MAX,
-            end: 0,
-        };
-        self.push_encoded(&echo, meta, Some(Watch::Sentinel))
+        self.push_encoded(&echo, CmdMeta::own(None), Some(Watch::Sentinel))
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use std::sync::atomic::Ordering;
 
-use super::chunk::{Chunk, Watch};
-use super::shared::{PipeStop, Redirect, RedirectKind, RedirectedCmd, Shared};
+use super::chunk::{Chunk, CmdMeta, SentCommand, Watch};
+use super::shared::{PipeStop, Shared};
 use super::window::Window;
 use super::writer::WriterMsg;
 use crate::conn::ReadHalf;
@@ -60,9 +60,10 @@ pub(crate) struct Reader {
     /// Where retired chunks go back to the producer's pool.
     pub free: Sender<Arc<Chunk>>,
     pub notify: Sender<WriterMsg>,
-    /// In a cluster: a command of the open transaction was redirected, so
-    /// the transaction goes again, whole, once its EXEC is answered.
-    pub block_redirect: Option<RedirectKind>,
+    /// A command of the open transaction was answered with a reply asking
+    /// for a resend (this one), so the transaction goes again, whole, once
+    /// its EXEC is answered.
+    pub block_resend: Option<Vec<u8>>,
 }
 
 impl Reader {
@@ -197,39 +198,44 @@ impl Reader {
         if error && scanner.last_text().starts_with(b"ERR Protocol error") {
             return Err(self.refused_as_protocol_error(scanner, batch));
         }
-        let redirected = self.shared.cluster.is_some()
-            && self.follow_redirects(scanner, batch, last_type, error);
-        let result = if redirected {
+        let handed_back = self.shared.link.is_some()
+            && self.hand_back(scanner.last_text(), batch, last_type, error);
+        let result = if handed_back {
             Ok(())
         } else {
             let acked = self.window.ack(batch.replies, last_type, false);
-            match acked.watch {
-                Some(Watch::Sentinel) => {
-                    self.shared.add_counts(batch.replies - 1, 0);
-                    self.check_sentinel(last_type, scanner.last_text())?;
-                    Err(ReaderEnd::Done)
-                }
-                Some(Watch::Internal | Watch::Abandon) => {
-                    self.shared.add_counts(batch.replies - 1, 0);
-                    Ok(())
-                }
-                _ => {
-                    self.shared.add_counts(batch.replies, u64::from(error));
-                    if error {
-                        let at = self.shared.location(&acked.meta);
-                        self.shared.events.error_reply(&at, scanner.last_text());
-                    }
-                    Ok(())
-                }
+            self.shared.add_counts(acked.replies, acked.errors);
+            if acked.errors > 0 {
+                self.report_error(&acked.meta, scanner.last_text());
+            }
+            if acked.watch == Some(Watch::Sentinel) {
+                self.check_sentinel(last_type, scanner.last_text())?;
+                Err(ReaderEnd::Done)
+            } else {
+                Ok(())
             }
         };
-        // After any redirect is on its way, so the router never sees a
-        // command resolved before its redirect.
+        // After any hand-back is on its way, so the router never sees a
+        // command resolved before it is handed back.
         self.shared
             .resolved
             .fetch_add(batch.replies, Ordering::Release);
         self.window.retire(|c| drop(self.free.send(c)));
         result
+    }
+
+    /// Reports an error reply on the input line of each command `meta`
+    /// stands for.
+    fn report_error(&self, meta: &CmdMeta, text: &[u8]) {
+        let events = &self.shared.events;
+        match self.window.last_acked_covered() {
+            [] => events.error_reply(&self.shared.location(meta), text),
+            covered => {
+                for m in covered {
+                    events.error_reply(&self.shared.location(m), text);
+                }
+            }
+        }
     }
 
     /// The server answered the last command of `batch` with a protocol
@@ -241,8 +247,8 @@ impl Reader {
         if before > 0 {
             // Not the watched command (a batch ends at that), so its reply
             // type does not matter.
-            self.window.ack(before, b'+', false);
-            self.shared.add_counts(before, 0);
+            let acked = self.window.ack(before, b'+', false);
+            self.shared.add_counts(acked.replies, 0);
             self.shared.resolved.fetch_add(before, Ordering::Release);
         }
         let what = match self.window.next_awaiting() {
@@ -255,45 +261,33 @@ impl Reader {
         ))
     }
 
-    /// In a cluster, hands a redirected command, or a whole transaction one
-    /// of whose commands was redirected, back to the router. True when that
-    /// took care of the batch.
-    fn follow_redirects(
-        &mut self,
-        scanner: &ReplyScanner,
-        batch: &Batch,
-        last_type: u8,
-        error: bool,
-    ) -> bool {
-        let kind = if error {
-            RedirectKind::parse(scanner.last_text())
-        } else {
-            None
+    /// Hands a command whose reply asks for a resend (a cluster redirect)
+    /// back to be sent elsewhere, or a whole transaction one of whose
+    /// commands got such a reply. True when that took care of the batch.
+    fn hand_back(&mut self, reply: &[u8], batch: &Batch, last_type: u8, error: bool) -> bool {
+        let Some(link) = &self.shared.link else {
+            return false;
         };
+        let resend = error && link.to.wants_resend(reply);
         if !self.window.in_transaction() {
-            let Some(kind) = kind else { return false };
+            if !resend {
+                return false;
+            }
             let acked = self.window.ack(batch.replies, last_type, true);
-            self.shared.add_counts(batch.replies - 1, 0);
-            let bytes = self.window.last_acked_bytes().to_vec();
-            self.send_redirect(
-                kind,
-                vec![RedirectedCmd {
-                    bytes,
-                    meta: acked.meta,
-                    watch: None,
-                }],
-            );
+            self.shared.add_counts(acked.replies, 0);
+            let cmd = self.window.last_acked();
+            self.send_back(reply, vec![cmd]);
             return true;
         }
         // Inside a transaction the server aborts the whole of it at EXEC, so
-        // the whole of it goes again: note the redirect, uncounted, and wait.
-        if let Some(kind) = kind {
-            self.block_redirect.get_or_insert(kind);
-            self.window.ack(batch.replies, last_type, true);
-            self.shared.add_counts(batch.replies - 1, 0);
+        // the whole of it goes again: note the reply, uncounted, and wait.
+        if resend {
+            self.block_resend.get_or_insert_with(|| reply.to_vec());
+            let acked = self.window.ack(batch.replies, last_type, true);
+            self.shared.add_counts(acked.replies, 0);
             return true;
         }
-        if self.block_redirect.is_none()
+        if self.block_resend.is_none()
             || !self
                 .window
                 .peek_watch(batch.replies)
@@ -301,11 +295,11 @@ impl Reader {
         {
             return false;
         }
-        let kind = self.block_redirect.take().expect("checked");
+        let reply = self.block_resend.take().expect("checked");
         match self.window.take_block(batch.replies) {
             Some((cmds, counted)) => {
                 self.shared.sub_counts(counted.replies, counted.errors);
-                self.send_redirect(kind, cmds);
+                self.send_back(&reply, cmds);
                 true
             }
             None => {
@@ -318,16 +312,11 @@ impl Reader {
         }
     }
 
-    fn send_redirect(&self, kind: RedirectKind, cmds: Vec<RedirectedCmd>) {
-        let Some(link) = &self.shared.cluster else {
-            return;
-        };
-        self.shared.redirects.fetch_add(1, Ordering::Relaxed);
-        let _ = link.inbox.send(Redirect {
-            from: link.index,
-            kind,
-            cmds,
-        });
+    fn send_back(&self, reply: &[u8], cmds: Vec<SentCommand>) {
+        if let Some(link) = &self.shared.link {
+            self.shared.handed_back.fetch_add(1, Ordering::Relaxed);
+            link.to.resend(link.index, reply, cmds);
+        }
     }
 
     /// Checks the reply to the closing ECHO. Replies are matched to commands

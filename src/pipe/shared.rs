@@ -2,11 +2,10 @@
 //! the pipe stopped, and the handle that closes its connection.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::chunk::{CmdMeta, Watch};
+use super::chunk::{CmdMeta, SentCommand};
 use crate::conn::Closer;
 use crate::input::Location;
 use crate::interrupt::{DRAIN_BOUND, Interrupt};
@@ -29,66 +28,26 @@ pub(crate) enum PipeStop {
     Protocol(String),
 }
 
-/// Commands a cluster node answered with a redirect, on their way back to
-/// the router to be sent again: one command, or a whole transaction.
-#[derive(Debug)]
-pub(crate) struct Redirect {
-    /// The pipe that received the redirect.
-    pub from: usize,
-    pub kind: RedirectKind,
-    pub cmds: Vec<RedirectedCmd>,
+/// Whoever can send a pipe's commands elsewhere (a cluster's router): an
+/// error reply may ask for a command to go elsewhere, and a connection lost
+/// for good may leave its commands to be taken back.
+pub(crate) trait HandBack: Send + Sync {
+    /// Whether this error reply asks for its command to be sent elsewhere.
+    fn wants_resend(&self, reply: &[u8]) -> bool;
+    /// Pipe `from`'s commands `cmds`, answered with `reply`, to send
+    /// elsewhere; for a transaction, the whole of it.
+    fn resend(&self, from: usize, reply: &[u8], cmds: Vec<SentCommand>);
+    /// Pipe `from`'s connection is gone, for `reason`: true if its
+    /// unacknowledged commands will be taken back ([`super::Pipe::take_back`])
+    /// rather than the pipe reconnecting or stopping.
+    fn lost(&self, from: usize, reason: &str) -> bool;
 }
 
-/// One command to send again, as it was sent.
-#[derive(Debug)]
-pub(crate) struct RedirectedCmd {
-    pub bytes: Vec<u8>,
-    pub meta: CmdMeta,
-    pub watch: Option<Watch>,
-}
-
-/// What a cluster node asked for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum RedirectKind {
-    /// `MOVED slot host:port`: the slot has a new owner.
-    Moved { slot: u16, host: String, port: u16 },
-    /// `ASK slot host:port`: this key is at the target, mid-migration.
-    Ask { slot: u16, host: String, port: u16 },
-    /// `TRYAGAIN` or `CLUSTERDOWN`: try again later; holds the error text.
-    Retry(String),
-    /// The connection to this master is gone, for this reason; what it
-    /// had not acknowledged is there to take back ([`super::Pipe::take_back`]).
-    Lost(String),
-}
-
-impl RedirectKind {
-    /// Reads a redirect out of an error reply's text.
-    pub(crate) fn parse(text: &[u8]) -> Option<Self> {
-        let text = std::str::from_utf8(text).ok()?;
-        let mut words = text.split(' ');
-        let kind = words.next()?;
-        if kind == "TRYAGAIN" || kind == "CLUSTERDOWN" {
-            return Some(RedirectKind::Retry(text.to_string()));
-        }
-        let slot = words.next()?.parse().ok()?;
-        let (host, port) = words.next()?.rsplit_once(':')?;
-        let (host, port) = (
-            host.trim_matches(['[', ']']).to_string(),
-            port.parse().ok()?,
-        );
-        match kind {
-            "MOVED" => Some(RedirectKind::Moved { slot, host, port }),
-            "ASK" => Some(RedirectKind::Ask { slot, host, port }),
-            _ => None,
-        }
-    }
-}
-
-/// How a pipe in a cluster reports back to the router.
-pub(crate) struct ClusterLink {
-    /// The pipe's index at the router.
+/// A pipe's link to whoever takes its commands back.
+pub(crate) struct Link {
+    /// The pipe's index there.
     pub index: usize,
-    pub inbox: Sender<Redirect>,
+    pub to: Arc<dyn HandBack>,
 }
 
 pub(crate) struct Shared {
@@ -102,10 +61,10 @@ pub(crate) struct Shared {
     /// Commands answered or redirected, rload's own included: with the
     /// count of commands pushed, it tells the router what is still in flight.
     pub resolved: AtomicU64,
-    /// Commands this node redirected.
-    pub redirects: AtomicU64,
-    /// Set in a cluster: redirects go to the router.
-    pub cluster: Option<ClusterLink>,
+    /// Commands handed back to be sent elsewhere (cluster redirects).
+    pub handed_back: AtomicU64,
+    /// Where commands whose replies ask for a resend go; none on one node.
+    pub link: Option<Link>,
     epoch: Instant,
     last_reply_ms: AtomicU64,
     stop: Mutex<Option<PipeStop>>,
@@ -135,8 +94,8 @@ impl Shared {
             replies: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             resolved: AtomicU64::new(0),
-            redirects: AtomicU64::new(0),
-            cluster: None,
+            handed_back: AtomicU64::new(0),
+            link: None,
             epoch: Instant::now(),
             last_reply_ms: AtomicU64::new(0),
             stop: Mutex::new(None),
@@ -147,10 +106,10 @@ impl Shared {
         }
     }
 
-    /// Makes this the pipe of cluster member `index`, reporting redirects to
-    /// `inbox`.
-    pub(crate) fn in_cluster(mut self, index: usize, inbox: Sender<Redirect>) -> Self {
-        self.cluster = Some(ClusterLink { index, inbox });
+    /// Links the pipe, as number `index`, to whoever sends its commands
+    /// elsewhere.
+    pub(crate) fn linked(mut self, index: usize, to: Arc<dyn HandBack>) -> Self {
+        self.link = Some(Link { index, to });
         self
     }
 
@@ -240,15 +199,7 @@ impl Shared {
 
     /// The input location of a command, for messages.
     pub(crate) fn location(&self, meta: &CmdMeta) -> Location {
-        Location {
-            name: self
-                .names
-                .get(meta.source as usize)
-                .cloned()
-                .unwrap_or_default(),
-            line: meta.line,
-            offset: 0,
-        }
+        Location::new(&self.names, meta.position())
     }
 
     pub(crate) fn add_counts(&self, replies: u64, errors: u64) {
@@ -266,40 +217,5 @@ impl Shared {
             self.replies.load(Ordering::Relaxed),
             self.errors.load(Ordering::Relaxed),
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_redirects_out_of_error_replies() {
-        assert_eq!(
-            RedirectKind::parse(b"MOVED 3999 127.0.0.1:6381"),
-            Some(RedirectKind::Moved {
-                slot: 3999,
-                host: "127.0.0.1".into(),
-                port: 6381
-            })
-        );
-        assert_eq!(
-            RedirectKind::parse(b"ASK 12 [::1]:7000"),
-            Some(RedirectKind::Ask {
-                slot: 12,
-                host: "::1".into(),
-                port: 7000
-            })
-        );
-        assert!(matches!(
-            RedirectKind::parse(b"TRYAGAIN Multiple keys request during rehashing of slot"),
-            Some(RedirectKind::Retry(_))
-        ));
-        assert!(matches!(
-            RedirectKind::parse(b"CLUSTERDOWN The cluster is down"),
-            Some(RedirectKind::Retry(_))
-        ));
-        assert_eq!(RedirectKind::parse(b"ERR wrong number of arguments"), None);
-        assert_eq!(RedirectKind::parse(b"MOVED notaslot h:1"), None);
     }
 }

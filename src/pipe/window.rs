@@ -15,8 +15,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::chunk::{Chunk, CmdMeta, Watch};
-use super::shared::RedirectedCmd;
+use super::chunk::{Chunk, CmdMeta, SentCommand, Watch};
 
 /// Chunks kept past the commit point for an open transaction's replay, at
 /// most. A transaction larger than this cannot be replayed, but never
@@ -67,10 +66,16 @@ pub(crate) struct Window {
     pub(crate) uncommitted: Uncommitted,
 }
 
-/// The last command of a batch of replies, and what it was watched for.
+/// What a batch of replies did: the command it ended on, and the replies
+/// and errors it counts (per input command).
 pub(crate) struct Acked {
     pub meta: CmdMeta,
     pub watch: Option<Watch>,
+    /// Input commands answered: rload's own and a redirected last command
+    /// are not.
+    pub replies: u64,
+    /// Input commands the last reply, an error, answered.
+    pub errors: u64,
 }
 
 impl Window {
@@ -111,31 +116,31 @@ impl Window {
     /// of the last one, which decides what a watched command did. With
     /// `redirected`, the last command was sent elsewhere (a cluster
     /// redirect): like rload's own commands, it is not counted here.
+    ///
+    /// Replies and errors count per input command: a span's reply counts
+    /// for each command it stands for, and one of rload's own for none.
     pub(crate) fn ack(&mut self, n: u64, last_type: u8, redirected: bool) -> Acked {
-        let chunk = &self.chunks[self.cur];
-        let i = self.next + n as usize - 1;
+        let chunk = Arc::clone(&self.chunks[self.cur]);
+        let (first, last) = (self.next, self.next + n as usize - 1);
+        self.next = last + 1;
+        let meta = chunk.cmds[last];
+        let answered_last = if redirected { 0 } else { u64::from(meta.count) };
         let acked = Acked {
-            meta: chunk.cmds[i],
-            watch: chunk.watch_at(i),
+            meta,
+            watch: chunk.watch_at(last),
+            replies: chunk.inputs(first, last) + answered_last,
+            errors: if matches!(last_type, b'-' | b'!') {
+                answered_last
+            } else {
+                0
+            },
         };
-        self.next = i + 1;
-        self.uncommitted.commands += n;
-        self.uncommitted.replies += n;
-        let error = matches!(last_type, b'-' | b'!');
-        self.uncommitted.errors += u64::from(error);
-        if redirected
-            || matches!(
-                acked.watch,
-                Some(Watch::Sentinel | Watch::Internal | Watch::Abandon)
-            )
-        {
-            // Not an input command answered here: take it back out.
-            self.uncommitted.commands -= 1;
-            self.uncommitted.replies -= 1;
-            self.uncommitted.errors -= u64::from(error);
-            if n > 1 && self.multi.is_none() {
-                let before = self.chunks[self.cur].cmds[i - 1];
-                self.commit_through(before);
+        self.uncommitted.commands += acked.replies;
+        self.uncommitted.replies += acked.replies;
+        self.uncommitted.errors += acked.errors;
+        if redirected || meta.is_own() {
+            if self.multi.is_none() {
+                self.commit_before(&chunk, last);
             }
             if acked.watch == Some(Watch::Abandon) {
                 // The transaction was dropped: the commit point stays
@@ -149,17 +154,16 @@ impl Window {
         match acked.watch {
             Some(Watch::Multi) if ok && self.multi.is_none() => {
                 // Commands before the MULTI are done; the MULTI itself is not.
-                self.uncommitted.commands -= 1;
-                if n > 1 {
-                    let before = self.chunks[self.cur].cmds[i - 1];
-                    self.commit_through(before);
-                }
+                let count = u64::from(meta.count);
+                self.uncommitted.commands -= count;
+                self.uncommitted.replies -= count;
+                self.commit_before(&chunk, last);
                 self.uncommitted = Uncommitted {
-                    commands: 1,
-                    replies: 1,
+                    commands: count,
+                    replies: count,
                     errors: 0,
                 };
-                self.multi = Some((self.front_id + self.cur as u64, i, acked.meta));
+                self.multi = Some((self.front_id + self.cur as u64, last, meta));
                 return acked;
             }
             Some(Watch::Exec) => {
@@ -183,9 +187,16 @@ impl Window {
             _ => {}
         }
         if self.multi.is_none() {
-            self.commit_through(acked.meta);
+            self.commit_through(Some(meta));
         }
         acked
+    }
+
+    /// Commits what was answered before command `last` of `chunk`, which
+    /// itself is not (yet) done.
+    fn commit_before(&mut self, chunk: &Chunk, last: usize) {
+        let before = chunk.cmds[..last].iter().rev().find(|m| !m.is_own());
+        self.commit_through(before.copied());
     }
 
     fn end_block(&mut self) {
@@ -193,9 +204,15 @@ impl Window {
         self.block_db = None;
     }
 
-    /// The encoded bytes of the command the last `ack` ended on.
-    pub(crate) fn last_acked_bytes(&self) -> &[u8] {
-        self.chunks[self.cur].command_bytes(self.next - 1)
+    /// The command the last `ack` ended on, as it was sent.
+    pub(crate) fn last_acked(&self) -> SentCommand {
+        self.chunks[self.cur].sent(self.next - 1)
+    }
+
+    /// The input commands the command the last `ack` ended on stands for,
+    /// when it is a span.
+    pub(crate) fn last_acked_covered(&self) -> &[CmdMeta] {
+        self.chunks[self.cur].covered(self.next - 1)
     }
 
     /// The watch of the command the next `n` replies end on.
@@ -209,7 +226,7 @@ impl Window {
     /// from its MULTI through the command the next `n` replies end on (in
     /// cluster mode, to send them all again elsewhere). Returns them and what
     /// was counted for them; `None` if its start is no longer held.
-    pub(crate) fn take_block(&mut self, n: u64) -> Option<(Vec<RedirectedCmd>, Uncommitted)> {
+    pub(crate) fn take_block(&mut self, n: u64) -> Option<(Vec<SentCommand>, Uncommitted)> {
         let (id, idx, _) = self.multi?;
         if self.replay_lost {
             return None;
@@ -228,13 +245,7 @@ impl Window {
             } else {
                 chunk.cmds.len() - 1
             };
-            for i in from..=to {
-                cmds.push(RedirectedCmd {
-                    bytes: chunk.command_bytes(i).to_vec(),
-                    meta: chunk.cmds[i],
-                    watch: chunk.watch_at(i),
-                });
-            }
+            cmds.extend((from..=to).map(|i| chunk.sent(i)));
         }
         self.next = last_i + 1;
         self.end_block();
@@ -246,9 +257,15 @@ impl Window {
         self.multi.is_some()
     }
 
-    fn commit_through(&mut self, last: CmdMeta) {
+    /// Commits everything answered so far; `last`, if known, is the last
+    /// input command among it.
+    fn commit_through(&mut self, last: Option<CmdMeta>) {
+        if self.uncommitted.commands > 0
+            && let Some(last) = last
+        {
+            self.commit.last = Some(last);
+        }
         self.commit.count += self.uncommitted.commands;
-        self.commit.last = Some(last);
         self.uncommitted = Uncommitted::default();
     }
 
@@ -298,22 +315,14 @@ impl Window {
     /// order, for the router to send elsewhere (rload's own are left out),
     /// and what was counted for them. `None` when the commit point is no
     /// longer held.
-    pub(crate) fn hand_back(&mut self) -> Option<(Vec<RedirectedCmd>, Uncommitted)> {
+    pub(crate) fn hand_back(&mut self) -> Option<(Vec<SentCommand>, Uncommitted)> {
         let (resend, undone) = self.rewind()?;
         let mut cmds = Vec::new();
         for (chunk, from) in &resend {
-            for (i, meta) in chunk.cmds.iter().enumerate() {
-                let watch = chunk.watch_at(i);
-                if chunk.start_of(i) < *from
-                    || matches!(watch, Some(Watch::Sentinel | Watch::Internal))
-                {
-                    continue;
+            for i in 0..chunk.cmds.len() {
+                if chunk.start_of(i) >= *from && !chunk.cmds[i].is_own() {
+                    cmds.push(chunk.sent(i));
                 }
-                cmds.push(RedirectedCmd {
-                    bytes: chunk.command_bytes(i).to_vec(),
-                    meta: *meta,
-                    watch,
-                });
             }
         }
         // Nothing past the commit point is this window's any more.
@@ -363,16 +372,16 @@ mod tests {
             let seq = first_seq + k as u64;
             let watch = watched.iter().find(|w| w.0 as usize == k).map(|w| w.1);
             let cmd = format!("*1\r\n$1\r\n{}\r\n", seq % 10);
-            c.push_encoded(
-                cmd.as_bytes(),
-                CmdMeta {
-                    seq,
-                    line: seq,
-                    source: 0,
-                    end: 0,
-                },
-                watch,
-            );
+            let pos = crate::input::Position {
+                source: 0,
+                line: seq,
+                offset: 0,
+            };
+            let meta = match watch {
+                Some(Watch::Sentinel | Watch::Internal | Watch::Abandon) => CmdMeta::own(None),
+                _ => CmdMeta::input(seq, pos),
+            };
+            c.push_encoded(cmd.as_bytes(), meta, watch);
         }
         Arc::new(c)
     }
@@ -482,6 +491,35 @@ mod tests {
         assert_eq!((w.commit.count, w.commit.last.map(|m| m.seq)), (1, Some(1)));
         assert!(!w.in_transaction());
         assert_eq!(w.first_pending(), None);
+    }
+
+    #[test]
+    fn a_span_counts_once_per_input_command_it_stands_for() {
+        let mut c = Chunk::new();
+        let at = |seq| CmdMeta::input(seq, crate::input::Position::default());
+        c.push_encoded(b"*1\r\n$1\r\na\r\n", at(1), None);
+        let covered: Vec<CmdMeta> = (2..=4).map(at).collect();
+        c.push_sent(&SentCommand {
+            bytes: b"*1\r\n$1\r\nb\r\n".to_vec(),
+            meta: CmdMeta { count: 3, ..at(2) },
+            watch: None,
+            covered: covered.clone(),
+        });
+        c.push_encoded(b"*1\r\n$1\r\nc\r\n", at(5), None);
+        let mut w = Window::default();
+        w.push(Arc::new(c));
+        assert_eq!(w.budget(), 3);
+        let a = w.ack_counted(2, b'-');
+        assert_eq!(
+            (a.replies, a.errors),
+            (4, 3),
+            "the span's error counts thrice"
+        );
+        assert_eq!(w.last_acked_covered(), &covered[..]);
+        assert_eq!(w.first_pending().map(|m| m.seq), Some(5));
+        w.ack_counted(1, b'+');
+        assert_eq!(w.commit.count, 5);
+        assert_eq!(w.commit.last.map(|m| m.seq), Some(5));
     }
 
     #[test]

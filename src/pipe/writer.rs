@@ -9,9 +9,10 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::chunk::SentCommand;
 use super::chunk::{Chunk, CmdMeta};
 use super::reader::{Reader, ReaderEnd, ReaderExit};
-use super::shared::{PipeStop, Redirect, RedirectKind, RedirectedCmd, Shared, WAIT_SLICE};
+use super::shared::{PipeStop, Shared, WAIT_SLICE};
 use super::window::{Commit, Window};
 use crate::config::ServerConfig;
 use crate::conn::{self, Closer, Connection, ReadHalf, WriteHalf};
@@ -26,7 +27,7 @@ pub(crate) enum WriterMsg {
     /// The producer is done: give the account once the reader has stopped.
     Finish,
     /// The router takes back an orphaned pipe's unacknowledged commands.
-    HandBack(Sender<Option<Vec<RedirectedCmd>>>),
+    HandBack(Sender<Option<Vec<SentCommand>>>),
 }
 
 /// How a pipe ended: why (if early), and exactly what the server committed.
@@ -113,16 +114,12 @@ impl Writer {
         };
         if let Some(PipeStop::Lost(reason)) = &stop
             && self.reconnect.is_some()
-            && let Some(link) = &self.shared.cluster
+            && let Some(link) = &self.shared.link
+            && link.to.lost(link.index, reason)
         {
-            // In a cluster, the router finds the slots' new master and
-            // takes back what this pipe holds.
+            // Whoever it is linked to (a cluster's router) takes back what
+            // this pipe holds, to send it elsewhere.
             self.shared.orphan();
-            let _ = link.inbox.send(Redirect {
-                from: link.index,
-                kind: RedirectKind::Lost(reason.clone()),
-                cmds: Vec::new(),
-            });
             while let Ok(c) = exit.chunks.try_recv() {
                 exit.window.push(c);
             }
@@ -305,7 +302,7 @@ impl Writer {
             shared: Arc::clone(&self.shared),
             free: self.free.clone(),
             notify: self.tx.clone(),
-            block_redirect: None,
+            block_resend: None,
         }
         .spawn();
         self.sock = write;

@@ -6,9 +6,9 @@ mod number;
 mod scan;
 mod value;
 
+pub use encode::{CommandArgs, encode_command, encode_to_vec, encoded_len};
 pub(crate) use encode::{digits, sealed};
 pub use number::MAX_BULK_LEN;
 pub(crate) use number::parse_strict_i64;
-pub use encode::{CommandArgs, encode_command, encode_to_vec, encoded_len};
 pub use scan::{Batch, CAPTURE_MAX, MAX_DEPTH, MAX_LINE, ReplyScanner, ScanError};
 pub use value::{Value, parse_value};

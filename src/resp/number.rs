@@ -53,5 +53,4 @@ mod tests {
             assert_eq!(parse_strict_i64(bad), None, "{bad:?}");
         }
     }
-
 }

@@ -4,8 +4,8 @@
 
 use memchr::memchr;
 
-use super::scan::{MAX_DEPTH, ScanError};
 use super::parse_strict_i64;
+use super::scan::{MAX_DEPTH, ScanError};
 
 /// One reply, materialised.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,11 +9,13 @@ use std::thread;
 use std::time::Duration;
 
 use super::super::topology::{Topology, UNOWNED};
-use super::{Block, Failure, Router};
+use super::block::Block;
+use super::{Payload, Router};
 use crate::config::Endpoint;
 use crate::conn;
 use crate::input::{ArgBuf, frame_args};
-use crate::pipe::{RedirectedCmd, Stopped};
+use crate::pipe::{SentCommand, Stopped};
+use crate::report::Stop;
 use crate::report::count;
 use crate::resp::Value;
 
@@ -32,7 +34,7 @@ impl Router {
         let addr = self.members[usize::from(dead)].pipe.shared().addr.clone();
         self.members[usize::from(dead)].alive = false;
         let Some(cmds) = self.members[usize::from(dead)].pipe.take_back() else {
-            self.local.failure = Some(Failure {
+            self.local.failure = Some(Stop::ConnectionLost {
                 addr,
                 reason: format!(
                     "{reason}; a transaction too large to keep was in flight, so the load cannot go on elsewhere"
@@ -40,7 +42,7 @@ impl Router {
             });
             return Err(Stopped);
         };
-        self.stranded = cmds.iter().map(|c| c.meta.seq).filter(|&s| s > 0).min();
+        self.stranded = cmds.iter().map(|c| c.meta.seq).min();
         self.events.notice(&format!(
             "connection to {addr} lost ({reason}); asking the cluster which master serves its slots now"
         ));
@@ -94,7 +96,7 @@ impl Router {
                 }
             }
         }
-        self.local.failure = Some(Failure {
+        self.local.failure = Some(Stop::ConnectionLost {
             addr: dead.to_string(),
             reason: format!(
                 "{reason}, and no node of the cluster served its slots again within {}",
@@ -180,11 +182,7 @@ impl Router {
     /// Sends commands taken back (or retried) to their slots' masters, in
     /// order, transactions whole. A command that went to every master goes
     /// to `heirs`, the masters that took over the lost one's slots.
-    pub(super) fn resend(
-        &mut self,
-        cmds: Vec<RedirectedCmd>,
-        heirs: &[u16],
-    ) -> Result<(), Stopped> {
+    pub(super) fn resend(&mut self, cmds: Vec<SentCommand>, heirs: &[u16]) -> Result<(), Stopped> {
         // A transaction the input is in the middle of waits, apart.
         let input_block = self.block.take();
         let mut buf = ArgBuf::default();
@@ -192,7 +190,7 @@ impl Router {
             let Some(args) = frame_args(&c.bytes, &mut buf) else {
                 continue;
             };
-            self.send_encoded(&args, &c.bytes, c.meta, c.watch, Some(heirs))?;
+            self.route_and_send(&args, Payload::Sent(&c), Some(heirs))?;
         }
         // A transaction taken back is always whole.
         debug_assert!(

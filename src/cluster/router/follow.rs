@@ -13,9 +13,11 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use super::{LocalAccount, MAX_RETRIES, POLL, Payload, Router};
-use crate::pipe::{CmdMeta, PipeOutcome, Redirect, RedirectKind, Shared, Stopped, Watch};
+use super::super::redirect::{Redirect, RedirectKind};
+use super::{MAX_RETRIES, POLL, Payload, Router};
+use crate::pipe::{CmdMeta, SentCommand, Stopped, Watch};
 use crate::resp::encode_command;
+use crate::sink::Finished;
 
 /// `MOVED` and `ASK` are followed this often per command. A slot map that
 /// has not settled by then (two nodes that each say the other owns the
@@ -77,7 +79,7 @@ impl Router {
             for (from, cmds) in std::mem::take(&mut self.retry_queue) {
                 if self.members[usize::from(from)].alive {
                     for c in &cmds {
-                        self.send(from, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
+                        self.send(from, Payload::Sent(c))?;
                     }
                 } else {
                     self.resend(cmds, &[])?;
@@ -122,23 +124,24 @@ impl Router {
                     self.draining.insert(slot, (was, pushed));
                 }
                 for c in &r.cmds {
-                    self.send(to, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
+                    self.send(to, Payload::Sent(c))?;
                 }
                 self.last[s] = (to, self.members[usize::from(to)].pipe.pushed());
             }
             RedirectKind::Ask { host, port, .. } => {
                 // ASKING lets the next command in; in a transaction, each.
                 let to = self.member(host, port)?;
-                let mut asking = Vec::new();
-                encode_command(&mut asking, &[&b"ASKING"[..]][..]);
+                let mut bytes = Vec::new();
+                encode_command(&mut bytes, &[&b"ASKING"[..]][..]);
                 for c in &r.cmds {
-                    self.send(
-                        to,
-                        Payload::Bytes(&asking),
-                        CmdMeta { seq: 0, ..c.meta },
-                        Some(Watch::Internal),
-                    )?;
-                    self.send(to, Payload::Bytes(&c.bytes), c.meta, c.watch)?;
+                    let asking = SentCommand {
+                        bytes: bytes.clone(),
+                        meta: CmdMeta::own(Some(&c.meta)),
+                        watch: Some(Watch::Internal),
+                        covered: Vec::new(),
+                    };
+                    self.send(to, Payload::Sent(&asking))?;
+                    self.send(to, Payload::Sent(c))?;
                 }
             }
             RedirectKind::Retry(_) => {
@@ -159,7 +162,7 @@ impl Router {
         let first = r.cmds[0].meta;
         self.attempts.forget(first.seq);
         self.report_error(first, why);
-        let commands = r.cmds.iter().filter(|c| c.meta.seq > 0).count() as u64;
+        let commands: u64 = r.cmds.iter().map(|c| u64::from(c.meta.count)).sum();
         self.local.errors += 1;
         self.local.replies += commands;
         self.local.acknowledged += commands;
@@ -250,18 +253,18 @@ impl Router {
     /// Returns each pipe's account, whether the closing ECHOs all went out,
     /// and what the router settled itself, with the oldest command it still
     /// held.
-    pub(crate) fn finish(
-        mut self,
-        go_on: bool,
-    ) -> (Vec<(Arc<Shared>, PipeOutcome)>, bool, LocalAccount) {
+    pub(super) fn finish(mut self, go_on: bool, announce: bool) -> Finished {
         let settled = go_on && self.settle().is_ok();
         let mut closed = settled;
         for m in self.members.iter_mut().filter(|m| m.alive) {
             closed &= m.pipe.close();
         }
+        if closed && announce {
+            self.events.all_sent();
+        }
         let mut local = std::mem::take(&mut self.local);
         local.pending = self.held_back();
-        let outcomes = self
+        let pipes = self
             .members
             .into_iter()
             .map(|m| {
@@ -269,7 +272,11 @@ impl Router {
                 (shared, m.pipe.wait())
             })
             .collect();
-        (outcomes, closed, local)
+        Finished {
+            pipes,
+            closed,
+            local,
+        }
     }
 
     /// The oldest command the router holds and has not sent on: redirects
@@ -285,9 +292,6 @@ impl Router {
             .flat_map(|(_, cmds)| cmds)
             .map(|c| c.meta.seq);
         let seqs: Vec<u64> = inbox.chain(queued).collect();
-        seqs.into_iter()
-            .chain(self.stranded)
-            .filter(|&seq| seq > 0)
-            .min()
+        seqs.into_iter().chain(self.stranded).min()
     }
 }

@@ -5,9 +5,9 @@
 use memchr::memchr;
 
 use super::{Found, InputReader, Position, Step};
-use crate::input::{InputError, InvalidKind};
 use crate::input::inline::split_inline;
 use crate::input::resp::{Frame, RespFramer};
+use crate::input::{InputError, InvalidKind};
 
 /// After an invalid command, how the reader finds its footing again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,87 @@
+//! What a load connects to before it starts: one server, or a cluster's
+//! nodes. Connected, it gives the server's limits and a connection to ask
+//! questions on while skipping to the resume point; started, it is the
+//! load's [`Sink`].
+
+use std::sync::Arc;
+
+use crate::cluster;
+use crate::config::Config;
+use crate::conn::{self, Connection, Limits};
+use crate::error::{ConnectError, Error};
+use crate::pipe::{Pipe, PipeOptions, Shared};
+use crate::report::Events;
+use crate::sink::Sink;
+
+/// Connected, not yet started.
+pub(super) enum Target {
+    /// One server: the connection the load will use.
+    One { conn: Connection, limits: Limits },
+    /// A cluster: its layout and command table, read from one node.
+    Cluster(Box<cluster::Seed>),
+}
+
+impl Target {
+    /// Connects as `config` says.
+    pub(super) fn connect(
+        config: &Config,
+        names: &Arc<[String]>,
+        events: &Arc<dyn Events>,
+    ) -> Result<Self, Error> {
+        if config.cluster {
+            return Ok(Target::Cluster(Box::new(cluster::Seed::connect(
+                config, names, events,
+            )?)));
+        }
+        let mut conn = conn::connect(&config.server)?;
+        let limits = conn.limits()?;
+        Ok(Target::One { conn, limits })
+    }
+
+    /// What the server accepts.
+    pub(super) fn limits(&self) -> Limits {
+        match self {
+            Target::One { limits, .. } => *limits,
+            Target::Cluster(seed) => seed.limits(),
+        }
+    }
+
+    /// A connection to ask questions on before the load starts, if there
+    /// is one that the load goes to.
+    pub(super) fn probe(&mut self) -> Option<&mut Connection> {
+        match self {
+            Target::One { conn, .. } => Some(conn),
+            Target::Cluster(_) => None,
+        }
+    }
+
+    /// Starts the load, in database `db` when the resume point says so.
+    pub(super) fn start(
+        self,
+        config: &Config,
+        names: &Arc<[String]>,
+        events: &Arc<dyn Events>,
+        db: Option<u32>,
+    ) -> Result<Box<dyn Sink>, Error> {
+        let mut conn = match self {
+            Target::Cluster(seed) => return Ok(Box::new(seed.start()?)),
+            Target::One { conn, .. } => conn,
+        };
+        let mut server = config.server.clone();
+        if let Some(db) = db.filter(|&db| db != server.db) {
+            // rload's own SELECT: not a reply of the load's.
+            conn.select(db)?;
+            server.db = db;
+        }
+        let addr = conn.addr().to_string();
+        let shared = Shared::new(
+            &addr,
+            Arc::clone(names),
+            Arc::clone(events),
+            config.interrupt.clone(),
+        );
+        let pipe = Pipe::start(conn, Arc::new(shared), PipeOptions::new(config, &server))
+            .map_err(|e| ConnectError::io(&addr, e))?;
+        Ok(Box::new(pipe))
+    }
+}

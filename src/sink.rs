@@ -1,0 +1,122 @@
+//! Where the feeder sends commands: one pipe, or a cluster's router, which
+//! sends each on to one of its pipes. The driver (`load`) knows a sink only
+//! by this trait, and each kind of sink gives its account the same way.
+
+use std::sync::Arc;
+
+use crate::input::Command;
+use crate::pipe::{CmdMeta, Pipe, PipeOutcome, Shared, Stopped, Watch};
+use crate::report::Stop;
+use crate::resp::encode_command;
+
+/// Takes the load's commands, in input order, and sends them on.
+pub(crate) trait Sink {
+    /// Sends a command from the input.
+    fn push(
+        &mut self,
+        cmd: &Command<'_>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped>;
+    /// Sends a command handed over as its own encoded bytes (a huge one,
+    /// taken out of the input), without copying them.
+    fn push_owned(
+        &mut self,
+        bytes: Vec<u8>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped>;
+    /// Ends a transaction the input left open; nothing more of it is sent.
+    /// `multi` is its `MULTI`.
+    fn abandon_transaction(&mut self, multi: CmdMeta) -> Result<(), Stopped>;
+    /// Hands what is buffered to the connection(s).
+    fn flush(&mut self) -> Result<(), Stopped>;
+    /// Errors counted so far.
+    fn errors(&self) -> u64;
+    /// Ends the load. With `go_on`, sends rload's closing `ECHO` on every
+    /// connection (once every redirect is settled), and then, with
+    /// `announce` (the whole input was sent), tells the events that all was
+    /// sent. Waits for every connection to end, and gives the account.
+    fn finish(self: Box<Self>, go_on: bool, announce: bool) -> Finished;
+}
+
+/// How a sink ended.
+pub(crate) struct Finished {
+    /// Each connection's account.
+    pub pipes: Vec<(Arc<Shared>, PipeOutcome)>,
+    /// Whether every closing `ECHO` went out.
+    pub closed: bool,
+    /// What the sink settled itself.
+    pub local: LocalAccount,
+}
+
+/// What a sink settled itself, not a server's reply: commands it refused
+/// to send (a cluster's cross-slot commands), and commands it gave up on
+/// after their retries or redirects ran out.
+#[derive(Debug, Default)]
+pub(crate) struct LocalAccount {
+    /// Errors: refused commands, and commands given up on.
+    pub errors: u64,
+    /// Replies: the error reply that ended each command given up on.
+    pub replies: u64,
+    /// Commands given up on, whose last reply was final.
+    pub acknowledged: u64,
+    /// The oldest command the sink still held when the load ended.
+    pub pending: Option<u64>,
+    /// Why the sink could not go on, when no pipe says.
+    pub failure: Option<Stop>,
+}
+
+impl Sink for Pipe {
+    fn push(
+        &mut self,
+        cmd: &Command<'_>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        Pipe::push(self, cmd, meta, watch)
+    }
+
+    fn push_owned(
+        &mut self,
+        bytes: Vec<u8>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        Pipe::push_owned(self, bytes, meta, watch)
+    }
+
+    /// The server would drop it with the connection anyway; `DISCARD` drops
+    /// it now, so the closing ECHO is not queued into it.
+    fn abandon_transaction(&mut self, multi: CmdMeta) -> Result<(), Stopped> {
+        let mut discard = Vec::new();
+        encode_command(&mut discard, &[&b"DISCARD"[..]][..]);
+        self.push_encoded(&discard, CmdMeta::own(Some(&multi)), Some(Watch::Abandon))
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        Pipe::flush(self)
+    }
+
+    fn errors(&self) -> u64 {
+        self.shared()
+            .errors
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn finish(self: Box<Self>, go_on: bool, announce: bool) -> Finished {
+        let shared = Arc::clone(self.shared());
+        let mut closed = false;
+        let outcome = (*self).finish(go_on, || {
+            closed = true;
+            if announce {
+                shared.events.all_sent();
+            }
+        });
+        Finished {
+            pipes: vec![(shared, outcome)],
+            closed,
+            local: LocalAccount::default(),
+        }
+    }
+}
