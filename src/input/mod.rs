@@ -4,6 +4,7 @@
 mod args;
 mod error;
 pub(crate) mod inline;
+mod inputs;
 pub(crate) mod plain;
 mod reader;
 mod resp;
@@ -15,8 +16,76 @@ pub(crate) use args::ArgBuf;
 pub use args::Args;
 pub use error::{InputError, InvalidKind, Location};
 pub use inline::InlineError;
+pub use inputs::Inputs;
 pub use reader::{Command, HUGE_COMMAND, InputReader, MAX_COMMAND_BYTES, Next, Position};
 pub use resp::{FrameError, FrameErrorKind, MAX_BULK_LEN};
 pub use source::Input;
 
 pub(crate) use resp::{frame_args, show_size};
+
+/// Where a load's commands come from: input framed into commands, one at a
+/// time, each with its place in the input. [`InputReader`] (inline lines
+/// and RESP) is one; a source of records turned into commands is another.
+///
+/// A command is lent until the next call; the feeder asks for the next one
+/// already buffered, sends what it has when none is, then reads more (which
+/// may block on a slow producer).
+pub trait CommandSource {
+    /// The next command already in the buffer, without reading; see
+    /// [`Next`].
+    ///
+    /// # Errors
+    ///
+    /// An invalid command (nothing of it is returned); after one, the
+    /// source goes on with the next command.
+    fn next_buffered(&mut self) -> Result<Next<'_>, InputError>;
+
+    /// Reads more input, once, blocking if the input has none ready.
+    ///
+    /// # Errors
+    ///
+    /// A read failure, or a command too long to hold.
+    fn read_more(&mut self) -> Result<(), InputError>;
+
+    /// Takes the command last lent, which must be
+    /// [`takeable`](Command::takeable), out of the source as its encoded
+    /// bytes, without copying it.
+    fn take_last(&mut self) -> Vec<u8>;
+
+    /// The inputs' names, indexed by [`Position::source`].
+    fn names(&self) -> &[String];
+
+    /// Checks arguments against the server's `proto-max-bulk-len`.
+    fn set_max_bulk(&mut self, max: u64);
+
+    /// Makes a read that waits on a producer give up once `interrupt` is
+    /// requested.
+    fn set_interrupt(&mut self, interrupt: crate::Interrupt);
+}
+
+impl CommandSource for InputReader {
+    #[inline(always)]
+    fn next_buffered(&mut self) -> Result<Next<'_>, InputError> {
+        InputReader::next_buffered(self)
+    }
+
+    fn read_more(&mut self) -> Result<(), InputError> {
+        InputReader::read_more(self)
+    }
+
+    fn take_last(&mut self) -> Vec<u8> {
+        InputReader::take_last(self)
+    }
+
+    fn names(&self) -> &[String] {
+        InputReader::names(self)
+    }
+
+    fn set_max_bulk(&mut self, max: u64) {
+        InputReader::set_max_bulk(self, max);
+    }
+
+    fn set_interrupt(&mut self, interrupt: crate::Interrupt) {
+        InputReader::set_interrupt(self, interrupt);
+    }
+}

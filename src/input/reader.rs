@@ -6,7 +6,8 @@
 //! not span two inputs; a last line without a newline is still a command, as
 //! it is under `redis-cli --pipe`.
 
-use std::io::{self, Read};
+#[cfg(any(test, feature = "fuzzing"))]
+use std::io::Read;
 use std::ops::Range;
 
 mod general;
@@ -17,10 +18,9 @@ use super::args::{ArgBuf, Args};
 
 use super::plain::PlainLines;
 use super::resp::RespFramer;
-use super::source::{Input, Opened};
-use super::{InputError, InvalidKind, Location};
+use super::source::Input;
+use super::{InputError, Inputs, InvalidKind, Location};
 use crate::interrupt::Interrupt;
-use std::os::fd::RawFd;
 
 /// Bytes asked of the input per read, at most: large enough that a read is
 /// a small cost per command, small enough to stay in cache while it is
@@ -101,24 +101,9 @@ pub enum Next<'a> {
     End,
 }
 
-/// One input of the list: opened when the reader reaches it, and closed
-/// when it has read all of it, so a load of thousands of files holds one
-/// open at a time.
-enum Source {
-    Unopened(Input),
-    Open(Opened),
-    Closed,
-}
-
-/// How long a read that may block waits before it looks whether the load
-/// was asked to stop.
-const INTERRUPT_POLL: libc::c_int = 100;
-
 /// Reads and frames commands from a list of inputs, one at a time.
 pub struct InputReader {
-    names: Vec<String>,
-    sources: Vec<Source>,
-    current: usize,
+    inputs: Inputs,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -138,45 +123,31 @@ pub struct InputReader {
     read_size: usize,
     /// The longest argument the server accepts (`proto-max-bulk-len`).
     max_bulk: u64,
-    /// Asks a read that waits on a producer to give up.
-    interrupt: Option<Interrupt>,
     /// Where the last command of the general path is in `buf` (start, end,
     /// whether RESP), for [`InputReader::take_last`].
     last: Option<(usize, usize, bool)>,
 }
 
 impl InputReader {
-    /// Checks that every input can be opened, so that a missing file stops
-    /// the load before anything is sent; each is opened for reading only
-    /// when the reader reaches it.
+    /// A reader of `inputs`' commands; see [`Inputs::open`].
     ///
     /// # Errors
     ///
     /// The first input that cannot be opened, or that is a directory.
     pub fn open(inputs: &[Input]) -> Result<Self, InputError> {
-        for input in inputs {
-            input.check()?;
-        }
-        let names = inputs.iter().map(Input::name).collect();
-        let sources = inputs.iter().cloned().map(Source::Unopened).collect();
-        Ok(Self::with_sources(names, sources))
+        Ok(Self::new(Inputs::open(inputs)?))
     }
 
     /// A reader over already opened inputs.
     #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn from_readers(names: Vec<String>, readers: Vec<Box<dyn Read + Send>>) -> Self {
-        let sources = readers
-            .into_iter()
-            .map(|r| Source::Open((r, None)))
-            .collect();
-        Self::with_sources(names, sources)
+        Self::new(Inputs::from_readers(names, readers))
     }
 
-    fn with_sources(names: Vec<String>, sources: Vec<Source>) -> Self {
+    /// A reader of the commands in `inputs`.
+    pub fn new(inputs: Inputs) -> Self {
         InputReader {
-            names,
-            sources,
-            current: 0,
+            inputs,
             buf: Vec::new(),
             read_size: FIRST_READ,
             start: 0,
@@ -191,7 +162,6 @@ impl InputReader {
             resync: Resync::Ready,
             searched: 0,
             max_bulk: super::MAX_BULK_LEN,
-            interrupt: None,
             last: None,
         }
     }
@@ -226,7 +196,7 @@ impl InputReader {
     /// Makes a read that waits on a producer (a pipe, a terminal) give up
     /// with [`InputError::Interrupted`] once `interrupt` is requested.
     pub fn set_interrupt(&mut self, interrupt: Interrupt) {
-        self.interrupt = Some(interrupt);
+        self.inputs.set_interrupt(interrupt);
     }
 
     /// Validates arguments against the server's `proto-max-bulk-len`,
@@ -238,7 +208,7 @@ impl InputReader {
 
     /// The names of the inputs, indexed by `Position::source`.
     pub fn names(&self) -> &[String] {
-        &self.names
+        self.inputs.names()
     }
 
     /// The next command, reading input as needed, or `None` after the last
@@ -367,7 +337,7 @@ impl InputReader {
 
     fn position(&self) -> Position {
         Position {
-            source: self.current as u32,
+            source: self.inputs.current(),
             line: self.line,
             offset: self.offset,
         }
@@ -382,17 +352,15 @@ impl InputReader {
 
     /// The printable location of a position.
     pub fn location(&self, pos: Position) -> Location {
-        Location::new(&self.names, pos)
+        Location::new(self.inputs.names(), pos)
     }
 
     /// Moves to the next input, closing the one read; false when there is
     /// none.
     fn next_input(&mut self) -> bool {
-        if self.current + 1 >= self.sources.len() {
+        if !self.inputs.next_input() {
             return false;
         }
-        self.sources[self.current] = Source::Closed;
-        self.current += 1;
         self.eof = false;
         self.searched = 0;
         self.line = 1;
@@ -440,51 +408,11 @@ impl InputReader {
             self.buf.truncate(2 * READ_SIZE);
             self.buf.shrink_to_fit();
         }
-        let source = &mut self.sources[self.current];
-        if let Source::Unopened(input) = source {
-            *source = Source::Open(input.open()?);
+        match self.inputs.read(&mut self.buf[self.end..])? {
+            0 => self.eof = true,
+            n => self.end += n,
         }
-        let Source::Open((reader, fd)) = source else {
-            unreachable!("the current input is open until the next is reached");
-        };
-        if let (Some(fd), Some(interrupt)) = (*fd, &self.interrupt) {
-            wait_readable(fd, interrupt)?;
-        }
-        loop {
-            match reader.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    let name = self.names[self.current].clone();
-                    return Err(InputError::Read { name, source });
-                }
-            }
-            return Ok(());
-        }
-    }
-}
-
-/// Waits until `fd` has something to read (or its end), giving up when
-/// `interrupt` is requested.
-fn wait_readable(fd: RawFd, interrupt: &Interrupt) -> Result<(), InputError> {
-    loop {
-        if interrupt.requested().is_some() {
-            return Err(InputError::Interrupted);
-        }
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid `pollfd`, for the duration of the call.
-        let ready = unsafe { libc::poll(&mut pfd, 1, INTERRUPT_POLL) };
-        let interrupted =
-            ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted;
-        if ready > 0 || (ready < 0 && !interrupted) {
-            // Ready, closed, or an error the read will report.
-            return Ok(());
-        }
+        Ok(())
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use crate::command::classify;
 use crate::config::Config;
 use crate::conn::Limits;
+use crate::input::{CommandSource, Next, Position};
 use crate::input::{InputError, InvalidKind, Location};
-use crate::input::{InputReader, Next, Position};
 use crate::interrupt::Interrupt;
 use crate::pipe::{CmdMeta, Stopped, Watch};
 use crate::report::{Events, Stop};
@@ -97,10 +97,14 @@ impl Feeder {
 
     /// Feeds the rest of the input to `sink`. A transaction left open, at
     /// the end of the input or by a stop inside it, is discarded.
-    pub(crate) fn run(&mut self, reader: &mut InputReader, sink: &mut dyn Sink) -> Fed {
+    pub(crate) fn run<S: CommandSource + ?Sized>(
+        &mut self,
+        source: &mut S,
+        sink: &mut dyn Sink,
+    ) -> Fed {
         let fed = match self.early_stop.take() {
             Some(halt) => Err(halt),
-            None => self.feed_all(reader, sink),
+            None => self.feed_all(source, sink),
         };
         let (stop, sink_stopped) = match fed {
             Ok(()) => {
@@ -122,7 +126,11 @@ impl Feeder {
         }
     }
 
-    fn feed_all(&mut self, reader: &mut InputReader, sink: &mut dyn Sink) -> Result<(), Halt> {
+    fn feed_all<S: CommandSource + ?Sized>(
+        &mut self,
+        source: &mut S,
+        sink: &mut dyn Sink,
+    ) -> Result<(), Halt> {
         loop {
             if let Some(signal) = self.interrupt.requested() {
                 return Err(Some(Stop::Interrupted {
@@ -135,12 +143,12 @@ impl Feeder {
             {
                 return Err(Some(Stop::MaxErrors(max)));
             }
-            let cmd = match reader.next_buffered() {
+            let cmd = match source.next_buffered() {
                 Ok(Next::Command(cmd)) => cmd,
                 Ok(Next::NeedInput) => {
                     // The read may block on a slow producer: send what we have.
                     sink.flush().map_err(sink_stopped)?;
-                    if let Err(e) = reader.read_more() {
+                    if let Err(e) = source.read_more() {
                         self.skip_or_stop(e)?;
                     }
                     continue;
@@ -164,7 +172,7 @@ impl Feeder {
             let meta = CmdMeta::input(self.seq, cmd.pos);
             let pushed = if cmd.takeable {
                 // Held once: the read buffer becomes the command's.
-                sink.push_owned(reader.take_last(), meta, watch)
+                sink.push_owned(source.take_last(), meta, watch)
             } else {
                 sink.push(&cmd, meta, watch)
             };

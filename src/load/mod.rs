@@ -21,7 +21,7 @@ pub(crate) use feeder::{Fed, Feeder};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::input::{Input, InputReader};
+use crate::input::{CommandSource, Input, InputReader};
 use crate::report::{Events, Summary};
 
 /// Loads `inputs` into the server `config` names, reporting as it goes to
@@ -38,15 +38,25 @@ use crate::report::{Events, Summary};
 pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result<Summary, Error> {
     let started = Instant::now();
     let mut reader = InputReader::open(inputs)?;
-    reader.set_interrupt(config.interrupt.clone());
-    let names: Arc<[String]> = reader.names().into();
+    load(config, &mut reader, events, started)
+}
+
+/// Loads the commands of `source`; see [`run`].
+fn load<S: CommandSource + ?Sized>(
+    config: &Config,
+    source: &mut S,
+    events: Arc<dyn Events>,
+    started: Instant,
+) -> Result<Summary, Error> {
+    source.set_interrupt(config.interrupt.clone());
+    let names: Arc<[String]> = source.names().into();
     let mut target = target::Target::connect(config, &names, &events)?;
     let limits = target.limits();
-    reader.set_max_bulk(limits.max_bulk);
+    source.set_max_bulk(limits.max_bulk);
     let mut feeder = Feeder::new(config, Arc::clone(&names), Arc::clone(&events), limits);
-    let db = feeder.skip_to_resume_point(&mut reader, target.probe())?;
+    let db = feeder.skip_to_resume_point(source, target.probe())?;
     let mut sink = target.start(config, &names, &events, db)?;
-    let fed = feeder.run(&mut reader, &mut *sink);
+    let fed = feeder.run(source, &mut *sink);
     let finished = sink.finish(!fed.sink_stopped, fed.all_read);
     let summary = account::summarize(finished, fed, &feeder, started.elapsed());
     if summary.stop.is_none() && summary.all_sent {

@@ -15,8 +15,8 @@ use super::feeder::{Feeder, Halt};
 use crate::command::classify;
 use crate::conn::Connection;
 use crate::error::ConnectError;
-use crate::input::InputReader;
 use crate::input::InvalidKind;
+use crate::input::{CommandSource, Next};
 use crate::pipe::Watch;
 use crate::report::{Stop, count};
 
@@ -59,17 +59,25 @@ impl Feeder {
     /// # Errors
     ///
     /// The probe's connection failed.
-    pub(crate) fn skip_to_resume_point(
+    pub(crate) fn skip_to_resume_point<S: CommandSource + ?Sized>(
         &mut self,
-        reader: &mut InputReader,
+        source: &mut S,
         mut probe: Option<&mut Connection>,
     ) -> Result<Option<u32>, ConnectError> {
         let mut db = None;
         let mut block: Option<SkippedBlock> = None;
         while self.seq < self.resume_from {
-            let cmd = match reader.next_command() {
-                Ok(Some(cmd)) => cmd,
-                Ok(None) => {
+            let cmd = match source.next_buffered() {
+                Ok(Next::Command(cmd)) => cmd,
+                Ok(Next::NeedInput) => {
+                    if let Err(e) = source.read_more()
+                        && let Err(stop) = self.skip_or_stop(e)
+                    {
+                        return Ok(self.stop_early(stop));
+                    }
+                    continue;
+                }
+                Ok(Next::End) => {
                     self.events.notice(&format!(
                         "--resume-from {} is past the end of the input, which holds {}: nothing was sent",
                         self.resume_from,
