@@ -18,7 +18,7 @@ pub(crate) use stream::{Closer, ReadHalf, Stream, WriteHalf};
 
 use crate::config::{Endpoint, ServerConfig, TlsConfig};
 use crate::error::ConnectError;
-use crate::resp::{Value, encode_to_vec, parse_value};
+use crate::resp::{ReplyScanner, Value, encode_to_vec, parse_value};
 
 /// What the server accepts, as far as rload checks the input against it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +44,12 @@ impl Default for Limits {
 pub(crate) struct Connection {
     stream: Stream,
     addr: String,
+    /// Replies read: `buf[start..]` is not consumed yet, and up to
+    /// `scanned` it has been scanned.
     buf: Vec<u8>,
+    start: usize,
+    scanned: usize,
+    scanner: ReplyScanner,
     /// The bound on each setup command (`-t`), for the message when the
     /// server lets it pass.
     setup_timeout: Option<Duration>,
@@ -58,26 +63,58 @@ impl Connection {
 
     /// Sends one command and waits for its reply, skipping pushes.
     pub(crate) fn request(&mut self, args: &[&[u8]]) -> io::Result<Value> {
+        self.send(args)?;
+        self.read_reply()
+    }
+
+    /// Sends one command; its reply is read with [`read_reply`](Self::read_reply),
+    /// in order, so several may be in flight.
+    pub(crate) fn send(&mut self, args: &[&[u8]]) -> io::Result<()> {
         self.stream.write_all(&encode_to_vec(args))?;
+        self.stream.flush()
+    }
+
+    /// Reads the next reply, skipping pushes. Bytes are scanned once, as
+    /// they arrive, and the reply is built once it is whole, so a large
+    /// reply costs its size, not its size times its reads.
+    pub(crate) fn read_reply(&mut self) -> io::Result<Value> {
+        let bad = |e| io::Error::new(io::ErrorKind::InvalidData, e);
         loop {
-            match parse_value(&self.buf)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
-            {
-                Some((Value::Push(_), used)) => {
-                    self.buf.drain(..used);
+            let batch = self.scanner.scan(&self.buf[self.scanned..], 1);
+            self.scanned += batch.consumed;
+            if let Some(e) = batch.error {
+                return Err(bad(e));
+            }
+            if batch.replies == 1 {
+                return self.take_reply().map_err(bad);
+            }
+            if self.start > 0 && self.start >= self.buf.len() / 2 {
+                self.buf.drain(..self.start);
+                self.scanned -= self.start;
+                self.start = 0;
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Builds the reply the scanner found whole, passing over pushes before
+    /// it.
+    fn take_reply(&mut self) -> Result<Value, crate::resp::ScanError> {
+        loop {
+            let (v, used) = parse_value(&self.buf[self.start..self.scanned])?
+                .expect("the scanner found a whole reply");
+            self.start += used;
+            if !matches!(v, Value::Push(_)) {
+                if self.start == self.buf.len() {
+                    self.buf.clear();
+                    (self.start, self.scanned) = (0, 0);
                 }
-                Some((v, used)) => {
-                    self.buf.drain(..used);
-                    return Ok(v);
-                }
-                None => {
-                    let mut chunk = [0u8; 16 * 1024];
-                    let n = self.stream.read(&mut chunk)?;
-                    if n == 0 {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
-                    self.buf.extend_from_slice(&chunk[..n]);
-                }
+                return Ok(v);
             }
         }
     }
@@ -179,7 +216,7 @@ impl Connection {
     /// Splits the connection for the pipe: the reader's half, the writer's
     /// half, and a handle that can shut both down from any thread.
     pub(crate) fn split(self) -> io::Result<(ReadHalf, WriteHalf, Closer)> {
-        debug_assert!(self.buf.is_empty(), "setup replies are all consumed");
+        debug_assert!(self.start == self.buf.len(), "setup replies are all consumed");
         self.stream.split()
     }
 }
@@ -203,6 +240,9 @@ pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
         stream,
         addr,
         buf: Vec::new(),
+        start: 0,
+        scanned: 0,
+        scanner: ReplyScanner::new(),
         setup_timeout: cfg.connect_timeout,
     };
     login(&mut conn, cfg)?;
@@ -354,5 +394,52 @@ fn wait_until_ready(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), Con
             // Any other answer, even an error (an ACL without PING), will do.
             _ => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection over one end of a socket pair; the other end is the
+    /// "server".
+    fn pair() -> (Connection, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        let conn = Connection {
+            stream: Stream::Unix(a),
+            addr: "test".into(),
+            buf: Vec::new(),
+            start: 0,
+            scanned: 0,
+            scanner: ReplyScanner::new(),
+            setup_timeout: None,
+        };
+        (conn, b)
+    }
+
+    #[test]
+    fn reads_replies_that_arrive_in_pieces_passing_over_pushes() {
+        let (mut conn, mut server) = pair();
+        let big = vec![b'v'; 1 << 20];
+        let mut stream = b">2\r\n$7\r\nmessage\r\n$1\r\nx\r\n".to_vec();
+        stream.extend_from_slice(format!("${}\r\n", big.len()).as_bytes());
+        stream.extend_from_slice(&big);
+        stream.extend_from_slice(b"\r\n*2\r\n:1\r\n%1\r\n+k\r\n,2.5\r\n");
+        let writer = std::thread::spawn(move || {
+            for piece in stream.chunks(999) {
+                server.write_all(piece).unwrap();
+            }
+            server
+        });
+        assert_eq!(conn.read_reply().unwrap(), Value::Bulk(big));
+        assert_eq!(
+            conn.read_reply().unwrap(),
+            Value::Array(vec![
+                Value::Int(1),
+                Value::Map(vec![(Value::Status("k".into()), Value::Double(2.5))])
+            ])
+        );
+        drop(writer.join());
+        assert_eq!(conn.start, conn.buf.len(), "everything read was consumed");
     }
 }

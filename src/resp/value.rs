@@ -1,6 +1,8 @@
-//! A small reply parser that builds values, for setup commands only (AUTH,
-//! SELECT, HELLO, CLUSTER SLOTS, COMMAND INFO). The load itself never builds
-//! a reply: see [`super::scan`].
+//! A reply parser that builds values, for requests made one at a time or a
+//! few at a time (setup: AUTH, SELECT, HELLO, CLUSTER SLOTS, COMMAND; and
+//! reading data back). The load itself never builds a reply: see
+//! [`super::scan`]. RESP3's types stay what they are: a set is a set, a map
+//! a map, a double a double.
 
 use memchr::memchr;
 
@@ -9,6 +11,7 @@ use super::scan::{MAX_DEPTH, ScanError};
 
 /// One reply, materialised.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     /// `+` simple string.
     Status(String),
@@ -16,16 +19,29 @@ pub enum Value {
     Error(String),
     /// `:` integer.
     Int(i64),
-    /// `$` or `=` string (the `=` format prefix kept).
+    /// `$` string.
     Bulk(Vec<u8>),
+    /// `=` verbatim string: its format (`txt`, `mkd`) and its text.
+    Verbatim {
+        /// The three-letter format.
+        format: String,
+        /// The text.
+        text: Vec<u8>,
+    },
     /// `$-1`, `*-1` or `_`.
     Null,
-    /// `*`, `~` or `>` aggregate.
+    /// `*` array.
     Array(Vec<Value>),
-    /// `%` map.
+    /// `~` set.
+    Set(Vec<Value>),
+    /// `%` map, in the order the server sent it.
     Map(Vec<(Value, Value)>),
-    /// `,` `#` `(` scalars, as their text.
-    Scalar(String),
+    /// `,` double (`inf`, `-inf` and `nan` included).
+    Double(f64),
+    /// `#t` or `#f`.
+    Boolean(bool),
+    /// `(` big number, as its digits.
+    BigNumber(String),
     /// `>` out-of-band push.
     Push(Vec<Value>),
 }
@@ -34,8 +50,8 @@ impl Value {
     /// The bytes of a string-like value.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
-            Value::Bulk(b) => Some(b),
-            Value::Status(s) | Value::Scalar(s) => Some(s.as_bytes()),
+            Value::Bulk(b) | Value::Verbatim { text: b, .. } => Some(b),
+            Value::Status(s) | Value::BigNumber(s) => Some(s.as_bytes()),
             _ => None,
         }
     }
@@ -51,7 +67,7 @@ impl Value {
     /// The elements of an aggregate; a map's entries are flattened.
     pub fn into_items(self) -> Option<Vec<Value>> {
         match self {
-            Value::Array(v) | Value::Push(v) => Some(v),
+            Value::Array(v) | Value::Set(v) | Value::Push(v) => Some(v),
             Value::Map(m) => Some(m.into_iter().flat_map(|(k, v)| [k, v]).collect()),
             _ => None,
         }
@@ -69,11 +85,17 @@ impl Value {
 impl std::fmt::Display for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Value::Status(s) | Value::Error(s) | Value::Scalar(s) => f.write_str(s),
+            Value::Status(s) | Value::Error(s) | Value::BigNumber(s) => f.write_str(s),
             Value::Int(n) => write!(f, "{n}"),
-            Value::Bulk(b) => f.write_str(&String::from_utf8_lossy(b)),
+            Value::Double(d) => write!(f, "{d}"),
+            Value::Boolean(b) => write!(f, "{b}"),
+            Value::Bulk(b) | Value::Verbatim { text: b, .. } => {
+                f.write_str(&String::from_utf8_lossy(b))
+            }
             Value::Null => f.write_str("(nil)"),
-            Value::Array(_) | Value::Push(_) | Value::Map(_) => f.write_str("(aggregate)"),
+            Value::Array(_) | Value::Set(_) | Value::Push(_) | Value::Map(_) => {
+                f.write_str("(aggregate)")
+            }
         }
     }
 }
@@ -108,7 +130,15 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Value, usize
             parse_strict_i64(body).ok_or(ScanError::BadLength(ty))?,
         )),
         b'_' => leaf(Value::Null),
-        b',' | b'#' | b'(' => leaf(Value::Scalar(text())),
+        b',' => leaf(Value::Double(
+            text().parse().map_err(|_| ScanError::BadLength(ty))?,
+        )),
+        b'#' => match body {
+            b"t" => leaf(Value::Boolean(true)),
+            b"f" => leaf(Value::Boolean(false)),
+            _ => Err(ScanError::BadLength(ty)),
+        },
+        b'(' => leaf(Value::BigNumber(text())),
         b'$' | b'=' | b'!' => {
             if body == b"-1" && ty == b'$' {
                 return leaf(Value::Null);
@@ -121,10 +151,13 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Value, usize
                 return Err(ScanError::MissingCrlf);
             }
             let bytes = buf[next..next + len].to_vec();
-            let v = if ty == b'!' {
-                Value::Error(String::from_utf8_lossy(&bytes).into_owned())
-            } else {
-                Value::Bulk(bytes)
+            let v = match ty {
+                b'!' => Value::Error(String::from_utf8_lossy(&bytes).into_owned()),
+                b'=' if len >= 4 && bytes[3] == b':' => Value::Verbatim {
+                    format: String::from_utf8_lossy(&bytes[..3]).into_owned(),
+                    text: bytes[4..].to_vec(),
+                },
+                _ => Value::Bulk(bytes),
             };
             Ok(Some((v, next + len + 2)))
         }
@@ -150,6 +183,7 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Value, usize
             let v = match ty {
                 b'|' => return parse_at(buf, at, depth),
                 b'>' => Value::Push(items),
+                b'~' => Value::Set(items),
                 b'%' => {
                     let mut it = items.into_iter();
                     let mut pairs = Vec::new();
@@ -207,6 +241,26 @@ mod tests {
             ])
         );
         assert_eq!(one(b"|1\r\n+a\r\n+b\r\n:7\r\n"), Value::Int(7));
+    }
+
+    #[test]
+    fn keeps_resp3_types_as_they_are() {
+        assert_eq!(one(b",1.5\r\n"), Value::Double(1.5));
+        assert_eq!(one(b",-inf\r\n"), Value::Double(f64::NEG_INFINITY));
+        assert!(matches!(one(b",nan\r\n"), Value::Double(d) if d.is_nan()));
+        assert_eq!(one(b"#t\r\n"), Value::Boolean(true));
+        assert_eq!(one(b"(12345678901234567890\r\n"), Value::BigNumber("12345678901234567890".into()));
+        assert_eq!(
+            one(b"~2\r\n:1\r\n:2\r\n"),
+            Value::Set(vec![Value::Int(1), Value::Int(2)])
+        );
+        assert_eq!(
+            one(b"=8\r\ntxt:abcd\r\n"),
+            Value::Verbatim {
+                format: "txt".into(),
+                text: b"abcd".to_vec()
+            }
+        );
     }
 
     #[test]
