@@ -12,24 +12,35 @@
 //!
 //! # Layout
 //!
-//! The modules follow the data's path:
+//! The modules follow the data's path, each depending only on those below
+//! it in this list:
 //!
-//! - [`input`]: reads commands, tokenizing inline lines with redis-cli's
-//!   quoting rules and validating RESP frames, and tracks where each starts.
-//! - [`resp`]: encodes commands, and scans replies without building them.
+//! - [`resp`]: the wire format: encodes commands, scans replies without
+//!   building them, and builds values where a reply is wanted.
+//! - [`input`]: where commands come from. [`input::Inputs`] is the bytes
+//!   (files and standard input, each opened when reached);
+//!   a [`input::CommandSource`] turns them into commands with their
+//!   positions: [`input::InputReader`] reads inline lines (redis-cli's
+//!   quoting) and RESP frames, validating each before it is sent.
 //! - `conn`: connects over TCP, a unix socket or TLS (rustls), with AUTH,
-//!   SELECT and HELLO.
-//! - `pipe`: one connection's engine: a writer thread, a reader thread, and a
-//!   bounded window of commands in flight between them, which is what lets
-//!   an error name its input line, a reconnect replay what was not
-//!   acknowledged, and a cluster redirect re-send a command.
-//! - `load`: numbers the input's commands, feeds them to one pipe (or to the
-//!   cluster router), and accounts for the outcome.
-//! - [`cluster`]: slots, key specs, topology, and the router that sends each
-//!   command to its slot's master and follows redirects.
+//!   SELECT and HELLO, and reads the server's limits.
+//! - `pipe`: one connection's engine: a writer thread, a reader thread, and
+//!   a bounded window of commands in flight between them, which is what
+//!   lets an error name its input line, a reconnect replay what was not
+//!   acknowledged, and a redirect send a command elsewhere (through a
+//!   hand-back it knows only as a trait). A command in the window may
+//!   stand for a span of input commands; counts stay per input command.
+//! - `sink`: the `Sink` trait the feeder sends commands to, and what a
+//!   sink settles itself. A pipe is one sink; a cluster's router another.
+//! - [`cluster`]: slots, key specs, topology, redirects, and the router:
+//!   the sink that sends each command to its slot's master, follows
+//!   redirects and failovers.
+//! - `load`: the one driver: connect, skip to the resume point, feed the
+//!   source to the sink, finish, and account.
 //! - [`report`]: the events and summary a user sees, and exit statuses.
 //! - [`config`] and [`cli`]: validated settings, and the command line.
-//! - [`error`]: what can go wrong, and where.
+//! - [`error`]: what stops a load from starting: bad settings, input, or
+//!   connection.
 #![deny(missing_docs)]
 
 pub mod cli;

@@ -6,7 +6,7 @@
 //! - `topology`: which master owns each slot, from `CLUSTER SLOTS`.
 //! - `redirect`: the replies that send a command elsewhere, on their way
 //!   back from a pipe to the router.
-//! - `router`: the load's [`Sink`](crate::sink::Sink) in a cluster: the
+//! - `router`: the load's sink in a cluster: the
 //!   routing, the redirects, per-slot order, and failovers.
 
 mod keys;

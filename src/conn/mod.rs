@@ -49,7 +49,8 @@ pub(crate) struct Connection {
     buf: Vec<u8>,
     start: usize,
     scanned: usize,
-    scanner: ReplyScanner,
+    /// Boxed: it is large, and connections move.
+    scanner: Box<ReplyScanner>,
     /// The bound on each setup command (`-t`), for the message when the
     /// server lets it pass.
     setup_timeout: Option<Duration>,
@@ -216,7 +217,10 @@ impl Connection {
     /// Splits the connection for the pipe: the reader's half, the writer's
     /// half, and a handle that can shut both down from any thread.
     pub(crate) fn split(self) -> io::Result<(ReadHalf, WriteHalf, Closer)> {
-        debug_assert!(self.start == self.buf.len(), "setup replies are all consumed");
+        debug_assert!(
+            self.start == self.buf.len(),
+            "setup replies are all consumed"
+        );
         self.stream.split()
     }
 }
@@ -242,7 +246,7 @@ pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
         buf: Vec::new(),
         start: 0,
         scanned: 0,
-        scanner: ReplyScanner::new(),
+        scanner: Box::default(),
         setup_timeout: cfg.connect_timeout,
     };
     login(&mut conn, cfg)?;
@@ -411,7 +415,7 @@ mod tests {
             buf: Vec::new(),
             start: 0,
             scanned: 0,
-            scanner: ReplyScanner::new(),
+            scanner: Box::default(),
             setup_timeout: None,
         };
         (conn, b)

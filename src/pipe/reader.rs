@@ -33,16 +33,10 @@ const LOW_WATER_MAX: usize = 32 * 1024;
 /// more: a server answering slowly is still read, and timed, promptly.
 const LOW_WATER_POLL: Duration = Duration::from_millis(20);
 
-/// How the reader stopped.
-#[derive(Debug)]
-pub(crate) enum ReaderEnd {
-    /// The closing ECHO came back: every reply is in.
-    Done,
-    /// The connection broke; a new one may carry on.
-    Lost(String),
-    /// The reply stream cannot be trusted.
-    Protocol(String),
-}
+/// How the reader stopped: `None` when the closing ECHO came back (every
+/// reply is in), else why not (the connection broke, and a new one may
+/// carry on; or the reply stream cannot be trusted).
+pub(crate) type ReaderEnd = Option<PipeStop>;
 
 /// What the reader hands back to the writer when it stops.
 pub(crate) struct ReaderExit {
@@ -77,7 +71,7 @@ impl Reader {
     fn run(mut self) {
         let mut scanner = ReplyScanner::new();
         let end = self.read_replies(&mut scanner);
-        if !matches!(end, ReaderEnd::Done) {
+        if end.is_some() {
             // Wake a writer blocked on the socket.
             self.shared.close_connection();
         }
@@ -116,12 +110,12 @@ impl Reader {
             }
             match self.sock.read(&mut buf[end..]) {
                 Ok(0) if scanner.at_boundary() => {
-                    return ReaderEnd::Lost("the server closed the connection".into());
+                    return Some(PipeStop::Lost("the server closed the connection".into()));
                 }
                 Ok(0) => {
-                    return ReaderEnd::Lost(
+                    return Some(PipeStop::Lost(
                         "the server closed the connection in the middle of a reply".into(),
-                    );
+                    ));
                 }
                 Ok(n) => end += n,
                 // Interrupted, or the low-water poll passed with nothing read.
@@ -132,7 +126,7 @@ impl Reader {
                             | io::ErrorKind::WouldBlock
                             | io::ErrorKind::TimedOut
                     ) => {}
-                Err(e) => return ReaderEnd::Lost(e.to_string()),
+                Err(e) => return Some(PipeStop::Lost(e.to_string())),
             }
         }
     }
@@ -210,7 +204,7 @@ impl Reader {
             }
             if acked.watch == Some(Watch::Sentinel) {
                 self.check_sentinel(last_type, scanner.last_text())?;
-                Err(ReaderEnd::Done)
+                Err(None)
             } else {
                 Ok(())
             }
@@ -345,6 +339,6 @@ impl Reader {
 
     fn protocol(&self, why: String) -> ReaderEnd {
         self.shared.stop(PipeStop::Protocol(why.clone()));
-        ReaderEnd::Protocol(why)
+        Some(PipeStop::Protocol(why))
     }
 }

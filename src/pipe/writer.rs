@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::chunk::SentCommand;
 use super::chunk::{Chunk, CmdMeta};
-use super::reader::{Reader, ReaderEnd, ReaderExit};
+use super::reader::{Reader, ReaderExit};
 use super::shared::{PipeStop, Shared, WAIT_SLICE};
 use super::window::{Commit, Window};
 use crate::config::ServerConfig;
@@ -99,19 +99,12 @@ impl Writer {
     /// The reader stopped: `None` if a new connection carries on, else the
     /// window (holding every chunk sent) and why the pipe stopped, if early.
     fn reader_ended(&mut self, mut exit: ReaderExit) -> Option<(ReaderExit, Option<PipeStop>)> {
-        let stop = match &exit.end {
-            ReaderEnd::Done => None,
-            ReaderEnd::Lost(reason) => Some(
-                self.shared
-                    .take_stop()
-                    .unwrap_or_else(|| PipeStop::Lost(reason.clone())),
-            ),
-            ReaderEnd::Protocol(reason) => Some(
-                self.shared
-                    .take_stop()
-                    .unwrap_or_else(|| PipeStop::Protocol(reason.clone())),
-            ),
-        };
+        // A stop decided elsewhere (a timeout) is the reason the reader saw
+        // the connection close.
+        let stop = exit
+            .end
+            .clone()
+            .map(|end| self.shared.take_stop().unwrap_or(end));
         if let Some(PipeStop::Lost(reason)) = &stop
             && self.reconnect.is_some()
             && let Some(link) = &self.shared.link

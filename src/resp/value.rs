@@ -249,7 +249,10 @@ mod tests {
         assert_eq!(one(b",-inf\r\n"), Value::Double(f64::NEG_INFINITY));
         assert!(matches!(one(b",nan\r\n"), Value::Double(d) if d.is_nan()));
         assert_eq!(one(b"#t\r\n"), Value::Boolean(true));
-        assert_eq!(one(b"(12345678901234567890\r\n"), Value::BigNumber("12345678901234567890".into()));
+        assert_eq!(
+            one(b"(12345678901234567890\r\n"),
+            Value::BigNumber("12345678901234567890".into())
+        );
         assert_eq!(
             one(b"~2\r\n:1\r\n:2\r\n"),
             Value::Set(vec![Value::Int(1), Value::Int(2)])
