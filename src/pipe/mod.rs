@@ -14,6 +14,7 @@
 //! slow the server is, and that wait is where a silent server is timed out.
 
 mod chunk;
+mod msg;
 mod reader;
 mod shared;
 mod window;
@@ -29,10 +30,11 @@ pub(crate) use shared::{HandBack, PipeStop, Shared};
 pub(crate) use writer::{PipeOutcome, Reconnect};
 
 use chunk::Chunk;
+use msg::WriterMsg;
 use reader::Reader;
 use shared::WAIT_SLICE;
 use window::Window;
-use writer::{Writer, WriterMsg};
+use writer::Writer;
 
 use crate::config::{Config, ServerConfig};
 use crate::conn::Connection;

@@ -11,9 +11,9 @@ use std::time::Duration;
 use std::sync::atomic::Ordering;
 
 use super::chunk::{Chunk, CmdMeta, SentCommand, Watch};
+use super::msg::{ReaderEnd, ReaderExit, WriterMsg};
 use super::shared::{PipeStop, Shared};
 use super::window::Window;
-use super::writer::WriterMsg;
 use crate::conn::ReadHalf;
 use crate::resp::{Batch, ReplyScanner};
 
@@ -32,19 +32,6 @@ const LOW_WATER_MAX: usize = 32 * 1024;
 /// The longest replies that have arrived wait while the reader waits for
 /// more: a server answering slowly is still read, and timed, promptly.
 const LOW_WATER_POLL: Duration = Duration::from_millis(20);
-
-/// How the reader stopped: `None` when the closing ECHO came back (every
-/// reply is in), else why not (the connection broke, and a new one may
-/// carry on; or the reply stream cannot be trusted).
-pub(crate) type ReaderEnd = Option<PipeStop>;
-
-/// What the reader hands back to the writer when it stops.
-pub(crate) struct ReaderExit {
-    pub window: Window,
-    /// Chunks the writer sent that the reader had not taken yet.
-    pub chunks: Receiver<Arc<Chunk>>,
-    pub end: ReaderEnd,
-}
 
 pub(crate) struct Reader {
     pub sock: ReadHalf,

@@ -9,26 +9,14 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::chunk::SentCommand;
 use super::chunk::{Chunk, CmdMeta};
-use super::reader::{Reader, ReaderExit};
+use super::msg::{ReaderExit, WriterMsg};
+use super::reader::Reader;
 use super::shared::{PipeStop, Shared, WAIT_SLICE};
 use super::window::{Commit, Window};
 use crate::config::ServerConfig;
 use crate::conn::{self, Closer, Connection, ReadHalf, WriteHalf};
 use crate::report::count;
-
-/// Messages to the writer, from the producer and from the reader.
-pub(crate) enum WriterMsg {
-    /// A full chunk to send.
-    Chunk(Chunk),
-    /// The reader stopped.
-    ReaderExit(Box<ReaderExit>),
-    /// The producer is done: give the account once the reader has stopped.
-    Finish,
-    /// The router takes back an orphaned pipe's unacknowledged commands.
-    HandBack(Sender<Option<Vec<SentCommand>>>),
-}
 
 /// How a pipe ended: why (if early), and exactly what the server committed.
 #[derive(Clone, Debug)]
