@@ -296,18 +296,22 @@ impl Window {
         self.chunks.get(self.cur)?.cmds.get(self.next).copied()
     }
 
-    /// The oldest input command sent but not committed, if any (rload's
-    /// own, such as `ASKING`, are passed over).
+    /// The lowest-numbered input command sent but not committed, if any
+    /// (rload's own, such as `ASKING`, are passed over). Not always the
+    /// first in the window: in a cluster, a redirected command comes back
+    /// into a window after newer ones.
     pub(crate) fn first_pending(&self) -> Option<CmdMeta> {
-        if let Some((_, _, meta)) = self.multi {
-            return Some(meta);
-        }
+        let (cur, next) = match self.multi {
+            Some((id, i, _)) => ((id - self.front_id) as usize, i),
+            None => (self.cur, self.next),
+        };
         self.chunks
             .iter()
-            .skip(self.cur)
+            .skip(cur)
             .enumerate()
-            .flat_map(|(k, chunk)| chunk.cmds[if k == 0 { self.next } else { 0 }..].iter())
-            .find(|m| m.seq > 0)
+            .flat_map(|(k, chunk)| chunk.cmds[if k == 0 { next } else { 0 }..].iter())
+            .filter(|m| !m.is_own())
+            .min_by_key(|m| m.seq)
             .copied()
     }
 
@@ -520,6 +524,17 @@ mod tests {
         w.ack_counted(1, b'+');
         assert_eq!(w.commit.count, 5);
         assert_eq!(w.commit.last.map(|m| m.seq), Some(5));
+    }
+
+    #[test]
+    fn the_first_pending_command_is_the_lowest_numbered_not_the_first_sent() {
+        let mut w = Window::default();
+        w.push(chunk(10, 2, &[]));
+        // A redirected command, sent again after newer ones.
+        w.push(chunk(3, 1, &[]));
+        w.budget();
+        w.ack_counted(1, b'+');
+        assert_eq!(w.first_pending().map(|m| m.seq), Some(3));
     }
 
     #[test]

@@ -262,16 +262,18 @@ impl Router {
         if closed && announce {
             self.events.all_sent();
         }
-        let mut local = std::mem::take(&mut self.local);
-        local.pending = self.held_back();
-        let pipes = self
-            .members
+        let members = std::mem::take(&mut self.members);
+        let pipes = members
             .into_iter()
             .map(|m| {
                 let shared = Arc::clone(m.pipe.shared());
                 (shared, m.pipe.wait())
             })
             .collect();
+        // Only now: until every pipe's reader has stopped, redirects can
+        // still arrive.
+        let mut local = std::mem::take(&mut self.local);
+        local.pending = self.held_back();
         Finished {
             pipes,
             closed,
