@@ -259,6 +259,12 @@ pub struct Config {
     /// Asks the load to stop early (a signal): it stops reading the input,
     /// drains what is in flight, and gives its account.
     pub interrupt: crate::Interrupt,
+    /// Read the input as records rendered by templates; `None` reads
+    /// commands.
+    pub records: Option<crate::records::RecordOptions>,
+    /// Write the commands as RESP to standard output instead of loading
+    /// them.
+    pub emit: bool,
 }
 
 impl Default for Config {
@@ -272,6 +278,8 @@ impl Default for Config {
             skip_invalid: false,
             cluster: false,
             interrupt: crate::Interrupt::new(),
+            records: None,
+            emit: false,
         }
     }
 }

@@ -48,6 +48,7 @@ pub mod cluster;
 mod command;
 pub mod config;
 mod conn;
+mod emit;
 pub mod error;
 /// Checks for the fuzz targets in `fuzz/`: only built for tests and with
 /// the `fuzzing` feature, never into the shipped library.
@@ -58,6 +59,7 @@ pub mod input;
 mod interrupt;
 mod load;
 mod pipe;
+pub mod records;
 pub mod report;
 pub mod resp;
 mod sink;

@@ -173,6 +173,9 @@ pub struct Summary {
     pub discarded: Option<Location>,
     /// How long the load took, from opening the input to the last reply.
     pub elapsed: Duration,
+    /// The commands were written to standard output (`--emit`), not sent:
+    /// `acknowledged` counts those written.
+    pub emitted: bool,
 }
 
 /// One cluster master's part of a load.
@@ -215,7 +218,9 @@ impl Summary {
             let secs = count(t.as_secs(), "second");
             writeln!(err, "No replies for {secs}: exiting.")?;
         }
-        writeln!(out, "errors: {}, replies: {}", self.errors, self.replies)?;
+        if !self.emitted {
+            writeln!(out, "errors: {}, replies: {}", self.errors, self.replies)?;
+        }
         for n in &self.nodes {
             writeln!(
                 out,
@@ -269,15 +274,20 @@ impl Summary {
                 "rload: the transaction that starts at {at} was discarded: none of it was applied"
             )?;
         }
+        let done = if self.emitted {
+            "rload: wrote"
+        } else {
+            "rload: the server acknowledged"
+        };
         match &self.last_acknowledged {
             Some(last) => writeln!(
                 err,
-                "rload: the server acknowledged {}; the last was command {} at {}",
+                "{done} {}; the last was command {} at {}",
                 count(self.acknowledged, "command"),
                 last.seq,
                 last.at
             )?,
-            None => writeln!(err, "rload: the server acknowledged no command")?,
+            None => writeln!(err, "{done} no command")?,
         }
         Ok(())
     }

@@ -63,6 +63,8 @@ pub(crate) struct LocalAccount {
     pub acknowledged: u64,
     /// The oldest command the sink still held when the load ended.
     pub pending: Option<u64>,
+    /// The last command the sink settled itself (wrote, for `--emit`).
+    pub last: Option<CmdMeta>,
     /// Why the sink could not go on, when no pipe says.
     pub failure: Option<Stop>,
 }

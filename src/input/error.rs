@@ -34,6 +34,14 @@ pub enum InputError {
         #[source]
         source: io::Error,
     },
+    /// A header (a CSV file's first line) does not fit the templates.
+    #[error("{at}: {why}")]
+    Header {
+        /// Where the header is.
+        at: Location,
+        /// What does not fit.
+        why: String,
+    },
     /// The load was asked to stop while it waited for input.
     #[error("interrupted while waiting for input")]
     Interrupted,
@@ -92,6 +100,9 @@ pub enum InvalidKind {
     Refused(String),
     /// The input ends inside the transaction this `MULTI` opened.
     OpenTransaction,
+    /// A record does not give a command: why (a field a template needs is
+    /// missing, the record is not valid CSV or JSON).
+    Record(String),
     /// An inline argument longer than the server accepts
     /// (`proto-max-bulk-len`), which would make it close the connection.
     ArgTooLong {
@@ -121,6 +132,7 @@ impl std::fmt::Display for InvalidKind {
                 "argument {index} is {len} bytes long, over the server's limit of {} (proto-max-bulk-len)",
                 super::show_size(*max)
             ),
+            InvalidKind::Record(why) => write!(f, "invalid record: {why}"),
             InvalidKind::OpenTransaction => f.write_str(
                 "the input ends inside the transaction this MULTI opens (no EXEC or DISCARD follows)",
             ),

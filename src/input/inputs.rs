@@ -4,6 +4,10 @@
 //! thousands of files holds one open at a time. A read that waits on a
 //! producer (a pipe, a terminal) gives up when the load is asked to stop.
 //!
+//! Compressed input, gzip or zstd, is recognised by its first bytes (its
+//! magic number), whatever its name, standard input included, and read
+//! decompressed.
+//!
 //! This is only bytes: how they become commands is a
 //! [`CommandSource`](super::CommandSource)'s business.
 
@@ -11,15 +15,20 @@ use std::io::{self, Read};
 use std::os::fd::RawFd;
 
 use super::InputError;
-use super::source::{Input, Opened};
+use super::source::Input;
 use crate::interrupt::Interrupt;
 
 /// One input of the list.
 enum Source {
     Unopened(Input),
-    Open(Opened),
+    /// Opened, and possibly decompressed, as it is read.
+    Open(Box<dyn Read + Send>),
     Closed,
 }
+
+/// The first bytes of a gzip member and of a zstd frame.
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
 /// How long a read that may block waits before it looks whether the load
 /// was asked to stop.
@@ -63,7 +72,7 @@ impl Inputs {
             names,
             sources: readers
                 .into_iter()
-                .map(|r| Source::Open((r, None)))
+                .map(|r| Source::Open(Box::new(r)))
                 .collect(),
             current: 0,
             interrupt: None,
@@ -105,35 +114,98 @@ impl Inputs {
     /// The input cannot be opened or read, or the load was asked to stop
     /// while the read waited.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
+        let name = &self.names[self.current];
         let source = &mut self.sources[self.current];
         if let Source::Unopened(input) = source {
-            *source = Source::Open(input.open()?);
+            let (raw, fd) = input.open()?;
+            let waiting = Waiting {
+                inner: raw,
+                fd,
+                interrupt: self.interrupt.clone(),
+            };
+            let opened = decompressed(waiting).map_err(|e| read_error(name, e))?;
+            *source = Source::Open(opened);
         }
-        let Source::Open((reader, fd)) = source else {
+        let Source::Open(reader) = source else {
             unreachable!("the current input is open until the next is reached");
         };
-        if let (Some(fd), Some(interrupt)) = (*fd, &self.interrupt) {
-            wait_readable(fd, interrupt)?;
-        }
         loop {
             match reader.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    let name = self.names[self.current].clone();
-                    return Err(InputError::Read { name, source });
-                }
+                Err(e) => return Err(read_error(name, e)),
                 Ok(n) => return Ok(n),
             }
         }
     }
 }
 
-/// Waits until `fd` has something to read (or its end), giving up when
-/// `interrupt` is requested.
-fn wait_readable(fd: RawFd, interrupt: &Interrupt) -> Result<(), InputError> {
+/// A failed read of input `name`: the wait a stop request cut short, or
+/// the error as it is (a corrupt compressed stream included).
+fn read_error(name: &str, e: io::Error) -> InputError {
+    if e.get_ref().is_some_and(|inner| inner.is::<StopRequested>()) {
+        return InputError::Interrupted;
+    }
+    InputError::Read {
+        name: name.to_string(),
+        source: e,
+    }
+}
+
+/// `reader`, decompressed if its first bytes say it is gzip or zstd.
+fn decompressed<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn Read + Send>> {
+    let mut head = [0u8; ZSTD_MAGIC.len()];
+    let mut got = 0;
+    while got < head.len() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let head = &head[..got];
+    let whole = io::Cursor::new(head.to_vec()).chain(reader);
+    Ok(if head.starts_with(GZIP_MAGIC) {
+        // Concatenated members (as `cat a.gz b.gz` makes) are one stream.
+        Box::new(flate2::read::MultiGzDecoder::new(whole))
+    } else if head.starts_with(ZSTD_MAGIC) {
+        Box::new(zstd::stream::read::Decoder::new(whole)?)
+    } else {
+        Box::new(whole)
+    })
+}
+
+/// The error a read gives when a stop request cut its wait short.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted while waiting for input")]
+struct StopRequested;
+
+/// An input's own reader, which waits on a producer (when it has a
+/// descriptor to wait on) in slices, so a stop request is noticed. It sits
+/// under any decompression, so it waits only when more raw bytes are due.
+struct Waiting {
+    inner: Box<dyn Read + Send>,
+    fd: Option<RawFd>,
+    interrupt: Option<Interrupt>,
+}
+
+impl Read for Waiting {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let (Some(fd), Some(interrupt)) = (self.fd, &self.interrupt)
+            && !wait_readable(fd, interrupt)
+        {
+            return Err(io::Error::other(StopRequested));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Waits until `fd` has something to read (or its end); false if
+/// `interrupt` was requested first.
+fn wait_readable(fd: RawFd, interrupt: &Interrupt) -> bool {
     loop {
         if interrupt.requested().is_some() {
-            return Err(InputError::Interrupted);
+            return false;
         }
         let mut pfd = libc::pollfd {
             fd,
@@ -146,7 +218,7 @@ fn wait_readable(fd: RawFd, interrupt: &Interrupt) -> Result<(), InputError> {
             ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted;
         if ready > 0 || (ready < 0 && !interrupted) {
             // Ready, closed, or an error the read will report.
-            return Ok(());
+            return true;
         }
     }
 }

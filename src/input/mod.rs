@@ -61,6 +61,17 @@ pub trait CommandSource {
     /// Makes a read that waits on a producer give up once `interrupt` is
     /// requested.
     fn set_interrupt(&mut self, interrupt: crate::Interrupt);
+
+    /// Reads what must be read before anything is sent (a CSV header) and
+    /// checks it, so a mistake stops the load before it starts.
+    ///
+    /// # Errors
+    ///
+    /// What was read does not fit (a header lacks a column a template
+    /// names), or the read failed.
+    fn check(&mut self) -> Result<(), InputError> {
+        Ok(())
+    }
 }
 
 impl CommandSource for InputReader {

@@ -55,11 +55,12 @@ pub(super) fn summarize(
         .min();
     let last = pipes
         .iter()
-        .filter_map(|(s, o)| o.commit.last.map(|m| (m, s)))
-        .max_by_key(|(m, _)| m.seq)
-        .map(|(m, s)| Acknowledged {
+        .filter_map(|(_, o)| o.commit.last)
+        .chain(local.last)
+        .max_by_key(|m| m.seq)
+        .map(|m| Acknowledged {
             seq: m.seq,
-            at: s.location(&m),
+            at: Location::new(&feeder.names, m.position()),
         });
     let nodes = if pipes.len() > 1 || local.errors > 0 {
         pipes
@@ -92,5 +93,6 @@ pub(super) fn summarize(
         stop,
         nodes,
         elapsed,
+        emitted: feeder.emit,
     }
 }

@@ -62,6 +62,8 @@ pub(crate) struct Feeder {
     max_errors: Option<u64>,
     /// Invalid commands skipped.
     pub(crate) invalid: u64,
+    /// The commands go to standard output (`--emit`).
+    pub(crate) emit: bool,
     /// The transaction still open in the input.
     pub(super) open_block: Option<OpenBlock>,
     /// The `MULTI` of a transaction rload discarded because the load
@@ -89,6 +91,7 @@ impl Feeder {
             skip_invalid: config.skip_invalid,
             max_errors: config.max_errors,
             invalid: 0,
+            emit: config.emit,
             open_block: None,
             discarded: None,
             early_stop: None,

@@ -22,6 +22,7 @@ pub(crate) use feeder::{Fed, Feeder};
 use crate::config::Config;
 use crate::error::Error;
 use crate::input::{CommandSource, Input, InputReader};
+use crate::records::{RecordError, RecordSource};
 use crate::report::{Events, Summary};
 
 /// Loads `inputs` into the server `config` names, reporting as it goes to
@@ -37,8 +38,16 @@ use crate::report::{Events, Summary};
 /// server that cannot be reached, logged in to, or selected.
 pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result<Summary, Error> {
     let started = Instant::now();
-    let mut reader = InputReader::open(inputs)?;
-    load(config, &mut reader, events, started)
+    match &config.records {
+        None => load(config, &mut InputReader::open(inputs)?, events, started),
+        Some(options) => {
+            let mut source = RecordSource::open(inputs, options).map_err(|e| match e {
+                RecordError::Input(e) => Error::Input(e),
+                other => Error::Config(other.to_string()),
+            })?;
+            load(config, &mut source, events, started)
+        }
+    }
 }
 
 /// Loads the commands of `source`; see [`run`].
@@ -49,6 +58,7 @@ fn load<S: CommandSource + ?Sized>(
     started: Instant,
 ) -> Result<Summary, Error> {
     source.set_interrupt(config.interrupt.clone());
+    source.check()?;
     let names: Arc<[String]> = source.names().into();
     let mut target = target::Target::connect(config, &names, &events)?;
     let limits = target.limits();
@@ -59,7 +69,7 @@ fn load<S: CommandSource + ?Sized>(
     let fed = feeder.run(source, &mut *sink);
     let finished = sink.finish(!fed.sink_stopped, fed.all_read);
     let summary = account::summarize(finished, fed, &feeder, started.elapsed());
-    if summary.stop.is_none() && summary.all_sent {
+    if summary.stop.is_none() && summary.all_sent && !summary.emitted {
         events.last_reply();
     }
     Ok(summary)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::cluster;
 use crate::config::Config;
 use crate::conn::{self, Connection, Limits};
+use crate::emit::Emit;
 use crate::error::{ConnectError, Error};
 use crate::pipe::{Pipe, PipeOptions, Shared};
 use crate::report::Events;
@@ -19,6 +20,8 @@ pub(super) enum Target {
     One { conn: Connection, limits: Limits },
     /// A cluster: its layout and command table, read from one node.
     Cluster(Box<cluster::Seed>),
+    /// No server: the commands go to standard output (`--emit`).
+    Emit,
 }
 
 impl Target {
@@ -28,6 +31,9 @@ impl Target {
         names: &Arc<[String]>,
         events: &Arc<dyn Events>,
     ) -> Result<Self, Error> {
+        if config.emit {
+            return Ok(Target::Emit);
+        }
         if config.cluster {
             return Ok(Target::Cluster(Box::new(cluster::Seed::connect(
                 config, names, events,
@@ -43,6 +49,7 @@ impl Target {
         match self {
             Target::One { limits, .. } => *limits,
             Target::Cluster(seed) => seed.limits(),
+            Target::Emit => Limits::default(),
         }
     }
 
@@ -51,7 +58,7 @@ impl Target {
     pub(super) fn probe(&mut self) -> Option<&mut Connection> {
         match self {
             Target::One { conn, .. } => Some(conn),
-            Target::Cluster(_) => None,
+            Target::Cluster(_) | Target::Emit => None,
         }
     }
 
@@ -65,6 +72,7 @@ impl Target {
     ) -> Result<Box<dyn Sink>, Error> {
         let mut conn = match self {
             Target::Cluster(seed) => return Ok(Box::new(seed.start()?)),
+            Target::Emit => return Ok(Box::new(Emit::new())),
             Target::One { conn, .. } => conn,
         };
         let mut server = config.server.clone();

@@ -10,6 +10,7 @@ mod faults;
 mod input_edges;
 mod input_errors;
 mod pipe;
+mod records;
 mod reliability;
 mod resume;
 mod security;

@@ -11,6 +11,8 @@ use crate::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, redact_uri
 use crate::error::Error;
 use crate::input::Input;
 
+mod records;
+
 const EXIT_CODES: &str = "\
 Input is read from FILEs in order, or from standard input when none is given
 ('-' also means standard input). Each command is an inline line (redis-cli's
@@ -77,6 +79,25 @@ pub struct Args {
     /// Load commands from the input into the server
     #[arg(long)]
     pipe: bool,
+    /// Write the commands as RESP to standard output instead of loading
+    /// them (the input's commands, or its records rendered by templates)
+    #[arg(long, conflicts_with = "pipe")]
+    emit: bool,
+    /// How the input is written: commands, csv, tsv, json or jsonl
+    /// [default: from the files' extension, else commands]
+    #[arg(long, value_name = "FORMAT", value_parser = ["commands", "csv", "tsv", "json", "jsonl"])]
+    format: Option<String>,
+    /// A command for each record, with {field} placeholders (repeatable:
+    /// each record gives one command per template)
+    #[arg(long = "template", value_name = "TEMPLATE")]
+    templates: Vec<String>,
+    /// CSV/TSV: the first line is a record, not column names; fields are
+    /// {0}, {1}...
+    #[arg(long)]
+    no_header: bool,
+    /// CSV/TSV: the field delimiter, one character ('\t' for a tab)
+    #[arg(long, value_name = "CHAR")]
+    delimiter: Option<String>,
     /// Give up after this many seconds with no reply while waiting on the
     /// server, writing or at the end (0 waits forever)
     #[arg(
@@ -197,9 +218,9 @@ impl Args {
     ///
     /// An inconsistent or invalid flag, named in the message.
     pub fn into_invocation(self) -> Result<Invocation, Error> {
-        if !self.pipe {
+        if !self.pipe && !self.emit {
             return Err(Error::Config(
-                "nothing to do: rload loads data with --pipe (see --help)".into(),
+                "nothing to do: rload loads data with --pipe, or writes it as RESP with --emit (see --help)".into(),
             ));
         }
         let verify = self.tls_verify()?;
@@ -323,6 +344,14 @@ impl Args {
                 "standard input ('-') can be given only once".into(),
             ));
         }
+        config.emit = self.emit;
+        config.records = records::options(
+            self.format.as_deref(),
+            self.templates,
+            !self.no_header,
+            self.delimiter.as_deref(),
+            &inputs,
+        )?;
         Ok(Invocation {
             config,
             inputs,

@@ -1,0 +1,145 @@
+//! The flags of structured input: `--format`, `--template`, `--no-header`
+//! and `--delimiter`, checked against each other and the inputs' names.
+
+use crate::error::Error;
+use crate::input::Input;
+use crate::records::{Format, RecordOptions};
+
+/// How to read the inputs as records, or `None` to read them as commands.
+///
+/// # Errors
+///
+/// Flags that do not go together, a delimiter that is not one character,
+/// inputs whose names say different formats.
+pub(super) fn options(
+    format: Option<&str>,
+    templates: Vec<String>,
+    header: bool,
+    delimiter: Option<&str>,
+    inputs: &[Input],
+) -> Result<Option<RecordOptions>, Error> {
+    let format = match format {
+        Some(name) => parse_format(name),
+        None => format_of(inputs)?,
+    };
+    if !format.is_records() {
+        if !templates.is_empty() {
+            return Err(Error::Config(
+                "--template needs records: --format csv, tsv, json or jsonl, or files named so (.csv, .json...)".into(),
+            ));
+        }
+        if !header || delimiter.is_some() {
+            return Err(Error::Config(
+                "--no-header and --delimiter are for --format csv or tsv".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    if templates.is_empty() {
+        return Err(Error::Config(format!(
+            "--format {format} needs at least one --template, such as --template 'HSET user:{{id}} {{*}}'"
+        )));
+    }
+    let csv = matches!(format, Format::Csv | Format::Tsv);
+    if !csv && (!header || delimiter.is_some()) {
+        return Err(Error::Config(format!(
+            "--no-header and --delimiter are for CSV and TSV, not {format}"
+        )));
+    }
+    Ok(Some(RecordOptions {
+        format,
+        templates,
+        header,
+        delimiter: delimiter.map(parse_delimiter).transpose()?,
+    }))
+}
+
+fn parse_format(name: &str) -> Format {
+    match name {
+        "csv" => Format::Csv,
+        "tsv" => Format::Tsv,
+        "json" => Format::Json,
+        "jsonl" => Format::Jsonl,
+        _ => Format::Commands,
+    }
+}
+
+/// The format the files' names say; commands for standard input, or for
+/// names that say none. Files that say different formats need `--format`.
+fn format_of(inputs: &[Input]) -> Result<Format, Error> {
+    let mut found: Option<(Format, &Input)> = None;
+    for input in inputs {
+        let format = match input {
+            Input::File(path) => Format::of_path(path).unwrap_or(Format::Commands),
+            _ => Format::Commands,
+        };
+        match found {
+            Some((f, first)) if f != format => {
+                return Err(Error::Config(format!(
+                    "{} is {f} and {} is {format}, by their names: give --format for all of them",
+                    first.name(),
+                    input.name()
+                )));
+            }
+            _ => found = Some((format, input)),
+        }
+    }
+    Ok(found.map_or(Format::Commands, |(f, _)| f))
+}
+
+/// One byte: a character, or `\t` (or `tab`) for a tab.
+fn parse_delimiter(text: &str) -> Result<u8, Error> {
+    match text {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        s if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" && s != "\r" => {
+            Ok(s.as_bytes()[0])
+        }
+        _ => Err(Error::Config(format!(
+            "--delimiter {text:?}: give one ASCII character (not a quote or a line end), or \\t for a tab"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str) -> Input {
+        Input::File(name.into())
+    }
+
+    #[test]
+    fn the_format_comes_from_the_names_through_compression() {
+        assert_eq!(
+            format_of(&[file("a.csv"), file("b.CSV.gz")]).unwrap(),
+            Format::Csv
+        );
+        assert_eq!(format_of(&[file("d.ndjson.zst")]).unwrap(), Format::Jsonl);
+        assert_eq!(
+            format_of(&[file("x.txt"), Input::Stdin]).unwrap(),
+            Format::Commands
+        );
+        assert!(format_of(&[file("a.csv"), file("b.json")]).is_err());
+    }
+
+    #[test]
+    fn records_need_templates_and_commands_take_none() {
+        assert!(options(Some("csv"), vec![], true, None, &[]).is_err());
+        assert!(options(None, vec!["SET {a} 1".into()], true, None, &[file("x.txt")]).is_err());
+        let o = options(
+            None,
+            vec!["SET {a} 1".into()],
+            false,
+            Some("\\t"),
+            &[file("x.tsv")],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (o.format, o.header, o.delimiter),
+            (Format::Tsv, false, Some(b'\t'))
+        );
+        assert!(options(Some("json"), vec!["SET {a} 1".into()], false, None, &[]).is_err());
+        assert!(parse_delimiter(";;").is_err());
+    }
+}

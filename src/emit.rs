@@ -1,0 +1,111 @@
+//! `--emit`: the load's commands written as RESP to standard output rather
+//! than sent to a server, a sink like any other, so every input format,
+//! `--skip-invalid` and `--resume-from` work the same. Its output loads
+//! with `rload --pipe` or `redis-cli --pipe`.
+
+use std::io::{self, BufWriter, Stdout, Write};
+
+use crate::input::Command;
+use crate::pipe::{CmdMeta, Stopped, Watch};
+use crate::report::Stop;
+use crate::resp::encode_command;
+use crate::sink::{Finished, LocalAccount, Sink};
+
+/// Writes each command, encoded, to standard output.
+pub(crate) struct Emit {
+    out: BufWriter<Stdout>,
+    /// Scratch for encoding one command.
+    buf: Vec<u8>,
+    /// Input commands written, and the last of them.
+    written: u64,
+    last: Option<CmdMeta>,
+    failure: Option<Stop>,
+}
+
+impl Emit {
+    pub(crate) fn new() -> Self {
+        Emit {
+            out: BufWriter::with_capacity(256 * 1024, io::stdout()),
+            buf: Vec::new(),
+            written: 0,
+            last: None,
+            failure: None,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8], meta: CmdMeta) -> Result<(), Stopped> {
+        if let Err(e) = self.out.write_all(bytes) {
+            return Err(self.fail(e));
+        }
+        self.written += u64::from(meta.count);
+        if !meta.is_own() {
+            self.last = Some(meta);
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, e: io::Error) -> Stopped {
+        self.failure.get_or_insert(Stop::ConnectionLost {
+            addr: "standard output".into(),
+            reason: e.to_string(),
+        });
+        Stopped
+    }
+}
+
+impl Sink for Emit {
+    fn push(
+        &mut self,
+        cmd: &Command<'_>,
+        meta: CmdMeta,
+        _watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        if let Some(frame) = cmd.resp {
+            return self.write(frame, meta);
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        encode_command(&mut buf, &cmd.args);
+        let written = self.write(&buf, meta);
+        self.buf = buf;
+        written
+    }
+
+    fn push_owned(
+        &mut self,
+        bytes: Vec<u8>,
+        meta: CmdMeta,
+        _watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        self.write(&bytes, meta)
+    }
+
+    /// Written out, so what reads the output discards it too.
+    fn abandon_transaction(&mut self, multi: CmdMeta) -> Result<(), Stopped> {
+        let mut discard = Vec::new();
+        encode_command(&mut discard, &[&b"DISCARD"[..]][..]);
+        self.write(&discard, CmdMeta::own(Some(&multi)))
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        self.out.flush().map_err(|e| self.fail(e))
+    }
+
+    fn errors(&self) -> u64 {
+        0
+    }
+
+    fn finish(mut self: Box<Self>, _go_on: bool, _announce: bool) -> Finished {
+        let flushed = self.flush().is_ok();
+        Finished {
+            pipes: Vec::new(),
+            closed: flushed,
+            local: LocalAccount {
+                acknowledged: self.written,
+                last: self.last,
+                failure: self.failure.take(),
+                ..LocalAccount::default()
+            },
+        }
+    }
+}
