@@ -61,6 +61,41 @@ def workloads(n):
     }
 
 
+# The structured-input workload: a CSV of people, 20 columns, each row
+# loaded with two templates. rload reads the CSV; redis-cli gets the same
+# commands pre-rendered as RESP.
+CSV_TEMPLATES = ["HSET user:{id} {*}", "ZADD by_age {age} {id}"]
+CSV_COLUMNS = [b"id", b"name", b"email", b"age", b"city", b"score", b"joined", b"active",
+               b"tags", b"note"] + [b"c%d" % c for c in range(10, 20)]
+
+
+def csv_row(i):
+    return [b"%d" % i, b"Person %d" % i, b"p%d@example.com" % i, b"%d" % (18 + i % 60),
+            [b"London", b"Paris", b"Zurich", b"Lisbon"][i % 4], b"%d.%02d" % (i % 1000, i % 100),
+            b"2026-%02d-%02d" % (1 + i % 12, 1 + i % 28), b"true" if i % 3 == 0 else b"false",
+            b"t%d;t%d" % (i % 5, i % 7), b"note %d" % i] + [b"v%d-%d" % (c, i * c % 997) for c in range(10, 20)]
+
+
+def write_csv(dir, rows):
+    """The CSV and its commands as RESP; returns (csv, resp, commands, keys)."""
+    csv_path, resp_path = os.path.join(dir, "csv.csv"), os.path.join(dir, "csv.resp")
+    with open(csv_path, "wb") as text, open(resp_path, "wb") as raw:
+        text.write(b",".join(CSV_COLUMNS) + b"\n")
+        buf_t, buf_r = [], []
+        for i in range(rows):
+            row = csv_row(i)
+            buf_t.append(b",".join(row) + b"\n")
+            buf_r.append(resp([b"HSET", b"user:%d" % i] + [x for pair in zip(CSV_COLUMNS, row) for x in pair]))
+            buf_r.append(resp([b"ZADD", b"by_age", row[3], row[0]]))
+            if len(buf_t) >= 10000:
+                text.write(b"".join(buf_t))
+                raw.write(b"".join(buf_r))
+                buf_t, buf_r = [], []
+        text.write(b"".join(buf_t))
+        raw.write(b"".join(buf_r))
+    return csv_path, resp_path, 2 * rows, rows + 1
+
+
 def write_inputs(dir, name, count, gen):
     text_path = os.path.join(dir, name + ".txt")
     resp_path = os.path.join(dir, name + ".resp")
@@ -155,7 +190,7 @@ class Server:
         self.proc.wait()
 
 
-def run_once(server, argv, stdin_path, expect):
+def run_once(server, argv, stdin_path, expect, keys=None):
     server.cmd("FLUSHALL")
     cpu0 = server.cpu()
     # GNU time reports the run's own CPU and peak RSS. (A child forked from
@@ -171,7 +206,7 @@ def run_once(server, argv, stdin_path, expect):
     m = re.search(rb"errors: (\d+), replies: (\d+)", stdout)
     if proc.returncode != 0 or not m or int(m.group(1)) != 0 or int(m.group(2)) != expect:
         raise SystemExit("run failed: %s\nstdout: %s\nstderr: %s" % (argv, stdout[-500:], stderr[-500:]))
-    if server.cmd("DBSIZE") != str(expect):
+    if server.cmd("DBSIZE") != str(expect if keys is None else keys):
         raise SystemExit("run loaded the wrong number of keys: %s" % argv)
     return {"wall": wall, "cpu": float(user) + float(sys_), "rss": int(rss_kb) / 1024.0, "server": server_cpu}
 
@@ -272,7 +307,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("n", nargs="?", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--workloads", default="set,1k,100k,hset")
+    ap.add_argument("--workloads", default="set,1k,100k,hset,csv",
+                    help="set, 1k, 100k, hset (commands as text), csv (a CSV, two templates)")
     ap.add_argument("--cluster", type=int, default=0, metavar="MASTERS")
     ap.add_argument("--ports", metavar="PORT|FIRST-LAST",
                     help="use only these ports for the servers it starts")
@@ -293,11 +329,16 @@ def main():
         server = Server(dir)
         try:
             for name in opts.workloads.split(","):
-                count = workloads(opts.n)[name][0]
-                subprocess.run([sys.executable, __file__, "--generate", name, str(opts.n), dir], check=True)
-                text, raw = (os.path.join(dir, name + ext) for ext in (".txt", ".resp"))
+                rload_args, keys = [], None
+                if name == "csv":
+                    text, raw, count, keys = write_csv(dir, max(opts.n // 4, 1))
+                    rload_args = [a for t in CSV_TEMPLATES for a in ("--template", t)] + ["--format", "csv"]
+                else:
+                    count = workloads(opts.n)[name][0]
+                    subprocess.run([sys.executable, __file__, "--generate", name, str(opts.n), dir], check=True)
+                    text, raw = (os.path.join(dir, name + ext) for ext in (".txt", ".resp"))
                 contenders = [
-                    ("rload text", [RLOAD, "--pipe", "-p", str(server.port)], text),
+                    ("rload text", [RLOAD, "--pipe", "-p", str(server.port), *rload_args], text),
                     ("rload resp", [RLOAD, "--pipe", "-p", str(server.port)], raw),
                     ("redis-cli resp", ["redis-cli", "-p", str(server.port), "--pipe"], raw),
                 ]
@@ -306,7 +347,7 @@ def main():
                     # Rotate the order each round, so no contender always
                     # runs right after the same one.
                     for label, argv, path in contenders[r % 3:] + contenders[:r % 3]:
-                        results[label].append(run_once(server, argv, path, count))
+                        results[label].append(run_once(server, argv, path, count, keys))
                 report(name, count, os.path.getsize(text), results)
                 os.remove(text)
                 os.remove(raw)
@@ -317,7 +358,8 @@ def main():
 def report(name, count, text_bytes, results):
     med = {label: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for label, runs in results.items()}
     cli = med["redis-cli resp"]
-    print("workload %s: %d commands (%.0f MB of text)" % (name, count, text_bytes / 1e6))
+    what = "CSV, rendered by two templates" if name == "csv" else "text"
+    print("workload %s: %d commands (%.0f MB of %s)" % (name, count, text_bytes / 1e6, what))
     print("  %-15s %9s %9s %9s %11s" % ("", "wall s", "cpu s", "rss MiB", "server cpu s"))
     for label, m in med.items():
         print("  %-15s %9.3f %9.3f %9.1f %11.3f" % (label, m["wall"], m["cpu"], m["rss"], m["server"]))

@@ -599,3 +599,49 @@ fn records_load_into_a_cluster_as_into_one_node() {
     assert_eq!(run.counts(), (0, 10_000));
     assert_eq!(cluster.dbsize(), 10_000);
 }
+
+/// Error replies to rendered commands name their record's line, and
+/// --max-errors stops reading records as it stops reading commands.
+#[test]
+fn error_replies_name_the_records_line_and_max_errors_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scores.csv");
+    let mut text = String::from("id,score\n");
+    for i in 0..100_000 {
+        let score = if i % 1000 == 7 {
+            "high".to_string()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{i},{score}\n"));
+    }
+    std::fs::write(&file, text).unwrap();
+    let name = file.display().to_string();
+    let redis = Redis::start();
+    let port = redis.port.to_string();
+    let run = rload(
+        &[
+            "--pipe",
+            "-p",
+            &port,
+            "--max-errors",
+            "3",
+            "--template",
+            "ZADD board {score} {id}",
+            &name,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("{name}:9: ERR value is not a valid float")),
+        "the record with id 7 is on line 9: {run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("stopped reading the input after 3 errors"),
+        "{run:?}"
+    );
+    assert!(run.counts().0 >= 3, "{run:?}");
+}
