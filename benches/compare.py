@@ -18,6 +18,7 @@ prints the throughput ratio.
 Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset]
                           [--ports PORT|FIRST-LAST]
        benches/compare.sh [N] --cluster 2
+       benches/compare.sh [N] --dump
 
 --ports limits the servers it starts to one port or a range (a cluster of
 M masters needs 2M + 1: each node's bus port comes from the range too).
@@ -235,6 +236,45 @@ def start_cluster(dir, masters, nodes):
     raise SystemExit("the cluster never became ready")
 
 
+def run_dump(server, expect):
+    """One `rload --dump` of the server to /dev/null; wall, CPU, RSS, server CPU."""
+    cpu0 = server.cpu()
+    with tempfile.NamedTemporaryFile() as usage_file, open(os.devnull, "wb") as sink:
+        t0 = time.perf_counter()
+        proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", usage_file.name, RLOAD, "--dump",
+                               "-p", str(server.port)], stdout=sink, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - t0
+        user, sys_, rss_kb = usage_file.read().split()[-3:]
+    m = re.search(rb"dumped (\d+) keys", proc.stderr)
+    if proc.returncode != 0 or not m or int(m.group(1)) != expect:
+        raise SystemExit("dump failed: %s" % proc.stderr[-500:])
+    return {"wall": wall, "cpu": float(user) + float(sys_), "rss": int(rss_kb) / 1024.0,
+            "server": server.cpu() - cpu0}
+
+
+def compare_dump(opts, dir):
+    """Loading N small strings with rload against dumping them, same run."""
+    server = Server(os.path.join(dir, "dump"))
+    try:
+        subprocess.run([sys.executable, __file__, "--generate", "set", str(opts.n), dir], check=True)
+        text = os.path.join(dir, "set.txt")
+        runs = {"load": [], "dump": []}
+        for _ in range(opts.rounds):
+            runs["load"].append(run_once(server, [RLOAD, "--pipe", "-p", str(server.port)], text, opts.n))
+            runs["dump"].append(run_dump(server, opts.n))
+        med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in runs.items()}
+        print("%d x SET KeyN ValueN: loaded with rload --pipe, dumped with rload --dump (%d rounds, medians)" % (
+            opts.n, opts.rounds))
+        print("  %-6s %9s %9s %9s %11s %16s" % ("", "wall s", "cpu s", "rss MiB", "server cpu s", "server us/key"))
+        for label, m in med.items():
+            print("  %-6s %9.3f %9.3f %9.1f %11.3f %16.2f" % (
+                label, m["wall"], m["cpu"], m["rss"], m["server"], m["server"] / opts.n * 1e6))
+        print("  dump / load: wall %.2f  server cpu %.2f" % (
+            med["dump"]["wall"] / med["load"]["wall"], med["dump"]["server"] / med["load"]["server"]))
+    finally:
+        server.stop()
+
+
 def compare_cluster(opts, dir):
     masters = opts.cluster
     single, nodes = None, []
@@ -310,6 +350,8 @@ def main():
     ap.add_argument("--workloads", default="set,1k,100k,hset,csv",
                     help="set, 1k, 100k, hset (commands as text), csv (a CSV, two templates)")
     ap.add_argument("--cluster", type=int, default=0, metavar="MASTERS")
+    ap.add_argument("--dump", action="store_true",
+                    help="compare dumping N small strings with loading them")
     ap.add_argument("--ports", metavar="PORT|FIRST-LAST",
                     help="use only these ports for the servers it starts")
     opts = ap.parse_args()
@@ -326,6 +368,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="rload-bench-") as dir:
         if opts.cluster:
             return compare_cluster(opts, dir)
+        if opts.dump:
+            return compare_dump(opts, dir)
         server = Server(dir)
         try:
             for name in opts.workloads.split(","):

@@ -121,6 +121,11 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// The server's address, for messages: `host:port` or the socket path.
+    pub fn addr(&self) -> String {
+        self.endpoint.to_string()
+    }
+
     /// Applies a `redis://[user[:password]@]host[:port][/db]` or `rediss://`
     /// URI, as redis-cli's `-u` does. User and password are percent-decoded.
     ///
@@ -265,6 +270,8 @@ pub struct Config {
     /// Write the commands as RESP to standard output instead of loading
     /// them.
     pub emit: bool,
+    /// Read keys out instead of loading (`--dump`).
+    pub dump: Option<crate::dump::DumpOptions>,
 }
 
 impl Default for Config {
@@ -280,6 +287,7 @@ impl Default for Config {
             interrupt: crate::Interrupt::new(),
             records: None,
             emit: false,
+            dump: None,
         }
     }
 }

@@ -48,6 +48,7 @@ pub mod cluster;
 mod command;
 pub mod config;
 mod conn;
+pub mod dump;
 mod emit;
 pub mod error;
 /// Checks for the fuzz targets in `fuzz/`: only built for tests and with

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
-use rload::cli::{Args, resume_command};
+use rload::cli::{Args, Invocation, resume_command};
+use rload::dump::DumpOptions;
 use rload::report::exit;
-use rload::{Input, Interrupt, Stop, Terminal};
+use rload::{Config, Input, Interrupt, Stop, Terminal};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::flag;
 
@@ -33,24 +34,17 @@ fn run() -> Result<i32, (anyhow::Error, i32)> {
     for warning in &invocation.warnings {
         eprintln!("{warning}");
     }
+    if let Some(options) = &invocation.config.dump {
+        return dump(&invocation.config, options);
+    }
+    load(&invocation)
+}
+
+/// `--pipe` and `--emit`.
+fn load(invocation: &Invocation) -> Result<i32, (anyhow::Error, i32)> {
     let interrupt = invocation.config.interrupt.clone();
-    let summary =
-        rload::run(&invocation.config, &invocation.inputs, Arc::new(Terminal)).map_err(|e| {
-            match interrupt.requested() {
-                // The failure is the signal's doing (an interrupted connect).
-                Some(signal) => (
-                    anyhow::anyhow!(
-                        "interrupted by {} before the load started: nothing was sent",
-                        rload::signal_name(signal)
-                    ),
-                    128 + signal,
-                ),
-                None => {
-                    let code = e.exit_code();
-                    (e.into(), code)
-                }
-            }
-        })?;
+    let summary = rload::run(&invocation.config, &invocation.inputs, Arc::new(Terminal))
+        .map_err(|e| failed_to_start(&interrupt, e))?;
     let (mut out, mut err) = (io::stdout(), io::stderr());
     // A closed stdout must not turn a finished load into a crash.
     let _ = summary.print(&mut out, &mut err);
@@ -62,13 +56,47 @@ fn run() -> Result<i32, (anyhow::Error, i32)> {
         };
         eprintln!(
             "rload: {how}: {}",
-            resume_command(&argv, summary.resume_from)
+            resume_command(&argv, "--resume-from", &summary.resume_from.to_string())
         );
         if invocation.inputs.contains(&Input::Stdin) {
             eprintln!("rload: (feeding it the same standard input again)");
         }
     }
     Ok(summary.exit_code())
+}
+
+/// `--dump`: the keys to standard output, the account to standard error.
+fn dump(config: &Config, options: &DumpOptions) -> Result<i32, (anyhow::Error, i32)> {
+    let stdout = io::stdout();
+    let summary = rload::dump::dump(config, options, &mut stdout.lock(), Arc::new(Terminal))
+        .map_err(|e| failed_to_start(&config.interrupt, e))?;
+    let _ = summary.print(&mut io::stderr());
+    if let Some(cursor) = &summary.resume {
+        let argv: Vec<String> = std::env::args().collect();
+        eprintln!(
+            "rload: to go on (appending to what was written): {}",
+            resume_command(&argv, "--cursor", cursor)
+        );
+    }
+    Ok(summary.exit_code())
+}
+
+/// The message and status of a failure before anything was sent.
+fn failed_to_start(interrupt: &Interrupt, e: rload::Error) -> (anyhow::Error, i32) {
+    match interrupt.requested() {
+        // The failure is the signal's doing (an interrupted connect).
+        Some(signal) => (
+            anyhow::anyhow!(
+                "interrupted by {} before the load started: nothing was sent",
+                rload::signal_name(signal)
+            ),
+            128 + signal,
+        ),
+        None => {
+            let code = e.exit_code();
+            (e.into(), code)
+        }
+    }
 }
 
 /// SIGINT, SIGTERM and SIGHUP ask the load to stop: it stops reading the

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser};
 
 use crate::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, redact_uri};
+use crate::dump::{DumpFormat, DumpOptions};
 use crate::error::Error;
 use crate::input::Input;
 
@@ -83,9 +84,25 @@ pub struct Args {
     /// them (the input's commands, or its records rendered by templates)
     #[arg(long, conflicts_with = "pipe")]
     emit: bool,
+    /// Read the server's keys out to standard output, as commands that
+    /// rebuild them (or --format inline, jsonl, restore)
+    #[arg(long, conflicts_with_all = ["pipe", "emit"])]
+    dump: bool,
+    /// --dump: only keys that match this glob (SCAN ... MATCH)
+    #[arg(long = "match", value_name = "GLOB", requires = "dump")]
+    pattern: Option<String>,
+    /// --dump: only keys of this type (repeatable): string, list, set,
+    /// zset, hash, stream
+    #[arg(long = "type", value_name = "TYPE", requires = "dump")]
+    types: Vec<String>,
+    /// --dump: go on from where a dump cut short stopped (the value it
+    /// printed)
+    #[arg(long, value_name = "CURSOR", requires = "dump")]
+    cursor: Option<String>,
     /// How the input is written: commands, csv, tsv, json or jsonl
-    /// [default: from the files' extension, else commands]
-    #[arg(long, value_name = "FORMAT", value_parser = ["commands", "csv", "tsv", "json", "jsonl"])]
+    /// [default: from the files' extension, else commands]; with --dump,
+    /// how keys are written: resp (default), inline, jsonl or restore
+    #[arg(long, value_name = "FORMAT", value_parser = ["commands", "csv", "tsv", "json", "jsonl", "resp", "inline", "restore"])]
     format: Option<String>,
     /// A command for each record, with {field} placeholders (repeatable:
     /// each record gives one command per template)
@@ -218,9 +235,9 @@ impl Args {
     ///
     /// An inconsistent or invalid flag, named in the message.
     pub fn into_invocation(self) -> Result<Invocation, Error> {
-        if !self.pipe && !self.emit {
+        if !self.pipe && !self.emit && !self.dump {
             return Err(Error::Config(
-                "nothing to do: rload loads data with --pipe, or writes it as RESP with --emit (see --help)".into(),
+                "nothing to do: rload loads data with --pipe, writes it as RESP with --emit, or reads it back with --dump (see --help)".into(),
             ));
         }
         let verify = self.tls_verify()?;
@@ -345,19 +362,66 @@ impl Args {
             ));
         }
         config.emit = self.emit;
-        config.records = records::options(
-            self.format.as_deref(),
-            self.templates,
-            !self.no_header,
-            self.delimiter.as_deref(),
-            &inputs,
-        )?;
+        if self.dump {
+            config.dump = Some(dump_options(
+                self.format.as_deref(),
+                self.pattern,
+                self.types,
+                self.cursor,
+            )?);
+            if !self.files.is_empty() || !self.templates.is_empty() {
+                return Err(Error::Config(
+                    "--dump reads the server, not files: it takes no FILE or --template".into(),
+                ));
+            }
+        } else {
+            config.records = records::options(
+                self.format.as_deref(),
+                self.templates,
+                !self.no_header,
+                self.delimiter.as_deref(),
+                &inputs,
+            )?;
+        }
         Ok(Invocation {
             config,
             inputs,
             warnings,
         })
     }
+}
+
+/// The settings of `--dump`.
+fn dump_options(
+    format: Option<&str>,
+    pattern: Option<String>,
+    types: Vec<String>,
+    cursor: Option<String>,
+) -> Result<DumpOptions, Error> {
+    let format = match format {
+        None | Some("resp") => DumpFormat::Resp,
+        Some("inline") => DumpFormat::Inline,
+        Some("jsonl") => DumpFormat::Jsonl,
+        Some("restore") => DumpFormat::Restore,
+        Some(other) => {
+            return Err(Error::Config(format!(
+                "--dump --format {other}: keys are written as resp, inline, jsonl or restore"
+            )));
+        }
+    };
+    const TYPES: [&str; 6] = ["string", "list", "set", "zset", "hash", "stream"];
+    if let Some(t) = types.iter().find(|t| !TYPES.contains(&t.as_str())) {
+        return Err(Error::Config(format!(
+            "--type {t}: give one of {}",
+            TYPES.join(", ")
+        )));
+    }
+    Ok(DumpOptions {
+        format,
+        pattern,
+        types,
+        cursor,
+    })
 }
 
 /// redis-cli's warning, word for word.
@@ -374,11 +438,11 @@ fn tcp_port(e: &Endpoint) -> u16 {
 /// the first of them takes the rest of the token, or the next argument.
 const SHORT_WITH_VALUE: &[u8] = b"hpsanut";
 
-/// The command line that carries on a load from `resume_from`: the same
-/// arguments with `--resume-from` set (before any `--`, after which
-/// everything is a file), and any password taken out (give it with
-/// `REDISCLI_AUTH` instead).
-pub fn resume_command(argv: &[String], resume_from: u64) -> String {
+/// The command line that carries on a load (or a dump) from where it
+/// stopped: the same arguments with `flag` (`--resume-from`, `--cursor`)
+/// set to `value` (before any `--`, after which everything is a file), and
+/// any password taken out (give it with `REDISCLI_AUTH` instead).
+pub fn resume_command(argv: &[String], flag: &str, value: &str) -> String {
     let mut out = Vec::new();
     let mut dropped_password = false;
     let mut it = argv.iter();
@@ -392,12 +456,14 @@ pub fn resume_command(argv: &[String], resume_from: u64) -> String {
                 files_only.push(arg.clone());
                 files_only.extend(it.by_ref().cloned());
             }
-            "--resume-from" => drop(it.next()),
+            a if a == flag => drop(it.next()),
             "--pass" => {
                 dropped_password = true;
                 it.next();
             }
-            a if a.starts_with("--resume-from=") => {}
+            a if a
+                .strip_prefix(flag)
+                .is_some_and(|rest| rest.starts_with('=')) => {}
             a if a.starts_with("--pass=") => dropped_password = true,
             a if a.starts_with("--") || !a.starts_with('-') || a == "-" => out.push(arg.clone()),
             short => {
@@ -424,8 +490,8 @@ pub fn resume_command(argv: &[String], resume_from: u64) -> String {
             }
         }
     }
-    out.push("--resume-from".into());
-    out.push(resume_from.to_string());
+    out.push(flag.into());
+    out.push(value.into());
     out.extend(files_only);
     let mut line = out
         .iter()
@@ -596,7 +662,7 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let line = resume_command(&argv, 1234);
+        let line = resume_command(&argv, "--resume-from", "1234");
         assert!(!line.contains("hunter2"), "{line}");
         assert_eq!(
             line,
@@ -606,7 +672,7 @@ mod tests {
 
     fn resume_of(args: &[&str]) -> String {
         let argv: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        resume_command(&argv, 7)
+        resume_command(&argv, "--resume-from", "7")
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub(super) fn options(
     inputs: &[Input],
 ) -> Result<Option<RecordOptions>, Error> {
     let format = match format {
-        Some(name) => parse_format(name),
+        Some(name) => parse_format(name)?,
         None => format_of(inputs)?,
     };
     if !format.is_records() {
@@ -54,14 +54,19 @@ pub(super) fn options(
     }))
 }
 
-fn parse_format(name: &str) -> Format {
-    match name {
+fn parse_format(name: &str) -> Result<Format, Error> {
+    Ok(match name {
         "csv" => Format::Csv,
         "tsv" => Format::Tsv,
         "json" => Format::Json,
         "jsonl" => Format::Jsonl,
-        _ => Format::Commands,
-    }
+        "commands" => Format::Commands,
+        other => {
+            return Err(Error::Config(format!(
+                "--format {other} is a way to write keys out, for --dump; input is commands, csv, tsv, json or jsonl"
+            )));
+        }
+    })
 }
 
 /// The format the files' names say; commands for standard input, or for

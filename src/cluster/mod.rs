@@ -25,6 +25,16 @@ use crate::resp::Value;
 
 pub use slot::key_slot;
 
+/// The masters a `CLUSTER SLOTS` reply names, as host and port; an empty
+/// host means `seed_host`, the node that answered.
+///
+/// # Errors
+///
+/// A reply that does not describe slot ranges.
+pub(crate) fn masters(reply: Value, seed_host: &str) -> Result<Vec<(String, u16)>, String> {
+    Ok(topology::Topology::from_slots(reply, seed_host)?.masters)
+}
+
 /// A cluster, learned from one of its nodes: its layout, its command table,
 /// and what it accepts. [`Seed::start`] connects to every master.
 pub(crate) struct Seed {

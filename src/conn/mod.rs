@@ -170,6 +170,15 @@ impl Connection {
         }
     }
 
+    /// Bounds each read of a reply (`None`: wait as long as it takes).
+    ///
+    /// # Errors
+    ///
+    /// The socket refused the setting.
+    pub(crate) fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(t)
+    }
+
     /// Selects database `db`.
     ///
     /// # Errors

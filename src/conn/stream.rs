@@ -35,6 +35,15 @@ impl Stream {
         }
     }
 
+    /// Sets the read timeout; `None` blocks forever.
+    pub(crate) fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(t),
+            Stream::Unix(s) => s.set_read_timeout(t),
+            Stream::Tls(s) => s.socket().set_read_timeout(t),
+        }
+    }
+
     /// Splits the stream into a reader's half, a writer's half and a closer.
     pub(crate) fn split(self) -> io::Result<(ReadHalf, WriteHalf, Closer)> {
         Ok(match self {

@@ -5,6 +5,7 @@ mod cluster;
 mod cluster_faults;
 mod connect;
 mod differential;
+mod dump;
 mod fake_peer;
 mod faults;
 mod input_edges;
