@@ -272,6 +272,11 @@ pub struct Config {
     pub emit: bool,
     /// Read keys out instead of loading (`--dump`).
     pub dump: Option<crate::dump::DumpOptions>,
+    /// Send at most this many commands per second (a dump: read at most
+    /// this many keys per second); `None` is as fast as the server goes.
+    pub rate: Option<u64>,
+    /// Counts the load as it goes, for a progress display.
+    pub meter: crate::Meter,
 }
 
 impl Default for Config {
@@ -288,6 +293,8 @@ impl Default for Config {
             records: None,
             emit: false,
             dump: None,
+            rate: None,
+            meter: crate::Meter::new(),
         }
     }
 }

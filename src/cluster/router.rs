@@ -154,7 +154,7 @@ impl Router {
             &addr,
             Arc::clone(&self.names),
             Arc::clone(&self.events),
-            self.config.interrupt.clone(),
+            &self.config,
         )
         .linked(
             index,
@@ -300,6 +300,7 @@ impl Router {
     fn local_error(&mut self, meta: CmdMeta, why: &str) {
         self.report_error(meta, why);
         self.local.errors += 1;
+        self.config.meter.add_replies(0, 1);
     }
 
     fn report_error(&self, meta: CmdMeta, why: &str) {

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Endpoint, ServerConfig};
 use crate::conn;
 use crate::error::{ConnectError, Error};
+use crate::meter::Meter;
+use crate::rate::Bucket;
 use crate::report::{Events, Stop};
 use crate::resp::Value;
 
@@ -139,12 +141,17 @@ impl DumpSummary {
 struct Tracked<W> {
     inner: W,
     failed: bool,
+    /// Counts the bytes written.
+    meter: Meter,
 }
 
 impl<W: Write> Write for Tracked<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let r = self.inner.write(buf);
-        self.failed |= r.is_err();
+        match &r {
+            Ok(n) => self.meter.add_bytes(*n as u64),
+            Err(_) => self.failed = true,
+        }
         r
     }
 
@@ -170,9 +177,13 @@ pub fn dump(
     let started = Instant::now();
     let nodes = nodes(config)?;
     let (first, cursor) = start_at(&nodes, options.cursor.as_deref())?;
+    if options.pattern.is_none() && options.types.is_empty() && options.cursor.is_none() {
+        config.meter.set_total(total_keys(&nodes));
+    }
     let mut out = Tracked {
         inner: io::BufWriter::with_capacity(256 * 1024, out),
         failed: false,
+        meter: config.meter.clone(),
     };
     let mut output: Box<dyn Output + '_> = match options.format {
         DumpFormat::Resp | DumpFormat::Restore => Box::new(Commands::new(&mut out, Encoding::Resp)),
@@ -212,6 +223,10 @@ pub fn dump(
             config,
             keys: 0,
             skipped: 0,
+            bucket: config.rate.map(Bucket::new),
+            page_size: config
+                .rate
+                .map_or(PAGE, |r| (r / 10).clamp(10, PAGE as u64) as usize),
         };
         dumper
             .reader
@@ -290,6 +305,22 @@ fn nodes(config: &Config) -> Result<Vec<ServerConfig>, Error> {
     Ok(nodes)
 }
 
+/// The keys the servers hold (`DBSIZE`), for a progress display; 0 if one
+/// cannot say.
+fn total_keys(nodes: &[ServerConfig]) -> u64 {
+    let mut total = 0;
+    for node in nodes {
+        let size = conn::connect(node)
+            .ok()
+            .and_then(|mut c| c.call("DBSIZE", &[b"DBSIZE"]).ok());
+        match size {
+            Some(Value::Int(n)) => total += n.max(0) as u64,
+            _ => return 0,
+        }
+    }
+    total
+}
+
 /// Where to start: the first node to dump and its cursor.
 fn start_at(nodes: &[ServerConfig], cursor: Option<&str>) -> Result<(usize, Vec<u8>), Error> {
     let Some(cursor) = cursor else {
@@ -327,6 +358,11 @@ struct Dumper<'a, 'o> {
     config: &'a Config,
     keys: u64,
     skipped: u64,
+    /// `--rate`: what holds the keys back.
+    bucket: Option<Bucket>,
+    /// Keys asked of `SCAN` per page: fewer under a low `--rate`, so that
+    /// pages come smoothly.
+    page_size: usize,
 }
 
 impl Dumper<'_, '_> {
@@ -350,6 +386,19 @@ impl Dumper<'_, '_> {
                 });
             }
             let (next, keys) = page;
+            if let Some(bucket) = &mut self.bucket {
+                let output = &mut self.output;
+                let interrupt = &self.config.interrupt;
+                if !bucket.wait(keys.len() as u64, interrupt, || {
+                    let _ = output.flush();
+                }) && let Some(signal) = interrupt.requested()
+                {
+                    return Err(Stop::Interrupted {
+                        signal,
+                        drained: true,
+                    });
+                }
+            }
             // The next page is asked for in the same round trip as this
             // page's keys.
             let then = (next != b"0").then(|| self.scan_args(&next));
@@ -370,7 +419,7 @@ impl Dumper<'_, '_> {
             b"SCAN".to_vec(),
             cursor.to_vec(),
             b"COUNT".to_vec(),
-            PAGE.to_string().into_bytes(),
+            self.page_size.to_string().into_bytes(),
         ];
         if let Some(p) = &self.options.pattern {
             args.extend([b"MATCH".to_vec(), p.as_bytes().to_vec()]);
@@ -385,6 +434,13 @@ impl Dumper<'_, '_> {
     /// Writes one page of keys; sends `then` in the same round trip and
     /// returns its reply.
     fn page(&mut self, keys: &[Vec<u8>], then: Option<&[&[u8]]>) -> io::Result<Option<Value>> {
+        let before = self.keys;
+        let next = self.page_keys(keys, then);
+        self.config.meter.add_commands(self.keys - before);
+        next
+    }
+
+    fn page_keys(&mut self, keys: &[Vec<u8>], then: Option<&[&[u8]]>) -> io::Result<Option<Value>> {
         if self.options.format == DumpFormat::Restore {
             let (payloads, next) = self.reader.payloads(keys, then)?;
             for (key, found) in keys.iter().zip(payloads) {

@@ -17,6 +17,7 @@ use std::os::fd::RawFd;
 use super::InputError;
 use super::source::Input;
 use crate::interrupt::Interrupt;
+use crate::meter::Meter;
 
 /// One input of the list.
 enum Source {
@@ -41,6 +42,8 @@ pub struct Inputs {
     current: usize,
     /// Asks a read that waits on a producer to give up.
     interrupt: Option<Interrupt>,
+    /// Counts the bytes read.
+    meter: Option<Meter>,
 }
 
 impl Inputs {
@@ -62,6 +65,7 @@ impl Inputs {
             sources,
             current: 0,
             interrupt: None,
+            meter: None,
         })
     }
 
@@ -76,13 +80,16 @@ impl Inputs {
                 .collect(),
             current: 0,
             interrupt: None,
+            meter: None,
         }
     }
 
     /// Makes a read that waits on a producer give up with
-    /// [`InputError::Interrupted`] once `interrupt` is requested.
-    pub fn set_interrupt(&mut self, interrupt: Interrupt) {
+    /// [`InputError::Interrupted`] once `interrupt` is requested, and counts
+    /// the bytes read (as stored, before any decompression) in `meter`.
+    pub fn watch(&mut self, interrupt: Interrupt, meter: Meter) {
         self.interrupt = Some(interrupt);
+        self.meter = Some(meter);
     }
 
     /// The inputs' names, as messages give them.
@@ -122,6 +129,7 @@ impl Inputs {
                 inner: raw,
                 fd,
                 interrupt: self.interrupt.clone(),
+                meter: self.meter.clone(),
             };
             let opened = decompressed(waiting).map_err(|e| read_error(name, e))?;
             *source = Source::Open(opened);
@@ -187,6 +195,7 @@ struct Waiting {
     inner: Box<dyn Read + Send>,
     fd: Option<RawFd>,
     interrupt: Option<Interrupt>,
+    meter: Option<Meter>,
 }
 
 impl Read for Waiting {
@@ -196,7 +205,11 @@ impl Read for Waiting {
         {
             return Err(io::Error::other(StopRequested));
         }
-        self.inner.read(buf)
+        let n = self.inner.read(buf)?;
+        if let Some(meter) = &self.meter {
+            meter.add_bytes(n as u64);
+        }
+        Ok(n)
     }
 }
 

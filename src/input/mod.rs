@@ -59,8 +59,8 @@ pub trait CommandSource {
     fn set_max_bulk(&mut self, max: u64);
 
     /// Makes a read that waits on a producer give up once `interrupt` is
-    /// requested.
-    fn set_interrupt(&mut self, interrupt: crate::Interrupt);
+    /// requested, and counts the bytes read in `meter`.
+    fn watch(&mut self, interrupt: crate::Interrupt, meter: crate::Meter);
 
     /// Reads what must be read before anything is sent (a CSV header) and
     /// checks it, so a mistake stops the load before it starts.
@@ -96,7 +96,7 @@ impl CommandSource for InputReader {
         InputReader::set_max_bulk(self, max);
     }
 
-    fn set_interrupt(&mut self, interrupt: crate::Interrupt) {
-        InputReader::set_interrupt(self, interrupt);
+    fn watch(&mut self, interrupt: crate::Interrupt, meter: crate::Meter) {
+        InputReader::watch(self, interrupt, meter);
     }
 }

@@ -194,9 +194,10 @@ impl InputReader {
     }
 
     /// Makes a read that waits on a producer (a pipe, a terminal) give up
-    /// with [`InputError::Interrupted`] once `interrupt` is requested.
-    pub fn set_interrupt(&mut self, interrupt: Interrupt) {
-        self.inputs.set_interrupt(interrupt);
+    /// with [`InputError::Interrupted`] once `interrupt` is requested, and
+    /// counts the bytes read in `meter`.
+    pub fn watch(&mut self, interrupt: Interrupt, meter: crate::Meter) {
+        self.inputs.watch(interrupt, meter);
     }
 
     /// Validates arguments against the server's `proto-max-bulk-len`,

@@ -13,10 +13,16 @@ pub(crate) type Opened = (Box<dyn Read + Send>, Option<RawFd>);
 
 /// Whether `fd` is a regular file, whose reads never wait on a producer.
 fn is_regular_file(fd: RawFd) -> bool {
+    regular_file_size(fd).is_some()
+}
+
+/// The size of the regular file `fd` refers to, if it is one.
+fn regular_file_size(fd: RawFd) -> Option<u64> {
     // SAFETY: `stat` is plain data, filled in by `fstat` on success.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `st` is a valid, writable `stat`; a bad `fd` only fails.
-    unsafe { libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG }
+    let ok = unsafe { libc::fstat(fd, &mut st) == 0 };
+    (ok && (st.st_mode & libc::S_IFMT) == libc::S_IFREG).then_some(st.st_size as u64)
 }
 
 /// Where commands come from.
@@ -50,6 +56,20 @@ impl Input {
         match self {
             Input::Stdin => "-".to_string(),
             other => other.name(),
+        }
+    }
+
+    /// The input's size in bytes, as stored, when it is known: a regular
+    /// file (standard input included, when it is redirected from one) or
+    /// bytes in memory.
+    pub(crate) fn size(&self) -> Option<u64> {
+        match self {
+            Input::Stdin => regular_file_size(libc::STDIN_FILENO),
+            Input::File(path) => std::fs::metadata(path)
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len()),
+            Input::Bytes { data, .. } => Some(data.len() as u64),
         }
     }
 

@@ -11,7 +11,9 @@ use crate::conn::Limits;
 use crate::input::{CommandSource, Next, Position};
 use crate::input::{InputError, InvalidKind, Location};
 use crate::interrupt::Interrupt;
+use crate::meter::Meter;
 use crate::pipe::{CmdMeta, Stopped, Watch};
+use crate::rate::Bucket;
 use crate::report::{Events, Stop};
 use crate::sink::Sink;
 
@@ -71,6 +73,10 @@ pub(crate) struct Feeder {
     pub(crate) discarded: Option<Position>,
     /// Why the load cannot start, found while skipping to the resume point.
     pub(super) early_stop: Option<Halt>,
+    /// `--rate`: what holds the commands back.
+    bucket: Option<Bucket>,
+    /// Where the commands sent are counted for a progress display.
+    pub(super) meter: Meter,
 }
 
 impl Feeder {
@@ -95,6 +101,8 @@ impl Feeder {
             open_block: None,
             discarded: None,
             early_stop: None,
+            bucket: config.rate.map(Bucket::new),
+            meter: config.meter.clone(),
         }
     }
 
@@ -170,6 +178,14 @@ impl Feeder {
                     continue;
                 }
             };
+            if let Some(bucket) = &mut self.bucket {
+                let mut flushed = Ok(());
+                if !bucket.wait(1, &self.interrupt, || flushed = sink.flush()) {
+                    // Asked to stop while held back: the loop's top says so.
+                    continue;
+                }
+                flushed.map_err(sink_stopped)?;
+            }
             self.seq += 1;
             self.track_block(watch, cmd.pos);
             let meta = CmdMeta::input(self.seq, cmd.pos);
@@ -180,6 +196,7 @@ impl Feeder {
                 sink.push(&cmd, meta, watch)
             };
             pushed.map_err(sink_stopped)?;
+            self.meter.set_commands(self.seq);
             if self.open_block.is_none() {
                 self.done_through = self.seq;
             }

@@ -38,6 +38,8 @@ use crate::report::{Events, Summary};
 /// server that cannot be reached, logged in to, or selected.
 pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result<Summary, Error> {
     let started = Instant::now();
+    let sizes: Option<Vec<u64>> = inputs.iter().map(Input::size).collect();
+    config.meter.set_total(sizes.map_or(0, |s| s.iter().sum()));
     match &config.records {
         None => load(config, &mut InputReader::open(inputs)?, events, started),
         Some(options) => {
@@ -57,7 +59,7 @@ fn load<S: CommandSource + ?Sized>(
     events: Arc<dyn Events>,
     started: Instant,
 ) -> Result<Summary, Error> {
-    source.set_interrupt(config.interrupt.clone());
+    source.watch(config.interrupt.clone(), config.meter.clone());
     source.check()?;
     let names: Arc<[String]> = source.names().into();
     let mut target = target::Target::connect(config, &names, &events)?;

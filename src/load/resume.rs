@@ -101,6 +101,7 @@ impl Feeder {
                 }
             };
             self.seq += 1;
+            self.meter.set_commands(self.seq);
             self.track_block(watch, cmd.pos);
             match (watch, block.as_mut()) {
                 (Some(Watch::Multi), None) => block = Some(SkippedBlock::default()),

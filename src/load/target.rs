@@ -82,12 +82,7 @@ impl Target {
             server.db = db;
         }
         let addr = conn.addr().to_string();
-        let shared = Shared::new(
-            &addr,
-            Arc::clone(names),
-            Arc::clone(events),
-            config.interrupt.clone(),
-        );
+        let shared = Shared::new(&addr, Arc::clone(names), Arc::clone(events), config);
         let pipe = Pipe::start(conn, Arc::new(shared), PipeOptions::new(config, &server))
             .map_err(|e| ConnectError::io(&addr, e))?;
         Ok(Box::new(pipe))

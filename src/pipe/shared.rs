@@ -6,9 +6,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::chunk::{CmdMeta, SentCommand};
+use crate::config::Config;
 use crate::conn::Closer;
 use crate::input::Location;
 use crate::interrupt::{DRAIN_BOUND, Interrupt};
+use crate::meter::Meter;
 use crate::report::Events;
 
 /// How often a blocked thread looks up to check for a stop or a timeout.
@@ -73,6 +75,8 @@ pub(crate) struct Shared {
     reconnecting: AtomicBool,
     /// A request to stop the load.
     pub interrupt: Interrupt,
+    /// The load's running counts, which the pipe's replies add to.
+    meter: Meter,
     /// In a cluster that follows failovers: the connection is gone, and the
     /// router will take back what the pipe holds. Until it does, pushes
     /// still succeed (the pool may grow), so none is lost in between.
@@ -84,7 +88,7 @@ impl Shared {
         addr: &str,
         names: Arc<[String]>,
         events: Arc<dyn Events>,
-        interrupt: Interrupt,
+        config: &Config,
     ) -> Self {
         Shared {
             addr: addr.to_string(),
@@ -101,7 +105,8 @@ impl Shared {
             stop: Mutex::new(None),
             closer: Mutex::new(None),
             reconnecting: AtomicBool::new(false),
-            interrupt,
+            interrupt: config.interrupt.clone(),
+            meter: config.meter.clone(),
             orphaned: AtomicBool::new(false),
         }
     }
@@ -205,11 +210,13 @@ impl Shared {
     pub(crate) fn add_counts(&self, replies: u64, errors: u64) {
         self.replies.fetch_add(replies, Ordering::Relaxed);
         self.errors.fetch_add(errors, Ordering::Relaxed);
+        self.meter.add_replies(replies, errors);
     }
 
     pub(crate) fn sub_counts(&self, replies: u64, errors: u64) {
         self.replies.fetch_sub(replies, Ordering::Relaxed);
         self.errors.fetch_sub(errors, Ordering::Relaxed);
+        self.meter.sub_replies(replies, errors);
     }
 
     pub(crate) fn counts(&self) -> (u64, u64) {

@@ -368,8 +368,8 @@ impl CommandSource for RecordSource {
         self.max_bulk = max;
     }
 
-    fn set_interrupt(&mut self, interrupt: Interrupt) {
-        self.inputs.set_interrupt(interrupt);
+    fn watch(&mut self, interrupt: Interrupt, meter: crate::Meter) {
+        self.inputs.watch(interrupt, meter);
     }
 
     /// Reads up to the first record, so a CSV header that lacks a column a

@@ -165,6 +165,7 @@ impl Router {
         let commands: u64 = r.cmds.iter().map(|c| u64::from(c.meta.count)).sum();
         self.local.errors += 1;
         self.local.replies += commands;
+        self.config.meter.add_replies(commands, 1);
         self.local.acknowledged += commands;
     }
 
