@@ -37,7 +37,9 @@
 //!   redirects and failovers.
 //! - `load`: the one driver: connect, skip to the resume point, feed the
 //!   source to the sink, finish, and account.
-//! - [`report`]: the events and summary a user sees, and exit statuses.
+//! - [`report`]: the events and summary a user sees, and exit statuses;
+//!   [`Meter`], the counts a load keeps as it goes, and [`progress`], the
+//!   display the binary draws from them.
 //! - [`config`] and [`cli`]: validated settings, and the command line.
 //! - [`error`]: what stops a load from starting: bad settings, input, or
 //!   connection.
@@ -59,7 +61,10 @@ pub mod fuzzing;
 pub mod input;
 mod interrupt;
 mod load;
+mod meter;
 mod pipe;
+pub mod progress;
+mod rate;
 pub mod records;
 pub mod report;
 pub mod resp;
@@ -71,4 +76,5 @@ pub use input::Input;
 pub use input::InputError;
 pub use interrupt::{DRAIN_BOUND, Interrupt, signal_name};
 pub use load::run;
+pub use meter::Meter;
 pub use report::{Events, Stop, Summary, Terminal};

@@ -1,16 +1,17 @@
 //! The `rload` binary: parses the command line, runs the load through the
 //! library, prints the summary and maps the outcome to an exit status.
 
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 use rload::cli::{Args, Invocation, resume_command};
-use rload::dump::DumpOptions;
+use rload::dump::{DumpOptions, DumpSummary};
+use rload::progress::{Console, Work};
 use rload::report::exit;
-use rload::{Config, Input, Interrupt, Stop, Terminal};
+use rload::{Input, Interrupt, Stop, Summary};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::flag;
 
@@ -26,7 +27,12 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<i32, (anyhow::Error, i32)> {
-    let mut invocation = Args::parse()
+    let args = Args::parse();
+    if let Some(text) = args.generated() {
+        let _ = io::stdout().write_all(&text);
+        return Ok(exit::OK);
+    }
+    let mut invocation = args
         .into_invocation()
         .map_err(|e| (e.into(), exit::USAGE))?;
     invocation.config.interrupt =
@@ -35,29 +41,60 @@ fn run() -> Result<i32, (anyhow::Error, i32)> {
         eprintln!("{warning}");
     }
     if let Some(options) = &invocation.config.dump {
-        return dump(&invocation.config, options);
+        return dump(&invocation, options);
     }
     load(&invocation)
 }
 
 /// `--pipe` and `--emit`.
 fn load(invocation: &Invocation) -> Result<i32, (anyhow::Error, i32)> {
-    let interrupt = invocation.config.interrupt.clone();
-    let summary = rload::run(&invocation.config, &invocation.inputs, Arc::new(Terminal))
-        .map_err(|e| failed_to_start(&interrupt, e))?;
+    let config = &invocation.config;
+    // With --emit, standard output carries the commands.
+    let json_out = if config.emit {
+        Json::Stderr
+    } else {
+        Json::Stdout
+    };
+    let console = Arc::new(Console::start(
+        &config.meter,
+        invocation.show,
+        Work::Load,
+        !invocation.json,
+    ));
+    let result = rload::run(config, &invocation.inputs, Arc::clone(&console) as _);
+    console.finish();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            if invocation.json {
+                let signal = config.interrupt.requested();
+                let json = Summary::not_started_json(&e, signal, config.resume_from, config.emit);
+                json_out.print(&json);
+                if let Json::Stderr = json_out {
+                    // The JSON carries the message: it stays the last line.
+                    return Ok(failed_to_start(&config.interrupt, e).1);
+                }
+            }
+            return Err(failed_to_start(&config.interrupt, e));
+        }
+    };
+    let resume = summary.stop.as_ref().map(|_| {
+        let argv: Vec<String> = std::env::args().collect();
+        resume_command(&argv, "--resume-from", &summary.resume_from.to_string())
+    });
+    if invocation.json {
+        json_out.print(&summary.to_json(resume.as_deref()));
+        return Ok(summary.exit_code());
+    }
     let (mut out, mut err) = (io::stdout(), io::stderr());
     // A closed stdout must not turn a finished load into a crash.
     let _ = summary.print(&mut out, &mut err);
-    if let Some(stop) = &summary.stop {
-        let argv: Vec<String> = std::env::args().collect();
+    if let (Some(stop), Some(resume)) = (&summary.stop, resume) {
         let how = match stop {
             Stop::Input(_) => "fix the input, then resume with",
             _ => "to resume",
         };
-        eprintln!(
-            "rload: {how}: {}",
-            resume_command(&argv, "--resume-from", &summary.resume_from.to_string())
-        );
+        eprintln!("rload: {how}: {resume}");
         if invocation.inputs.contains(&Input::Stdin) {
             eprintln!("rload: (feeding it the same standard input again)");
         }
@@ -66,19 +103,66 @@ fn load(invocation: &Invocation) -> Result<i32, (anyhow::Error, i32)> {
 }
 
 /// `--dump`: the keys to standard output, the account to standard error.
-fn dump(config: &Config, options: &DumpOptions) -> Result<i32, (anyhow::Error, i32)> {
+fn dump(invocation: &Invocation, options: &DumpOptions) -> Result<i32, (anyhow::Error, i32)> {
+    let config = &invocation.config;
+    let console = Arc::new(Console::start(
+        &config.meter,
+        invocation.show,
+        Work::Dump,
+        true,
+    ));
     let stdout = io::stdout();
-    let summary = rload::dump::dump(config, options, &mut stdout.lock(), Arc::new(Terminal))
-        .map_err(|e| failed_to_start(&config.interrupt, e))?;
-    let _ = summary.print(&mut io::stderr());
-    if let Some(cursor) = &summary.resume {
+    let result = rload::dump::dump(
+        config,
+        options,
+        &mut stdout.lock(),
+        Arc::clone(&console) as _,
+    );
+    console.finish();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            if invocation.json {
+                let signal = config.interrupt.requested();
+                Json::Stderr.print(&DumpSummary::not_started_json(&e, signal));
+                // The JSON carries the message: it stays the last line.
+                return Ok(failed_to_start(&config.interrupt, e).1);
+            }
+            return Err(failed_to_start(&config.interrupt, e));
+        }
+    };
+    let resume = summary.resume.as_ref().map(|cursor| {
         let argv: Vec<String> = std::env::args().collect();
-        eprintln!(
-            "rload: to go on (appending to what was written): {}",
-            resume_command(&argv, "--cursor", cursor)
-        );
+        resume_command(&argv, "--cursor", cursor)
+    });
+    if invocation.json {
+        Json::Stderr.print(&summary.to_json(resume.as_deref()));
+        return Ok(summary.exit_code());
+    }
+    let _ = summary.print(&mut io::stderr());
+    if let Some(resume) = resume {
+        eprintln!("rload: to go on (appending to what was written): {resume}");
     }
     Ok(summary.exit_code())
+}
+
+/// Where `--json` prints the account.
+#[derive(Clone, Copy)]
+enum Json {
+    Stdout,
+    /// Standard output carries the data.
+    Stderr,
+}
+
+impl Json {
+    fn print(self, value: &serde_json::Value) {
+        let line = format!("{value}\n");
+        // A closed output must not turn a finished load into a crash.
+        let _ = match self {
+            Json::Stdout => io::stdout().write_all(line.as_bytes()),
+            Json::Stderr => io::stderr().write_all(line.as_bytes()),
+        };
+    }
 }
 
 /// The message and status of a failure before anything was sent.

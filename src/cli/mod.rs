@@ -11,6 +11,7 @@ use crate::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, redact_uri
 use crate::dump::{DumpFormat, DumpOptions};
 use crate::error::Error;
 use crate::input::Input;
+use crate::progress::Show;
 
 mod records;
 
@@ -174,6 +175,28 @@ pub struct Args {
     /// (dangerous: explicit opt-in)
     #[arg(long)]
     insecure: bool,
+    /// Send at most N commands a second (--dump: read at most N keys a
+    /// second), to spare a live server
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    rate: Option<u64>,
+    /// Show progress on standard error even when it is not a terminal (a
+    /// line a second there) [default: only on a terminal]
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Never show progress
+    #[arg(long, overrides_with = "progress")]
+    no_progress: bool,
+    /// Print the account as one JSON object instead of redis-cli's lines:
+    /// on standard output, or on standard error when standard output
+    /// carries the data (--dump, --emit)
+    #[arg(long)]
+    json: bool,
+    /// Print a completion script for SHELL and exit
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    completions: Option<clap_complete::Shell>,
+    /// Print the man page (roff) and exit
+    #[arg(long, exclusive = true)]
+    man: bool,
     /// Input files, read in order; '-' is standard input
     #[arg(value_name = "FILE")]
     files: Vec<String>,
@@ -209,9 +232,30 @@ pub struct Invocation {
     pub inputs: Vec<Input>,
     /// Warnings to print before starting, as redis-cli does.
     pub warnings: Vec<String>,
+    /// Whether to show progress.
+    pub show: Show,
+    /// Print the account as JSON (`--json`).
+    pub json: bool,
 }
 
 impl Args {
+    /// What `--completions` or `--man` asks to print, if either was given:
+    /// generated from these very flags, so they never fall behind.
+    pub fn generated(&self) -> Option<Vec<u8>> {
+        use clap::CommandFactory;
+        let mut out = Vec::new();
+        if let Some(shell) = self.completions {
+            clap_complete::generate(shell, &mut Args::command(), "rload", &mut out);
+        } else if self.man {
+            clap_mangen::Man::new(Args::command())
+                .render(&mut out)
+                .expect("writing to memory does not fail");
+        } else {
+            return None;
+        }
+        Some(out)
+    }
+
     /// `--tls-verify`, with `--insecure` as `none`; `None` if neither.
     fn tls_verify(&self) -> Result<Option<TlsVerify>, Error> {
         match (self.tls_verify, self.insecure) {
@@ -339,6 +383,7 @@ impl Args {
         config.max_errors = self.max_errors;
         config.skip_invalid = self.skip_invalid;
         config.cluster = self.cluster;
+        config.rate = self.rate;
         if self.max_errors == Some(0) {
             return Err(Error::Config("--max-errors must be at least 1".into()));
         }
@@ -383,10 +428,19 @@ impl Args {
                 &inputs,
             )?;
         }
+        let show = if self.no_progress {
+            Show::Never
+        } else if self.progress {
+            Show::Always
+        } else {
+            Show::Auto
+        };
         Ok(Invocation {
             config,
             inputs,
             warnings,
+            show,
+            json: self.json,
         })
     }
 }

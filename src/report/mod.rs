@@ -2,11 +2,14 @@
 //! its input line on stderr, and when a load stops early, an exact account of
 //! what the server acknowledged and where to resume.
 
+use std::fmt;
 use std::io::{self, Write};
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::input::{InputError, InvalidKind, Location};
+
+mod json;
 
 /// Exit statuses. 0 and 1 are redis-cli's; the others are rload's own.
 pub mod exit {
@@ -143,6 +146,28 @@ pub enum Stop {
     },
 }
 
+impl fmt::Display for Stop {
+    /// The stop in a few words, as the account gives it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stop::Input(e) => f.write_str(&crate::error::chain(e)),
+            Stop::Timeout(t) => write!(f, "no replies for {}", count(t.as_secs(), "second")),
+            Stop::ConnectionLost { addr, reason } => {
+                write!(f, "connection to {addr} lost: {reason}")
+            }
+            Stop::Protocol { addr, reason } => write!(f, "{addr}: {reason}"),
+            Stop::MaxErrors(n) => write!(
+                f,
+                "stopped reading the input after {} (--max-errors)",
+                count(*n, "error")
+            ),
+            Stop::Interrupted { signal, .. } => {
+                write!(f, "interrupted by {}", crate::signal_name(*signal))
+            }
+        }
+    }
+}
+
 /// The result of a load.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -234,7 +259,7 @@ impl Summary {
         };
         match stop {
             Stop::Input(e) => {
-                writeln!(err, "rload: {}", crate::error::chain(e))?;
+                writeln!(err, "rload: {stop}")?;
                 match e {
                     InputError::Invalid {
                         kind: InvalidKind::OpenTransaction,
@@ -248,10 +273,7 @@ impl Summary {
                 }
             }
             Stop::Timeout(_) => {}
-            Stop::ConnectionLost { addr, reason } => {
-                writeln!(err, "rload: connection to {addr} lost: {reason}")?
-            }
-            Stop::Protocol { addr, reason } => writeln!(err, "rload: {addr}: {reason}")?,
+            Stop::ConnectionLost { .. } | Stop::Protocol { .. } => writeln!(err, "rload: {stop}")?,
             Stop::Interrupted { signal, drained } => writeln!(
                 err,
                 "rload: interrupted by {}: stopped reading the input; {}",

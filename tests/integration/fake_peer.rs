@@ -10,25 +10,30 @@ use std::thread;
 use crate::support::{Run, acknowledged, rload, set_lines};
 
 /// How the fake peer misbehaves after acknowledging `ok` commands.
-struct Script {
-    ok: usize,
-    then: &'static [u8],
-    close: bool,
+pub struct Script {
+    pub ok: usize,
+    pub then: &'static [u8],
+    pub close: bool,
 }
 
 /// Runs `rload --pipe` against a fake peer following `script`, with
 /// `commands` inline SETs as input.
 fn against_fake(script: Script, commands: u64) -> Run {
+    against_fake_with(script, commands, &[])
+}
+
+/// [`against_fake`], with more flags.
+pub fn against_fake_with(script: Script, commands: u64, args: &[&str]) -> Run {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let peer = thread::spawn(move || {
         let (mut sock, _) = listener.accept().unwrap();
         serve(&mut sock, &script);
     });
-    let run = rload(
-        &["--pipe", "-p", &port.to_string(), "--pipe-timeout", "5"],
-        set_lines(0..commands),
-    );
+    let port = port.to_string();
+    let mut all = vec!["--pipe", "-p", &port, "--pipe-timeout", "5"];
+    all.extend_from_slice(args);
+    let run = rload(&all, set_lines(0..commands));
     peer.join().unwrap();
     run
 }

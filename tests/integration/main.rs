@@ -13,6 +13,7 @@ mod input_errors;
 mod pipe;
 mod records;
 mod reliability;
+mod reporting;
 mod resume;
 mod security;
 mod signals;
