@@ -16,9 +16,12 @@ With --cluster M it instead compares rload -c on an M-master cluster
 prints the throughput ratio.
 
 Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset]
-                          [--ports PORT|FIRST-LAST]
+                          [--ports PORT|FIRST-LAST] [--progress]
        benches/compare.sh [N] --cluster 2
        benches/compare.sh [N] --dump
+
+--progress adds a fourth contender: rload on the text with its progress
+display drawn on a pseudo-terminal (stderr), to show what it costs.
 
 --ports limits the servers it starts to one port or a range (a cluster of
 M masters needs 2M + 1: each node's bus port comes from the range too).
@@ -27,6 +30,7 @@ M masters needs 2M + 1: each node's bus port comes from the range too).
 import argparse
 import os
 import platform
+import pty
 import re
 import shutil
 import socket
@@ -34,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -191,18 +196,52 @@ class Server:
         self.proc.wait()
 
 
-def run_once(server, argv, stdin_path, expect, keys=None):
+class Terminal:
+    """A pseudo-terminal for a run's stderr, drained as it is drawn on, so a
+    progress display costs what it costs at a real terminal."""
+
+    def __enter__(self):
+        self.master, self.slave = pty.openpty()
+        self.drawn = bytearray()
+        self.thread = threading.Thread(target=self.drain, daemon=True)
+        self.thread.start()
+        return self
+
+    def drain(self):
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.drawn += chunk
+
+    def __exit__(self, *exc):
+        os.close(self.slave)
+        self.thread.join(timeout=5)
+        os.close(self.master)
+
+
+def run_once(server, argv, stdin_path, expect, keys=None, tty=False):
     server.cmd("FLUSHALL")
     cpu0 = server.cpu()
     # GNU time reports the run's own CPU and peak RSS. (A child forked from
     # this Python process would count Python's own pages in its peak RSS.)
     with open(stdin_path, "rb") as stdin, tempfile.NamedTemporaryFile() as usage_file:
         t0 = time.perf_counter()
-        proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", usage_file.name, *argv],
-                              stdin=stdin, capture_output=True)
+        if tty:
+            with Terminal() as term:
+                proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", usage_file.name, *argv],
+                                      stdin=stdin, stdout=subprocess.PIPE, stderr=term.slave)
+            if b" commands \xc2\xb7 " not in term.drawn:
+                raise SystemExit("no progress was drawn: %s" % argv)
+        else:
+            proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", usage_file.name, *argv],
+                                  stdin=stdin, capture_output=True)
         wall = time.perf_counter() - t0
         user, sys_, rss_kb = usage_file.read().split()[-3:]
-        stdout, stderr = proc.stdout, proc.stderr
+        stdout, stderr = proc.stdout, proc.stderr or b""
     server_cpu = server.cpu() - cpu0
     m = re.search(rb"errors: (\d+), replies: (\d+)", stdout)
     if proc.returncode != 0 or not m or int(m.group(1)) != 0 or int(m.group(2)) != expect:
@@ -354,6 +393,8 @@ def main():
                     help="compare dumping N small strings with loading them")
     ap.add_argument("--ports", metavar="PORT|FIRST-LAST",
                     help="use only these ports for the servers it starts")
+    ap.add_argument("--progress", action="store_true",
+                    help="also run rload on text with its progress display drawn on a pseudo-terminal")
     opts = ap.parse_args()
     if opts.ports:
         global PORTS
@@ -386,12 +427,16 @@ def main():
                     ("rload resp", [RLOAD, "--pipe", "-p", str(server.port)], raw),
                     ("redis-cli resp", ["redis-cli", "-p", str(server.port), "--pipe"], raw),
                 ]
+                if opts.progress:
+                    contenders.append(("rload progress", contenders[0][1], text))
                 results = {c[0]: [] for c in contenders}
+                k = len(contenders)
                 for r in range(opts.rounds):
                     # Rotate the order each round, so no contender always
                     # runs right after the same one.
-                    for label, argv, path in contenders[r % 3:] + contenders[:r % 3]:
-                        results[label].append(run_once(server, argv, path, count, keys))
+                    for label, argv, path in contenders[r % k:] + contenders[:r % k]:
+                        tty = label == "rload progress"
+                        results[label].append(run_once(server, argv, path, count, keys, tty))
                 report(name, count, os.path.getsize(text), results)
                 os.remove(text)
                 os.remove(raw)
@@ -407,7 +452,7 @@ def report(name, count, text_bytes, results):
     print("  %-15s %9s %9s %9s %11s" % ("", "wall s", "cpu s", "rss MiB", "server cpu s"))
     for label, m in med.items():
         print("  %-15s %9.3f %9.3f %9.1f %11.3f" % (label, m["wall"], m["cpu"], m["rss"], m["server"]))
-    for label in ("rload text", "rload resp"):
+    for label in [l for l in ("rload text", "rload resp", "rload progress") if l in med]:
         m = med[label]
         print("  %-15s wall %.2f  cpu %.2f  rss %.2f  server %.2f   (ratio to redis-cli)" % (
             label, m["wall"] / cli["wall"], m["cpu"] / cli["cpu"], m["rss"] / cli["rss"], m["server"] / cli["server"]))
