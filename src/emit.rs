@@ -80,6 +80,17 @@ impl Sink for Emit {
         self.write(&bytes, meta)
     }
 
+    fn push_span(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        covered: &[CmdMeta],
+    ) -> Result<(), Stopped> {
+        self.write(bytes, meta)?;
+        self.last = covered.last().copied().or(self.last);
+        Ok(())
+    }
+
     /// Written out, so what reads the output discards it too.
     fn abandon_transaction(&mut self, multi: CmdMeta) -> Result<(), Stopped> {
         let mut discard = Vec::new();

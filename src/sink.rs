@@ -26,6 +26,15 @@ pub(crate) trait Sink {
         meta: CmdMeta,
         watch: Option<Watch>,
     ) -> Result<(), Stopped>;
+    /// Sends a command rload made, encoded, that stands for the input
+    /// commands `covered` (ascending; `meta` is the first of them, its
+    /// count theirs), or, with `covered` empty, for `meta` alone.
+    fn push_span(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        covered: &[CmdMeta],
+    ) -> Result<(), Stopped>;
     /// Ends a transaction the input left open; nothing more of it is sent.
     /// `multi` is its `MULTI`.
     fn abandon_transaction(&mut self, multi: CmdMeta) -> Result<(), Stopped>;
@@ -86,6 +95,15 @@ impl Sink for Pipe {
         watch: Option<Watch>,
     ) -> Result<(), Stopped> {
         Pipe::push_owned(self, bytes, meta, watch)
+    }
+
+    fn push_span(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        covered: &[CmdMeta],
+    ) -> Result<(), Stopped> {
+        Pipe::push_span(self, bytes, meta, covered)
     }
 
     /// The server would drop it with the connection anyway; `DISCARD` drops

@@ -179,11 +179,27 @@ impl Chunk {
 
     /// Appends a command sent before, span and all.
     pub(crate) fn push_sent(&mut self, sent: &SentCommand) {
-        if !sent.covered.is_empty() {
+        self.push_covering(&sent.bytes, sent.meta, sent.watch, &sent.covered);
+    }
+
+    /// Appends an encoded command that stands for the input commands
+    /// `covered` (none: for `meta` alone, or for none if it is rload's own).
+    pub(crate) fn push_span(&mut self, bytes: &[u8], meta: CmdMeta, covered: &[CmdMeta]) {
+        self.push_covering(bytes, meta, None, covered);
+    }
+
+    fn push_covering(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        watch: Option<Watch>,
+        covered: &[CmdMeta],
+    ) {
+        if !covered.is_empty() {
             self.covered
-                .push((self.cmds.len() as u32, sent.covered.clone()));
+                .push((self.cmds.len() as u32, covered.to_vec()));
         }
-        self.push_encoded(&sent.bytes, sent.meta, sent.watch);
+        self.push_encoded(bytes, meta, watch);
     }
 
     /// Makes `bytes`, one encoded command, the whole of this empty chunk.
@@ -225,6 +241,12 @@ impl Chunk {
             watch: self.watch_at(i),
             covered: self.covered(i).to_vec(),
         }
+    }
+
+    /// The last input command command `i` stands for: itself, or the last
+    /// of a span's.
+    pub(crate) fn last_input(&self, i: usize) -> CmdMeta {
+        self.covered(i).last().copied().unwrap_or(self.cmds[i])
     }
 
     /// The input commands span `i` stands for; empty for any other.

@@ -157,6 +157,19 @@ impl Pipe {
         self.flush_if_full()
     }
 
+    /// Appends an encoded command that stands for the input commands
+    /// `covered` (none: for `meta` alone).
+    pub(crate) fn push_span(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        covered: &[CmdMeta],
+    ) -> Result<(), Stopped> {
+        self.chunk()?.push_span(bytes, meta, covered);
+        self.pushed += 1;
+        self.flush_if_full()
+    }
+
     /// Appends a command sent before (elsewhere), span and all.
     pub(crate) fn push_sent(&mut self, sent: &SentCommand) -> Result<(), Stopped> {
         self.chunk()?.push_sent(sent);

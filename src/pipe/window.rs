@@ -187,7 +187,7 @@ impl Window {
             _ => {}
         }
         if self.multi.is_none() {
-            self.commit_through(Some(meta));
+            self.commit_through(Some(chunk.last_input(last)));
         }
         acked
     }
@@ -195,8 +195,8 @@ impl Window {
     /// Commits what was answered before command `last` of `chunk`, which
     /// itself is not (yet) done.
     fn commit_before(&mut self, chunk: &Chunk, last: usize) {
-        let before = chunk.cmds[..last].iter().rev().find(|m| !m.is_own());
-        self.commit_through(before.copied());
+        let before = (0..last).rev().find(|&i| !chunk.cmds[i].is_own());
+        self.commit_through(before.map(|i| chunk.last_input(i)));
     }
 
     fn end_block(&mut self) {

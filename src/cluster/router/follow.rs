@@ -157,15 +157,25 @@ impl Router {
     }
 
     /// Gives up on a redirected command (or transaction): its last reply,
-    /// `why`, is the error it counts as, and it is done.
+    /// `why`, is the error it counts as (on every input line a merged
+    /// command stands for), and it is done.
     fn give_up(&mut self, r: &Redirect, why: &str) {
         let first = r.cmds[0].meta;
         self.attempts.forget(first.seq);
-        self.report_error(first, why);
+        match r.cmds[0].covered.as_slice() {
+            [] => self.report_error(first, why),
+            covered => covered.iter().for_each(|m| self.report_error(*m, why)),
+        }
         let commands: u64 = r.cmds.iter().map(|c| u64::from(c.meta.count)).sum();
-        self.local.errors += 1;
+        // A command's error counts for each input command it stands for; a
+        // transaction's, once (redis-cli counts EXEC's one error reply).
+        let errors = match r.cmds.as_slice() {
+            [one] => u64::from(one.meta.count),
+            _ => 1,
+        };
+        self.local.errors += errors;
         self.local.replies += commands;
-        self.config.meter.add_replies(commands, 1);
+        self.config.meter.add_replies(commands, errors);
         self.local.acknowledged += commands;
     }
 

@@ -49,6 +49,24 @@ impl Sink for Router {
         self.route_and_send(&args, Payload::Sent(&sent), None)
     }
 
+    fn push_span(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        covered: &[CmdMeta],
+    ) -> Result<(), Stopped> {
+        self.serve_inbox()?;
+        let mut buf = ArgBuf::default();
+        let args = frame_args(bytes, &mut buf).expect("rload encoded it");
+        let sent = SentCommand {
+            bytes: bytes.to_vec(),
+            meta,
+            watch: None,
+            covered: covered.to_vec(),
+        };
+        self.route_and_send(&args, Payload::Sent(&sent), None)
+    }
+
     /// A transaction is only sent once complete: an unfinished one is
     /// simply never sent.
     fn abandon_transaction(&mut self, _multi: CmdMeta) -> Result<(), Stopped> {
