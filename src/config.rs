@@ -277,6 +277,9 @@ pub struct Config {
     pub rate: Option<u64>,
     /// Counts the load as it goes, for a progress display.
     pub meter: crate::Meter,
+    /// Merge commands into variadic ones (`--coalesce`): `RPUSH`, `SADD`,
+    /// `HSET`... on one key into one command, plain `SET`s into `MSET`.
+    pub coalesce: bool,
 }
 
 impl Default for Config {
@@ -295,6 +298,7 @@ impl Default for Config {
             dump: None,
             rate: None,
             meter: crate::Meter::new(),
+            coalesce: false,
         }
     }
 }

@@ -47,6 +47,7 @@
 
 pub mod cli;
 pub mod cluster;
+mod coalesce;
 mod command;
 pub mod config;
 mod conn;

@@ -175,6 +175,11 @@ pub struct Args {
     /// (dangerous: explicit opt-in)
     #[arg(long)]
     insecure: bool,
+    /// Merge commands into variadic ones so the server does less work:
+    /// RPUSH, LPUSH, SADD, SREM, HSET, HMSET, HDEL, ZADD, ZREM and PFADD on
+    /// one key, plain SETs into MSET (see the README for what differs)
+    #[arg(long, conflicts_with = "dump")]
+    coalesce: bool,
     /// Send at most N commands a second (--dump: read at most N keys a
     /// second), to spare a live server
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -384,6 +389,7 @@ impl Args {
         config.skip_invalid = self.skip_invalid;
         config.cluster = self.cluster;
         config.rate = self.rate;
+        config.coalesce = self.coalesce;
         if self.max_errors == Some(0) {
             return Err(Error::Config("--max-errors must be at least 1".into()));
         }

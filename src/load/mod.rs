@@ -19,6 +19,7 @@ use std::time::Instant;
 
 pub(crate) use feeder::{Fed, Feeder};
 
+use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::error::Error;
 use crate::input::{CommandSource, Input, InputReader};
@@ -68,6 +69,9 @@ fn load<S: CommandSource + ?Sized>(
     let mut feeder = Feeder::new(config, Arc::clone(&names), Arc::clone(&events), limits);
     let db = feeder.skip_to_resume_point(source, target.probe())?;
     let mut sink = target.start(config, &names, &events, db)?;
+    if config.coalesce {
+        sink = Box::new(Coalescer::new(sink, config.cluster));
+    }
     let fed = feeder.run(source, &mut *sink);
     let finished = sink.finish(!fed.sink_stopped, fed.all_read);
     let summary = account::summarize(finished, fed, &feeder, started.elapsed());

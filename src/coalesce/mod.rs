@@ -1,0 +1,384 @@
+//! `--coalesce`: commands merged into variadic ones, so the server does less
+//! work. A sink in front of the load's sink (a pipe, a cluster's router, or
+//! `--emit`), which it sends the merged commands on to.
+//!
+//! The server's cost of a bulk load is mostly per command, so merging
+//! `RPUSH l a`, `RPUSH l b`, `RPUSH l c` into `RPUSH l a b c`, per-field
+//! `HSET`s into one per key, and plain `SET`s into `MSET`, cuts it several
+//! times over. The merge is only one of form: the server is left with the
+//! same data, the account is per input command as before, and every reply
+//! to a merged command counts (and, an error, is reported) for each input
+//! command it stands for.
+//!
+//! Commands are gathered into a *batch*: a bounded run of consecutive
+//! mergeable input commands, each joining a *group* (one merged command) of
+//! its kind and key. Any other command, a transaction, a flush, or a full
+//! batch sends the batch on, its groups in the order they were opened, so:
+//!
+//! - commands on one key keep their order: a command joins the group its
+//!   key was last written by, or a new one; a key written by a later group
+//!   never joins an earlier one;
+//! - commands on different keys are independent (each mergeable command
+//!   touches one key), so their relative order within a batch is free;
+//! - `RPUSH` and `LPUSH`, which add an element each time they run, merge
+//!   only runs of consecutive input commands. Each merged command then
+//!   stands for a contiguous run, and the resume point (the command before
+//!   the oldest one not acknowledged) stays exact. The others merge across
+//!   the batch: resuming may send some of them again, which changes
+//!   nothing, since each item's last write wins (see [`Kind::idempotent`]).
+//!
+//! In a cluster, `MSET` merges only keys of one slot.
+
+mod shape;
+
+use std::hash::{BuildHasher, Hasher};
+
+use rustc_hash::{FxBuildHasher, FxHashMap};
+
+use crate::cluster::key_slot;
+use crate::input::Command;
+use crate::pipe::{CmdMeta, Stopped, Watch};
+use crate::sink::{Finished, Sink};
+
+pub(crate) use shape::Kind;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use shape::is_score;
+use shape::mergeable;
+
+/// A merged command stands for at most this many input commands...
+const GROUP_COMMANDS: usize = 1024;
+/// ...and holds at most about this many bytes of items.
+const GROUP_BYTES: usize = 256 * 1024;
+/// A batch is sent on once it holds this many input commands...
+const BATCH_COMMANDS: usize = 8192;
+/// ...or this many bytes: what `--coalesce` holds back, at most.
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// Merges the commands it is sent, and sends them on to `inner`.
+pub(crate) struct Coalescer {
+    inner: Box<dyn Sink>,
+    /// Cluster mode: `MSET` keys must share a slot.
+    cluster: bool,
+    batch: Batch,
+    /// Inside a transaction of the input: commands pass as they are.
+    in_block: bool,
+    /// Scratch for encoding one merged command.
+    out: Vec<u8>,
+}
+
+/// One merged command in the making.
+#[derive(Debug)]
+struct Group {
+    kind: Kind,
+    /// Its key; empty for `MSET`, whose keys are among its items.
+    key: Vec<u8>,
+    /// The items, each encoded as a RESP bulk string.
+    items: Vec<u8>,
+    nitems: usize,
+    /// The input commands it stands for, in input order.
+    covered: Vec<CmdMeta>,
+}
+
+impl Group {
+    fn has_room(&self) -> bool {
+        self.covered.len() < GROUP_COMMANDS && self.items.len() < GROUP_BYTES
+    }
+}
+
+/// The commands gathered so far: groups in the order they were opened.
+///
+/// Keys are tracked by a 64-bit hash, not by their bytes, which saves an
+/// allocation per key. Two keys that share a hash only merge less: `last`
+/// keeps the latest group of either, which is never earlier than the
+/// latest group of each, and a group is joined only by its own key.
+#[derive(Debug, Default)]
+struct Batch {
+    groups: Vec<Group>,
+    /// Groups already sent on (the batch is sent from the front).
+    sent: usize,
+    /// The latest group that wrote each key (by the key's hash).
+    last: FxHashMap<u64, usize>,
+    /// The open `MSET` group of each slot (slot 0 outside a cluster).
+    mset: FxHashMap<u16, usize>,
+    /// The group the previous input command joined: the only one an `RPUSH`
+    /// or `LPUSH` may join.
+    previous: Option<usize>,
+    commands: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    /// The oldest input command held and not yet sent on.
+    fn first_held(&self) -> Option<u64> {
+        self.groups[self.sent..]
+            .iter()
+            .filter_map(|g| g.covered.first())
+            .map(|m| m.seq)
+            .min()
+    }
+
+    fn clear(&mut self) {
+        self.groups.clear();
+        self.sent = 0;
+        self.last.clear();
+        self.mset.clear();
+        self.previous = None;
+        self.commands = 0;
+        self.bytes = 0;
+    }
+
+    /// The group a command of `kind` on `key` (whose hash is `h`) joins,
+    /// if one may take it.
+    fn joinable(&self, kind: Kind, key: &[u8], h: u64, slot: u16) -> Option<usize> {
+        let last = self.last.get(&h).copied();
+        let g = if kind == Kind::Set {
+            let g = *self.mset.get(&slot)?;
+            // Not if a later group wrote the key since.
+            if last.is_some_and(|l| l > g) {
+                return None;
+            }
+            g
+        } else {
+            let g = last?;
+            let group = &self.groups[g];
+            if group.kind != kind
+                || group.key != key
+                || (!kind.idempotent() && self.previous != Some(g))
+            {
+                return None;
+            }
+            g
+        };
+        self.groups[g].has_room().then_some(g)
+    }
+
+    /// Adds a command of `kind` on `key` with `items`.
+    fn add<'a>(
+        &mut self,
+        kind: Kind,
+        key: &[u8],
+        items: impl Iterator<Item = &'a [u8]>,
+        slot: u16,
+        meta: CmdMeta,
+    ) {
+        let h = {
+            let mut hasher = FxBuildHasher.build_hasher();
+            hasher.write(key);
+            hasher.finish()
+        };
+        let g = match self.joinable(kind, key, h, slot) {
+            Some(g) => g,
+            None => {
+                self.groups.push(Group {
+                    kind,
+                    key: if kind == Kind::Set {
+                        Vec::new()
+                    } else {
+                        key.to_vec()
+                    },
+                    items: Vec::new(),
+                    nitems: 0,
+                    covered: Vec::new(),
+                });
+                let g = self.groups.len() - 1;
+                if kind == Kind::Set {
+                    self.mset.insert(slot, g);
+                }
+                g
+            }
+        };
+        let group = &mut self.groups[g];
+        let before = group.items.len();
+        if kind == Kind::Set {
+            bulk(&mut group.items, key);
+            group.nitems += 1;
+        }
+        for item in items {
+            bulk(&mut group.items, item);
+            group.nitems += 1;
+        }
+        group.covered.push(meta);
+        self.bytes += group.items.len() - before;
+        self.commands += 1;
+        self.previous = Some(g);
+        if kind == Kind::Set {
+            // A key only SETs wrote needs no entry: a command of another
+            // kind on it finds none and opens a group after every MSET, and
+            // a SET joins the open MSET group. Tracked once another kind
+            // wrote the key, so a later SET does not join an earlier MSET.
+            if let Some(last) = self.last.get_mut(&h) {
+                *last = (*last).max(g);
+            }
+        } else {
+            let last = self.last.entry(h).or_insert(g);
+            *last = (*last).max(g);
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.commands >= BATCH_COMMANDS || self.bytes >= BATCH_BYTES
+    }
+}
+
+/// Appends `item` as a RESP bulk string.
+fn bulk(out: &mut Vec<u8>, item: &[u8]) {
+    out.push(b'$');
+    out.extend_from_slice(itoa::Buffer::new().format(item.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(item);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn header(out: &mut Vec<u8>, count: usize) {
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+impl Coalescer {
+    pub(crate) fn new(inner: Box<dyn Sink>, cluster: bool) -> Self {
+        Coalescer {
+            inner,
+            cluster,
+            batch: Batch::default(),
+            in_block: false,
+            out: Vec::new(),
+        }
+    }
+
+    /// Sends the batch on, group by group, in the order they were opened.
+    fn send_batch(&mut self) -> Result<(), Stopped> {
+        while let Some(group) = self.batch.groups.get(self.batch.sent) {
+            let out = &mut self.out;
+            out.clear();
+            let n = group.covered.len();
+            match group.kind {
+                Kind::Set if n == 1 => {
+                    header(out, 3);
+                    bulk(out, b"SET");
+                }
+                Kind::Set => {
+                    header(out, 1 + group.nitems);
+                    bulk(out, b"MSET");
+                }
+                kind => {
+                    header(out, 2 + group.nitems);
+                    bulk(out, kind.name());
+                    bulk(out, &group.key);
+                }
+            }
+            out.extend_from_slice(&group.items);
+            let meta = CmdMeta {
+                count: u32::try_from(n).expect("a group is bounded"),
+                ..group.covered[0]
+            };
+            let covered: &[CmdMeta] = if n == 1 { &[] } else { &group.covered };
+            self.inner.push_span(out, meta, covered)?;
+            self.batch.sent += 1;
+        }
+        self.batch.clear();
+        Ok(())
+    }
+
+    /// Sends the batch on, then `cmd` as it is, keeping track of the
+    /// input's transactions.
+    fn pass(
+        &mut self,
+        cmd: &Command<'_>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        self.send_batch()?;
+        self.track(watch);
+        self.inner.push(cmd, meta, watch)
+    }
+
+    fn track(&mut self, watch: Option<Watch>) {
+        match watch {
+            Some(Watch::Multi) => self.in_block = true,
+            Some(w) if w.ends_block() => self.in_block = false,
+            _ => {}
+        }
+    }
+}
+
+impl Sink for Coalescer {
+    fn push(
+        &mut self,
+        cmd: &Command<'_>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        if self.in_block || watch.is_some() {
+            return self.pass(cmd, meta, watch);
+        }
+        let Some(kind) = mergeable(cmd.args.iter()) else {
+            return self.pass(cmd, meta, watch);
+        };
+        let key = cmd.args.get(1).expect("a mergeable command has a key");
+        let items = (2..cmd.args.len())
+            .map(|i| cmd.args.len_of(i))
+            .sum::<usize>();
+        if items + key.len() >= GROUP_BYTES {
+            // Too large to merge: as it is, in its place.
+            return self.pass(cmd, meta, watch);
+        }
+        let slot = if self.cluster && kind == Kind::Set {
+            key_slot(key)
+        } else {
+            0
+        };
+        self.batch
+            .add(kind, key, cmd.args.iter().skip(2), slot, meta);
+        if self.batch.is_full() {
+            self.send_batch()?;
+        }
+        Ok(())
+    }
+
+    fn push_owned(
+        &mut self,
+        bytes: Vec<u8>,
+        meta: CmdMeta,
+        watch: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        self.send_batch()?;
+        self.track(watch);
+        self.inner.push_owned(bytes, meta, watch)
+    }
+
+    fn push_span(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        covered: &[CmdMeta],
+    ) -> Result<(), Stopped> {
+        self.send_batch()?;
+        self.inner.push_span(bytes, meta, covered)
+    }
+
+    fn abandon_transaction(&mut self, multi: CmdMeta) -> Result<(), Stopped> {
+        self.send_batch()?;
+        self.in_block = false;
+        self.inner.abandon_transaction(multi)
+    }
+
+    /// The input waits, or the load ends: what is gathered goes now.
+    fn flush(&mut self) -> Result<(), Stopped> {
+        self.send_batch()?;
+        self.inner.flush()
+    }
+
+    fn errors(&self) -> u64 {
+        self.inner.errors()
+    }
+
+    /// What could not be sent on is pending: the resume point is before it.
+    fn finish(mut self: Box<Self>, go_on: bool, announce: bool) -> Finished {
+        let sent = go_on && self.send_batch().is_ok();
+        let held = self.batch.first_held();
+        let mut finished = self.inner.finish(sent, announce);
+        finished.local.pending = finished.local.pending.into_iter().chain(held).min();
+        finished
+    }
+}
