@@ -4,6 +4,9 @@
 
 use std::io::{self, Read};
 
+mod coalesce;
+pub use coalesce::coalesce;
+
 use crate::input::inline::split_inline;
 use crate::input::plain::PlainLines;
 use crate::input::testing::{Pieces, quote};
@@ -227,6 +230,16 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(2);
         for _ in 0..5_000 {
             super::input_stream(&noise(&mut rng, b"*$0123\r\n SETab\"'\\-"));
+        }
+    }
+
+    #[test]
+    fn coalescing_changes_neither_the_data_nor_the_errors() {
+        let mut rng = StdRng::seed_from_u64(4);
+        for _ in 0..20_000 {
+            let len = rng.random_range(0..400);
+            let data: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
+            super::coalesce(&data);
         }
     }
 

@@ -1,0 +1,342 @@
+//! The `--coalesce` property: whatever the input, running the merged
+//! commands leaves the same data, and the same count of errors, as running
+//! the input one command at a time; every input command is accounted for
+//! exactly once; and an `RPUSH` or `LPUSH` merge stands for a contiguous run.
+//!
+//! Both sides run on a small model of the server's data types, with the
+//! server's rules that matter to merging: a command on a key of another
+//! type fails and changes nothing, an emptied collection is deleted, `SET`
+//! replaces any type, and the last write of an item wins.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::rc::Rc;
+
+use crate::coalesce::Coalescer;
+use crate::command::classify;
+use crate::input::{ArgBuf, Command, InputReader, frame_args};
+use crate::pipe::{CmdMeta, Stopped, Watch};
+use crate::sink::{Finished, LocalAccount, Sink};
+
+/// A value in the model.
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Str(Vec<u8>),
+    List(VecDeque<Vec<u8>>),
+    Set(BTreeSet<Vec<u8>>),
+    Hash(BTreeMap<Vec<u8>, Vec<u8>>),
+    Zset(BTreeMap<Vec<u8>, String>),
+    Hll(BTreeSet<Vec<u8>>),
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct Model {
+    keys: HashMap<Vec<u8>, Value>,
+}
+
+/// Runs one command; false if it is an error reply.
+impl Model {
+    fn run(&mut self, args: &[Vec<u8>]) -> bool {
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+        let key = args.get(1).cloned().unwrap_or_default();
+        let items = args.get(2..).unwrap_or_default();
+        match name.as_str() {
+            "SET" => {
+                self.keys.insert(key, Value::Str(items[0].clone()));
+                true
+            }
+            "MSET" => {
+                for pair in args[1..].chunks(2) {
+                    self.keys
+                        .insert(pair[0].clone(), Value::Str(pair[1].clone()));
+                }
+                true
+            }
+            "GET" => {
+                !matches!(self.keys.get(&key), Some(v) if !matches!(v, Value::Str(_) | Value::Hll(_)))
+            }
+            "DEL" => {
+                self.keys.remove(&key);
+                true
+            }
+            "INCR" => match self.keys.get_mut(&key) {
+                None => {
+                    self.keys.insert(key, Value::Str(b"1".to_vec()));
+                    true
+                }
+                Some(Value::Str(s)) => {
+                    s.push(b'1');
+                    true
+                }
+                Some(_) => false,
+            },
+            "MULTI" | "EXEC" => true,
+            _ => self.collection(&name, key, items),
+        }
+    }
+
+    fn collection(&mut self, name: &str, key: Vec<u8>, items: &[Vec<u8>]) -> bool {
+        let fresh = || match name {
+            "RPUSH" | "LPUSH" => Some(Value::List(VecDeque::new())),
+            "SADD" => Some(Value::Set(BTreeSet::new())),
+            "HSET" | "HMSET" => Some(Value::Hash(BTreeMap::new())),
+            "ZADD" => Some(Value::Zset(BTreeMap::new())),
+            "PFADD" => Some(Value::Hll(BTreeSet::new())),
+            _ => None,
+        };
+        if name == "ZADD" && items.chunks(2).any(|p| !crate::coalesce::is_score(&p[0])) {
+            return false;
+        }
+        let value = match self.keys.get_mut(&key) {
+            Some(v) => v,
+            None => match fresh() {
+                Some(v) => self.keys.entry(key.clone()).or_insert(v),
+                // Removing from a missing key: nothing to do.
+                None => return true,
+            },
+        };
+        let ok = match (name, value) {
+            ("RPUSH", Value::List(l)) => {
+                l.extend(items.iter().cloned());
+                true
+            }
+            ("LPUSH", Value::List(l)) => {
+                items.iter().for_each(|i| l.push_front(i.clone()));
+                true
+            }
+            ("SADD", Value::Set(s)) | ("PFADD", Value::Hll(s)) => {
+                s.extend(items.iter().cloned());
+                true
+            }
+            ("SREM", Value::Set(s)) => {
+                for i in items {
+                    s.remove(i);
+                }
+                true
+            }
+            ("HSET" | "HMSET", Value::Hash(h)) => {
+                for p in items.chunks(2) {
+                    h.insert(p[0].clone(), p[1].clone());
+                }
+                true
+            }
+            ("HDEL", Value::Hash(h)) => {
+                items.iter().for_each(|i| drop(h.remove(i)));
+                true
+            }
+            ("ZADD", Value::Zset(z)) => {
+                for p in items.chunks(2) {
+                    let score = String::from_utf8_lossy(&p[0]).parse::<f64>().unwrap();
+                    z.insert(p[1].clone(), format!("{score}"));
+                }
+                true
+            }
+            ("ZREM", Value::Zset(z)) => {
+                items.iter().for_each(|i| drop(z.remove(i)));
+                true
+            }
+            _ => false,
+        };
+        let empty = match &self.keys[&key] {
+            Value::List(l) => l.is_empty(),
+            Value::Set(s) | Value::Hll(s) => s.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Zset(z) => z.is_empty(),
+            Value::Str(_) => false,
+        };
+        if empty {
+            self.keys.remove(&key);
+        }
+        ok
+    }
+}
+
+/// What the coalescer sent on: each command's arguments, and the input
+/// commands it stands for.
+type Sent = Rc<RefCell<Vec<(Vec<Vec<u8>>, CmdMeta, Vec<CmdMeta>)>>>;
+
+#[derive(Default)]
+struct Recorder {
+    sent: Sent,
+}
+
+fn owned(args: &crate::input::Args<'_>) -> Vec<Vec<u8>> {
+    args.iter().map(<[u8]>::to_vec).collect()
+}
+
+impl Sink for Recorder {
+    fn push(&mut self, cmd: &Command<'_>, meta: CmdMeta, _: Option<Watch>) -> Result<(), Stopped> {
+        self.sent
+            .borrow_mut()
+            .push((owned(&cmd.args), meta, Vec::new()));
+        Ok(())
+    }
+
+    fn push_owned(
+        &mut self,
+        bytes: Vec<u8>,
+        meta: CmdMeta,
+        _: Option<Watch>,
+    ) -> Result<(), Stopped> {
+        self.push_span(&bytes, meta, &[])
+    }
+
+    fn push_span(
+        &mut self,
+        bytes: &[u8],
+        meta: CmdMeta,
+        covered: &[CmdMeta],
+    ) -> Result<(), Stopped> {
+        let mut buf = ArgBuf::default();
+        let args = frame_args(bytes, &mut buf).expect("the coalescer encodes valid RESP");
+        self.sent
+            .borrow_mut()
+            .push((owned(&args), meta, covered.to_vec()));
+        Ok(())
+    }
+
+    fn abandon_transaction(&mut self, _: CmdMeta) -> Result<(), Stopped> {
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        Ok(())
+    }
+
+    fn errors(&self) -> u64 {
+        0
+    }
+
+    fn finish(self: Box<Self>, _: bool, _: bool) -> Finished {
+        Finished {
+            pipes: Vec::new(),
+            closed: true,
+            local: LocalAccount::default(),
+        }
+    }
+}
+
+/// Keys, two of them sharing a slot by their hash tag.
+const KEYS: [&str; 4] = ["k0", "k1", "{t}a", "{t}b"];
+const ITEMS: [&str; 4] = ["a", "b", "c", "d"];
+const SCORES: [&str; 4] = ["1", "2.5", "-3", "x"];
+
+/// The input the fuzz bytes stand for: three bytes a command.
+fn input_of(data: &[u8]) -> String {
+    let mut text = String::new();
+    let mut open = false;
+    for c in data.chunks(3) {
+        let [op, k, i] = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let key = KEYS[usize::from(k) % KEYS.len()];
+        let item = ITEMS[usize::from(i) % ITEMS.len()];
+        let other = ITEMS[usize::from(i / 4) % ITEMS.len()];
+        let score = SCORES[usize::from(i / 16) % SCORES.len()];
+        let line = match op % 20 {
+            0..=2 => format!("SET {key} {item}"),
+            3 | 4 => format!("RPUSH {key} {item}"),
+            5 => format!("LPUSH {key} {item} {other}"),
+            6 | 7 => format!("SADD {key} {item}"),
+            8 => format!("SREM {key} {item}"),
+            9 | 10 => format!("HSET {key} {item} {other}"),
+            11 => format!("HDEL {key} {item}"),
+            12 => format!("ZADD {key} {score} {item}"),
+            13 => format!("ZREM {key} {item}"),
+            14 => format!("PFADD {key} {item}"),
+            15 => format!("GET {key}"),
+            16 => format!("INCR {key}"),
+            17 => format!("DEL {key}"),
+            18 if !open => {
+                open = true;
+                "MULTI".to_string()
+            }
+            18 => {
+                open = false;
+                "EXEC".to_string()
+            }
+            _ => format!("HMSET {key} {item} {other} {other} {item}"),
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    if open {
+        text.push_str("EXEC\n");
+    }
+    text
+}
+
+/// The property; the first byte picks cluster mode and where flushes fall.
+pub fn coalesce(data: &[u8]) {
+    let Some((&mode, ops)) = data.split_first() else {
+        return;
+    };
+    let text = input_of(ops);
+    let mut reader = InputReader::from_readers(
+        vec!["fuzz".into()],
+        vec![Box::new(std::io::Cursor::new(text.into_bytes()))],
+    );
+    let mut direct = Model::default();
+    let mut direct_errors = 0u64;
+    let sent = Sent::default();
+    let recorder = Recorder {
+        sent: Rc::clone(&sent),
+    };
+    let mut coalescer = Coalescer::new(Box::new(recorder), mode & 1 == 1);
+    let mut seq = 0u64;
+    while let Some(cmd) = reader.next_command().expect("the input is valid") {
+        seq += 1;
+        direct_errors += u64::from(!direct.run(&owned(&cmd.args)));
+        let watch = classify(&cmd.args, 16).expect("no refused command");
+        let meta = CmdMeta::input(seq, cmd.pos);
+        coalescer
+            .push(&cmd, meta, watch)
+            .expect("the recorder never stops");
+        if mode > 1 && seq.is_multiple_of(u64::from(mode)) {
+            coalescer.flush().expect("the recorder never stops");
+        }
+    }
+    coalescer.flush().expect("the recorder never stops");
+    drop(coalescer);
+
+    let mut merged = Model::default();
+    let mut merged_errors = 0u64;
+    let mut seen = vec![0u32; seq as usize + 1];
+    for (args, meta, covered) in sent.borrow().iter() {
+        if !merged.run(args) {
+            merged_errors += u64::from(meta.count);
+        }
+        if covered.is_empty() {
+            assert_eq!(meta.count, 1, "{args:?}");
+            seen[meta.seq as usize] += 1;
+            continue;
+        }
+        assert_eq!(meta.count as usize, covered.len());
+        assert_eq!(meta.seq, covered[0].seq);
+        assert!(
+            covered.windows(2).all(|w| w[0].seq < w[1].seq),
+            "{covered:?}"
+        );
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+        if name == "RPUSH" || name == "LPUSH" {
+            assert!(
+                covered.windows(2).all(|w| w[0].seq + 1 == w[1].seq),
+                "{name} merged a run that is not contiguous: {covered:?}"
+            );
+        }
+        if name == "MSET" && mode & 1 == 1 {
+            let slots: BTreeSet<u16> = args[1..]
+                .chunks(2)
+                .map(|p| crate::cluster::key_slot(&p[0]))
+                .collect();
+            assert_eq!(slots.len(), 1, "an MSET across slots: {args:?}");
+        }
+        for m in covered {
+            seen[m.seq as usize] += 1;
+        }
+    }
+    assert!(
+        seen[1..].iter().all(|&n| n == 1),
+        "every input command is sent exactly once"
+    );
+    assert_eq!(merged, direct, "merging changed the data");
+    assert_eq!(merged_errors, direct_errors, "merging changed the errors");
+}
