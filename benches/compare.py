@@ -15,10 +15,14 @@ With --cluster M it instead compares rload -c on an M-master cluster
 (built on this machine) with rload on one node, same data, same run, and
 prints the throughput ratio.
 
-Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset]
-                          [--ports PORT|FIRST-LAST] [--progress]
+Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset,rpush,hsetf,csv]
+                          [--ports PORT|FIRST-LAST] [--progress] [--coalesce]
        benches/compare.sh [N] --cluster 2
        benches/compare.sh [N] --dump
+
+--coalesce adds rload --coalesce on the text (workloads rpush and hsetf are
+made for it: 1M RPUSH onto four lists in runs of 1,000, and 1M one-field
+HSETs, ten per user).
 
 --progress adds a fourth contender: rload on the text with its progress
 display drawn on a pseudo-terminal (stderr), to show what it costs.
@@ -64,7 +68,16 @@ def workloads(n):
         "100k": (max(n // 500, 1), lambda i: [b"SET", b"big:%d" % i, v100k]),
         "hset": (max(n // 4, 1), lambda i: [b"HSET", b"user:%d" % i]
                  + [x for j, f in enumerate(fields) for x in (f, b"%d-%d" % (i, j))]),
+        # Four lists, fed in runs of 1,000 elements each, in turn.
+        "rpush": (n, lambda i: [b"RPUSH", b"list:%d" % (i // 1000 % 4), b"element-%d" % i]),
+        # One HSET per field: ten fields per user, one after another.
+        "hsetf": (n, lambda i: [b"HSET", b"user:%d" % (i // 10), b"f%d" % (i % 10), b"%d-%d" % (i // 10, i % 10)]),
     }
+
+
+def keys_of(name, n):
+    """Keys a workload leaves, where that is not one per command."""
+    return {"rpush": min(n, 4), "hsetf": (n + 9) // 10}.get(name)
 
 
 # The structured-input workload: a CSV of people, 20 columns, each row
@@ -387,12 +400,14 @@ def main():
     ap.add_argument("n", nargs="?", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workloads", default="set,1k,100k,hset,csv",
-                    help="set, 1k, 100k, hset (commands as text), csv (a CSV, two templates)")
+                    help="set, 1k, 100k, hset, rpush, hsetf (commands as text), csv (a CSV, two templates)")
     ap.add_argument("--cluster", type=int, default=0, metavar="MASTERS")
     ap.add_argument("--dump", action="store_true",
                     help="compare dumping N small strings with loading them")
     ap.add_argument("--ports", metavar="PORT|FIRST-LAST",
                     help="use only these ports for the servers it starts")
+    ap.add_argument("--coalesce", action="store_true",
+                    help="also run rload --coalesce on text")
     ap.add_argument("--progress", action="store_true",
                     help="also run rload on text with its progress display drawn on a pseudo-terminal")
     opts = ap.parse_args()
@@ -419,7 +434,7 @@ def main():
                     text, raw, count, keys = write_csv(dir, max(opts.n // 4, 1))
                     rload_args = [a for t in CSV_TEMPLATES for a in ("--template", t)] + ["--format", "csv"]
                 else:
-                    count = workloads(opts.n)[name][0]
+                    count, keys = workloads(opts.n)[name][0], keys_of(name, opts.n)
                     subprocess.run([sys.executable, __file__, "--generate", name, str(opts.n), dir], check=True)
                     text, raw = (os.path.join(dir, name + ext) for ext in (".txt", ".resp"))
                 contenders = [
@@ -429,6 +444,8 @@ def main():
                 ]
                 if opts.progress:
                     contenders.append(("rload progress", contenders[0][1], text))
+                if opts.coalesce:
+                    contenders.append(("rload coalesce", contenders[0][1] + ["--coalesce"], text))
                 results = {c[0]: [] for c in contenders}
                 k = len(contenders)
                 for r in range(opts.rounds):
@@ -449,13 +466,15 @@ def report(name, count, text_bytes, results):
     cli = med["redis-cli resp"]
     what = "CSV, rendered by two templates" if name == "csv" else "text"
     print("workload %s: %d commands (%.0f MB of %s)" % (name, count, text_bytes / 1e6, what))
-    print("  %-15s %9s %9s %9s %11s" % ("", "wall s", "cpu s", "rss MiB", "server cpu s"))
+    print("  %-15s %9s %9s %9s %11s %11s" % ("", "wall s", "cpu s", "rss MiB", "server cpu s", "us/command"))
     for label, m in med.items():
-        print("  %-15s %9.3f %9.3f %9.1f %11.3f" % (label, m["wall"], m["cpu"], m["rss"], m["server"]))
-    for label in [l for l in ("rload text", "rload resp", "rload progress") if l in med]:
+        print("  %-15s %9.3f %9.3f %9.1f %11.3f %11.3f" % (
+            label, m["wall"], m["cpu"], m["rss"], m["server"], m["server"] * 1e6 / count))
+    for label in [l for l in ("rload text", "rload resp", "rload progress", "rload coalesce") if l in med]:
         m = med[label]
-        print("  %-15s wall %.2f  cpu %.2f  rss %.2f  server %.2f   (ratio to redis-cli)" % (
-            label, m["wall"] / cli["wall"], m["cpu"] / cli["cpu"], m["rss"] / cli["rss"], m["server"] / cli["server"]))
+        print("  %-15s wall %.2f  cpu %.2f  rss %.2f  server %.2f   (ratio to redis-cli; %.2fx as fast)" % (
+            label, m["wall"] / cli["wall"], m["cpu"] / cli["cpu"], m["rss"] / cli["rss"], m["server"] / cli["server"],
+            cli["wall"] / m["wall"]))
     print()
     sys.stdout.flush()
 
