@@ -3,6 +3,7 @@
 
 mod cluster;
 mod cluster_faults;
+mod coalesce;
 mod connect;
 mod differential;
 mod dump;
