@@ -35,6 +35,9 @@
 //! - [`cluster`]: slots, key specs, topology, redirects, and the router:
 //!   the sink that sends each command to its slot's master, follows
 //!   redirects and failovers.
+//! - `coalesce`: `--coalesce`, a sink in front of the load's sink that
+//!   merges commands on one key into one variadic command, and plain
+//!   `SET`s into `MSET`, keeping per-key order and a per-input account.
 //! - `load`: the one driver: connect, skip to the resume point, feed the
 //!   source to the sink, finish, and account.
 //! - [`report`]: the events and summary a user sees, and exit statuses;
