@@ -2,24 +2,15 @@
 //! hash tags, cross-slot errors, broadcast commands, transactions, a live
 //! reshard during a load, and a master killed mid-load.
 
-use std::collections::HashMap;
 use std::thread;
 use std::time::Duration;
 
 use rload::cluster::key_slot;
 
-use crate::support::{Background, Cluster, Redis, acknowledged, rload, rload_pipe, set_lines};
-
-/// The redirects followed, summed over the per-master summary lines.
-fn redirects(run: &crate::support::Run) -> u64 {
-    run.stdout
-        .lines()
-        .filter_map(|l| {
-            l.rsplit_once("redirects: ")
-                .and_then(|(_, n)| n.parse::<u64>().ok())
-        })
-        .sum()
-}
+use crate::support::{
+    Background, Cluster, Redis, acknowledged, redirects, rload, rload_pipe, set_lines,
+    value_digests,
+};
 
 /// Runs `rload --pipe -c` against the cluster.
 fn load(cluster: &Cluster, input: impl Into<Vec<u8>>) -> crate::support::Run {
@@ -62,20 +53,6 @@ fn loads_100k_sets_with_every_key_on_its_slots_master() {
     }
 }
 
-/// Every key's value, by DEBUG DIGEST-VALUE, asked of the node holding it.
-fn digests(nodes: &[&Redis]) -> HashMap<String, String> {
-    let mut all = HashMap::new();
-    for node in nodes {
-        for batch in node.keys().chunks(200) {
-            let mut args = vec!["DEBUG", "DIGEST-VALUE"];
-            args.extend(batch.iter().map(String::as_str));
-            let out = node.cli(&args);
-            all.extend(batch.iter().cloned().zip(out.lines().map(str::to_string)));
-        }
-    }
-    all
-}
-
 #[test]
 fn the_dataset_equals_what_one_node_gets() {
     let cluster = Cluster::start(3);
@@ -90,8 +67,8 @@ fn the_dataset_equals_what_one_node_gets() {
     let on_single = rload_pipe(&single, &[], input);
     assert_eq!(on_cluster.code, 0, "{on_cluster:?}");
     assert_eq!(on_cluster.counts(), on_single.counts());
-    let got = digests(&cluster.nodes.iter().collect::<Vec<_>>());
-    let want = digests(&[&single]);
+    let got = value_digests(&cluster.nodes.iter().collect::<Vec<_>>());
+    let want = value_digests(&[&single]);
     // 20000 strings, 97 hashes, lists, counters and sorted sets, one set.
     assert_eq!(want.len(), 20_000 + 4 * 97 + 1);
     assert_eq!(got.len(), want.len());

@@ -12,8 +12,8 @@ use std::time::Duration;
 use rload::cluster::key_slot;
 
 use crate::support::{
-    Background, Cluster, Redis, acknowledged, redis_cli, resp, resume_line, rload, rload_pipe,
-    run_with, wait_until,
+    Background, Cluster, Redis, acknowledged, redirects, redis_cli, resp, resume_line, rload,
+    rload_pipe, run_with, value_digests, wait_until,
 };
 
 /// A small deterministic generator (xorshift), so a failure reproduces.
@@ -417,20 +417,6 @@ fn a_signal_mid_load_gets_an_exact_account_and_resumes_to_the_clean_dataset() {
     assert_eq!(redis.digest(), clean.digest());
 }
 
-/// Every key's value, by DEBUG DIGEST-VALUE, asked of the node holding it.
-fn value_digests(nodes: &[&Redis]) -> HashMap<String, String> {
-    let mut all = HashMap::new();
-    for node in nodes {
-        for batch in node.keys().chunks(200) {
-            let mut args = vec!["DEBUG", "DIGEST-VALUE"];
-            args.extend(batch.iter().map(String::as_str));
-            let out = node.cli(&args);
-            all.extend(batch.iter().cloned().zip(out.lines().map(str::to_string)));
-        }
-    }
-    all
-}
-
 /// In a cluster, MSET takes keys of one slot only (hash-tagged keys merge,
 /// others go alone), and the dataset and counts are those of a plain load
 /// into one node, errors and all.
@@ -502,12 +488,10 @@ fn a_live_reshard_keeps_every_merged_element_once_and_in_order() {
     let run = load.wait();
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.counts(), (0, N));
-    let redirects: u64 = run
-        .stdout
-        .lines()
-        .filter_map(|l| l.rsplit_once("redirects: ")?.1.parse::<u64>().ok())
-        .sum();
-    assert!(redirects > 0, "the reshard overlapped the load: {run:?}");
+    assert!(
+        redirects(&run) > 0,
+        "the reshard overlapped the load: {run:?}"
+    );
     let owners = cluster.slot_owners();
     for list in 0..LISTS {
         let key = format!("list:{list}");

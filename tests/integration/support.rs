@@ -494,6 +494,33 @@ impl Redis {
     }
 }
 
+/// The redirects a cluster load followed, summed over its per-master
+/// summary lines.
+pub fn redirects(run: &Run) -> u64 {
+    run.stdout
+        .lines()
+        .filter_map(|l| {
+            l.rsplit_once("redirects: ")
+                .and_then(|(_, n)| n.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// Every key's value, by DEBUG DIGEST-VALUE, asked of the node holding it:
+/// a cluster's dataset, comparable with one node's.
+pub fn value_digests(nodes: &[&Redis]) -> std::collections::HashMap<String, String> {
+    let mut all = std::collections::HashMap::new();
+    for node in nodes {
+        for batch in node.keys().chunks(200) {
+            let mut args = vec!["DEBUG", "DIGEST-VALUE"];
+            args.extend(batch.iter().map(String::as_str));
+            let out = node.cli(&args);
+            all.extend(batch.iter().cloned().zip(out.lines().map(str::to_string)));
+        }
+    }
+    all
+}
+
 /// A Redis Cluster of `masters` nodes, each a [`Redis`] with cluster mode
 /// on, joined by `redis-cli --cluster create`.
 pub struct Cluster {
