@@ -176,8 +176,9 @@ pub struct Args {
     #[arg(long)]
     insecure: bool,
     /// Merge commands into variadic ones so the server does less work:
-    /// RPUSH, LPUSH, SADD, SREM, HSET, HMSET, HDEL, ZADD, ZREM and PFADD on
-    /// one key, plain SETs into MSET (see the README for what differs)
+    /// RPUSH, LPUSH, SADD, SREM, HSET, HMSET, HDEL, ZADD, ZREM, PFADD and
+    /// GEOADD on one key, plain SETs into MSET (see the README for what
+    /// differs)
     #[arg(long, conflicts_with = "dump")]
     coalesce: bool,
     /// Send at most N commands a second (--dump: read at most N keys a

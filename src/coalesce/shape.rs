@@ -6,7 +6,8 @@
 //! A command merges only if it is certain to be valid: a merged command
 //! that failed for one of its parts would fail for all of them, where one
 //! by one only that part would have. So arities are checked here, and
-//! `ZADD`'s scores are parsed as strictly as the server parses them.
+//! `ZADD`'s scores and `GEOADD`'s positions are parsed as strictly as the
+//! server parses them.
 
 /// What a mergeable command does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -31,6 +32,8 @@ pub(crate) enum Kind {
     Zrem,
     /// `PFADD key element...`
     Pfadd,
+    /// `GEOADD key longitude latitude member...`, without flags.
+    Geoadd,
 }
 
 impl Kind {
@@ -47,6 +50,7 @@ impl Kind {
             Kind::Zadd => b"ZADD",
             Kind::Zrem => b"ZREM",
             Kind::Pfadd => b"PFADD",
+            Kind::Geoadd => b"GEOADD",
         }
     }
 
@@ -68,6 +72,7 @@ fn item_arity(kind: Kind) -> (usize, usize) {
     match kind {
         Kind::Set => (1, 1),
         Kind::Hset | Kind::Zadd => (2, 2),
+        Kind::Geoadd => (3, 3),
         _ => (1, 1),
     }
 }
@@ -90,17 +95,30 @@ pub(crate) fn mergeable<'a>(mut args: impl ExactSizeIterator<Item = &'a [u8]>) -
         // SET with options (EX, NX, GET...) is not a plain SET.
         return None;
     }
-    if kind == Kind::Zadd {
-        let _key = args.next()?;
+    let _key = args.next()?;
+    match kind {
         // Every score must be valid, and a first one that is a flag (NX,
         // GT, CH, INCR...) is not a score: such ZADDs do not merge.
-        let mut rest = args;
-        while let Some(score) = rest.next() {
-            if !is_score(score) {
-                return None;
+        Kind::Zadd => {
+            while let Some(score) = args.next() {
+                if !is_score(score) {
+                    return None;
+                }
+                args.next()?;
             }
-            rest.next()?;
         }
+        // The same for coordinates, which must also be in range: the
+        // server checks every pair before it adds any.
+        Kind::Geoadd => {
+            while let Some(longitude) = args.next() {
+                let latitude = args.next()?;
+                if !is_position(longitude, latitude) {
+                    return None;
+                }
+                args.next()?;
+            }
+        }
+        _ => {}
     }
     Some(kind)
 }
@@ -123,6 +141,7 @@ fn kind_of(name: &[u8]) -> Option<Kind> {
         b"ZADD" => Kind::Zadd,
         b"ZREM" => Kind::Zrem,
         b"PFADD" => Kind::Pfadd,
+        b"GEOADD" => Kind::Geoadd,
         _ => return None,
     })
 }
@@ -134,15 +153,36 @@ fn kind_of(name: &[u8]) -> Option<Kind> {
 /// `.5` or `5.` included), or `inf` with an optional sign. Anything else is
 /// left to the server, one command at a time.
 pub(crate) fn is_score(s: &[u8]) -> bool {
+    parse_double(s).is_some()
+}
+
+/// Whether `GEOADD` is certain to accept this pair: both numbers as
+/// [`is_score`] takes them, within the server's limits (`GEO_LONG_MIN`...
+/// in `geohash.h`), bounds included.
+pub(crate) fn is_position(longitude: &[u8], latitude: &[u8]) -> bool {
+    const LONGITUDE: f64 = 180.0;
+    const LATITUDE: f64 = 85.051_128_78;
+    matches!(
+        (parse_double(longitude), parse_double(latitude)),
+        (Some(x), Some(y)) if x.abs() <= LONGITUDE && y.abs() <= LATITUDE
+    )
+}
+
+/// The value of `s` if it is in the subset [`is_score`] describes.
+fn parse_double(s: &[u8]) -> Option<f64> {
     if s.is_empty() || s.len() > 40 {
-        return false;
+        return None;
     }
     let unsigned = match s[0] {
         b'+' | b'-' => &s[1..],
         _ => s,
     };
     if unsigned.eq_ignore_ascii_case(b"inf") {
-        return true;
+        return Some(if s[0] == b'-' {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     }
     let (mantissa, exponent) = match unsigned.iter().position(|&b| b == b'e' || b == b'E') {
         Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
@@ -154,7 +194,7 @@ pub(crate) fn is_score(s: &[u8]) -> bool {
     };
     let digits = |d: &[u8]| d.iter().all(u8::is_ascii_digit);
     if int.len() + frac.len() == 0 || !digits(int) || !digits(frac) {
-        return false;
+        return None;
     }
     if let Some(e) = exponent {
         let e = match e.first() {
@@ -162,16 +202,15 @@ pub(crate) fn is_score(s: &[u8]) -> bool {
             _ => e,
         };
         if e.is_empty() || !digits(e) {
-            return false;
+            return None;
         }
     }
     // Overflow and underflow are errors to the server (ERANGE).
     let text = std::str::from_utf8(s).expect("checked ASCII");
-    let Ok(v) = text.parse::<f64>() else {
-        return false;
-    };
+    let v = text.parse::<f64>().ok()?;
     let zero_digits = int.iter().chain(frac).all(|&b| b == b'0');
-    v.is_finite() && (v == 0.0) == zero_digits && (v == 0.0 || v.abs() >= f64::MIN_POSITIVE)
+    (v.is_finite() && (v == 0.0) == zero_digits && (v == 0.0 || v.abs() >= f64::MIN_POSITIVE))
+        .then_some(v)
 }
 
 #[cfg(test)]
@@ -204,6 +243,16 @@ mod tests {
         assert_eq!(shape_of("PFADD p x"), Some(Kind::Pfadd));
         assert_eq!(shape_of("GET k"), None);
         assert_eq!(shape_of("SETNX k v"), None);
+        assert_eq!(
+            shape_of("GEOADD g 13.36 38.11 a -180 85.05112878 b"),
+            Some(Kind::Geoadd)
+        );
+        assert_eq!(shape_of("GEOADD g 13.36 38.11"), None);
+        assert_eq!(shape_of("GEOADD g NX 13.36 38.11 a"), None);
+        assert_eq!(shape_of("GEOADD g 180.0001 0 a"), None);
+        assert_eq!(shape_of("GEOADD g 0 85.05112879 a"), None);
+        assert_eq!(shape_of("GEOADD g 0 -85.06 a"), None);
+        assert_eq!(shape_of("GEOADD g inf 0 a"), None);
     }
 
     #[test]

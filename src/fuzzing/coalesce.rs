@@ -81,11 +81,14 @@ impl Model {
             "RPUSH" | "LPUSH" => Some(Value::List(VecDeque::new())),
             "SADD" => Some(Value::Set(BTreeSet::new())),
             "HSET" | "HMSET" => Some(Value::Hash(BTreeMap::new())),
-            "ZADD" => Some(Value::Zset(BTreeMap::new())),
+            "ZADD" | "GEOADD" => Some(Value::Zset(BTreeMap::new())),
             "PFADD" => Some(Value::Hll(BTreeSet::new())),
             _ => None,
         };
         if name == "ZADD" && items.chunks(2).any(|p| !crate::coalesce::is_score(&p[0])) {
+            return false;
+        }
+        if name == "GEOADD" && items.chunks(3).any(|p| !on_the_map(&p[0], &p[1])) {
             return false;
         }
         let value = match self.keys.get_mut(&key) {
@@ -132,6 +135,13 @@ impl Model {
                 }
                 true
             }
+            ("GEOADD", Value::Zset(z)) => {
+                for p in items.chunks(3) {
+                    let at = format!("{},{}", number(&p[0]), number(&p[1]));
+                    z.insert(p[2].clone(), at);
+                }
+                true
+            }
             ("ZREM", Value::Zset(z)) => {
                 items.iter().for_each(|i| drop(z.remove(i)));
                 true
@@ -150,6 +160,16 @@ impl Model {
         }
         ok
     }
+}
+
+fn number(s: &[u8]) -> f64 {
+    String::from_utf8_lossy(s).parse().unwrap_or(f64::NAN)
+}
+
+/// The server's `GEOADD` limits, written out apart from the coalescer's.
+fn on_the_map(longitude: &[u8], latitude: &[u8]) -> bool {
+    let (x, y) = (number(longitude), number(latitude));
+    (-180.0..=180.0).contains(&x) && (-85.05112878..=85.05112878).contains(&y)
 }
 
 /// What the coalescer sent on: each command's arguments, and the input
@@ -221,6 +241,15 @@ impl Sink for Recorder {
 const KEYS: [&str; 4] = ["k0", "k1", "{t}a", "{t}b"];
 const ITEMS: [&str; 4] = ["a", "b", "c", "d"];
 const SCORES: [&str; 4] = ["1", "2.5", "-3", "x"];
+/// Coordinates: on the map, at its edges, and off it.
+const PLACES: [&str; 6] = [
+    "13.36 38.11",
+    "-180 85.05112878",
+    "180 -85.05112878",
+    "180.5 0",
+    "0 -85.06",
+    "x 1",
+];
 
 /// The input the fuzz bytes stand for: three bytes a command.
 fn input_of(data: &[u8]) -> String {
@@ -232,7 +261,8 @@ fn input_of(data: &[u8]) -> String {
         let item = ITEMS[usize::from(i) % ITEMS.len()];
         let other = ITEMS[usize::from(i / 4) % ITEMS.len()];
         let score = SCORES[usize::from(i / 16) % SCORES.len()];
-        let line = match op % 20 {
+        let place = PLACES[usize::from(i / 16) % PLACES.len()];
+        let line = match op % 21 {
             0..=2 => format!("SET {key} {item}"),
             3 | 4 => format!("RPUSH {key} {item}"),
             5 => format!("LPUSH {key} {item} {other}"),
@@ -254,7 +284,8 @@ fn input_of(data: &[u8]) -> String {
                 open = false;
                 "EXEC".to_string()
             }
-            _ => format!("HMSET {key} {item} {other} {other} {item}"),
+            19 => format!("HMSET {key} {item} {other} {other} {item}"),
+            _ => format!("GEOADD {key} {place} {item}"),
         };
         text.push_str(&line);
         text.push('\n');

@@ -83,11 +83,21 @@ fn mixed_commands(seed: u64, n: usize) -> Vec<Vec<String>> {
                 for _ in 0..run {
                     let m = format!("m{}", g.below(20));
                     let score = g.pick(&["1", "-2.5", "3e2", "+inf", "-inf", "7"]);
-                    let verb = g.pick(&["ZADD", "ZADD", "ZADD", "ZREM"]);
-                    let args = if verb == "ZREM" {
-                        vec![verb.into(), key.clone(), m]
-                    } else {
-                        vec![verb.into(), key.clone(), score.into(), m]
+                    let verb = g.pick(&["ZADD", "ZADD", "ZADD", "ZREM", "GEOADD"]);
+                    let args = match verb {
+                        "ZREM" => vec![verb.into(), key.clone(), m],
+                        "GEOADD" => {
+                            // On the map, at its edges, and off it.
+                            let (x, y) = [
+                                ("13.361389", "38.115556"),
+                                ("-180", "85.05112878"),
+                                ("180", "-85.05112878"),
+                                ("180.0001", "0"),
+                                ("0", "85.0512"),
+                            ][g.below(5) as usize];
+                            vec![verb.into(), key.clone(), x.into(), y.into(), m]
+                        }
+                        _ => vec![verb.into(), key.clone(), score.into(), m],
                     };
                     out.push(args);
                 }
@@ -229,6 +239,8 @@ fn a_coalesced_load_matches_redis_cli_pipe_in_data_counts_and_errors() {
         "{ran_pushes} of {pushes} pushes ran"
     );
     assert!(ran.get("mset").copied().unwrap_or(0) > 0, "{ran:?}");
+    let geoadds = commands.iter().filter(|c| c[0] == "GEOADD").count() as u64;
+    assert!(ran.get("geoadd").copied().unwrap_or(0) < geoadds, "{ran:?}");
     assert_eq!(calls(&reference).get("mset"), None);
 }
 
