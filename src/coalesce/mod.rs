@@ -36,8 +36,9 @@ use std::hash::{BuildHasher, Hasher};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::cluster::key_slot;
-use crate::input::Command;
+use crate::input::{Args, Command};
 use crate::pipe::{CmdMeta, Stopped, Watch};
+use crate::resp::encode_bulks;
 use crate::sink::{Finished, Sink};
 
 pub(crate) use shape::Kind;
@@ -96,6 +97,10 @@ struct Batch {
     groups: Vec<Group>,
     /// Groups already sent on (the batch is sent from the front).
     sent: usize,
+    /// Groups of earlier batches, emptied, kept for their allocations: a
+    /// batch of small groups would otherwise allocate three times a group.
+    /// At most a batch's worth, so bounded as a batch is.
+    spare: Vec<Group>,
     /// The latest group that wrote each key (by the key's hash).
     last: FxHashMap<u64, usize>,
     /// The open `MSET` group of each slot (slot 0 outside a cluster).
@@ -118,7 +123,13 @@ impl Batch {
     }
 
     fn clear(&mut self) {
-        self.groups.clear();
+        self.spare.extend(self.groups.drain(..).map(|mut g| {
+            g.key.clear();
+            g.items.clear();
+            g.nitems = 0;
+            g.covered.clear();
+            g
+        }));
         self.sent = 0;
         self.last.clear();
         self.mset.clear();
@@ -152,15 +163,8 @@ impl Batch {
         self.groups[g].has_room().then_some(g)
     }
 
-    /// Adds a command of `kind` on `key` with `items`.
-    fn add<'a>(
-        &mut self,
-        kind: Kind,
-        key: &[u8],
-        items: impl Iterator<Item = &'a [u8]>,
-        slot: u16,
-        meta: CmdMeta,
-    ) {
+    /// Adds a command of `kind` on `key`, whose arguments are `args`.
+    fn add(&mut self, kind: Kind, key: &[u8], args: &Args<'_>, slot: u16, meta: CmdMeta) {
         let h = {
             let mut hasher = FxBuildHasher.build_hasher();
             hasher.write(key);
@@ -169,17 +173,18 @@ impl Batch {
         let g = match self.joinable(kind, key, h, slot) {
             Some(g) => g,
             None => {
-                self.groups.push(Group {
+                let mut group = self.spare.pop().unwrap_or_else(|| Group {
                     kind,
-                    key: if kind == Kind::Set {
-                        Vec::new()
-                    } else {
-                        key.to_vec()
-                    },
+                    key: Vec::new(),
                     items: Vec::new(),
                     nitems: 0,
                     covered: Vec::new(),
                 });
+                group.kind = kind;
+                if kind != Kind::Set {
+                    group.key.extend_from_slice(key);
+                }
+                self.groups.push(group);
                 let g = self.groups.len() - 1;
                 if kind == Kind::Set {
                     self.mset.insert(slot, g);
@@ -189,14 +194,10 @@ impl Batch {
         };
         let group = &mut self.groups[g];
         let before = group.items.len();
-        if kind == Kind::Set {
-            bulk(&mut group.items, key);
-            group.nitems += 1;
-        }
-        for item in items {
-            bulk(&mut group.items, item);
-            group.nitems += 1;
-        }
+        // Past the name: an MSET's items are its keys and values; the
+        // others' are what follows the key.
+        let from = if kind == Kind::Set { 1 } else { 2 };
+        group.nitems += encode_bulks(&mut group.items, args, from);
         group.covered.push(meta);
         self.bytes += group.items.len() - before;
         self.commands += 1;
@@ -328,8 +329,7 @@ impl Sink for Coalescer {
         } else {
             0
         };
-        self.batch
-            .add(kind, key, cmd.args.iter().skip(2), slot, meta);
+        self.batch.add(kind, key, &cmd.args, slot, meta);
         if self.batch.is_full() {
             self.send_batch()?;
         }

@@ -110,6 +110,41 @@ pub fn encode_command<A: CommandArgs + ?Sized>(out: &mut Vec<u8>, args: &A) {
     }
 }
 
+/// Appends arguments `from..` of `args` as RESP bulk strings, with no
+/// `*` header: the items of a command being built from several (the
+/// caller writes the header once it knows the count). Returns how many
+/// it appended.
+#[inline]
+pub(crate) fn encode_bulks<A: CommandArgs + ?Sized>(
+    out: &mut Vec<u8>,
+    args: &A,
+    from: usize,
+) -> usize {
+    let n = args.arg_count();
+    let mut bound = SLACK;
+    for i in from..n {
+        bound += args.arg_len(i) + MAX_FRAMING;
+    }
+    out.reserve(bound);
+    // SAFETY: as in `encode_command`, less the `*` header: `reserve` gave
+    // `bound` bytes, each argument takes at most its length plus
+    // MAX_FRAMING, and a header word may spill into SLACK.
+    unsafe {
+        let start = out.as_mut_ptr().add(out.len());
+        let mut p = start;
+        for i in from..n {
+            let a = args.arg(i);
+            p = header(p, b'$', a.len());
+            p = copy(p, a);
+            p = crlf(p);
+        }
+        let written = p.offset_from(start) as usize;
+        debug_assert!(written + SLACK <= bound);
+        out.set_len(out.len() + written);
+    }
+    n.saturating_sub(from)
+}
+
 /// Writes `<ty><n>\r\n` at `p`; returns the end. Lengths under 100 are
 /// built in a register and stored as one word: bytes stored one by one and
 /// read back as a word would stall store forwarding.
@@ -205,6 +240,20 @@ pub fn encode_to_vec(args: &[&[u8]]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulks_are_a_commands_encoding_without_its_header() {
+        let long = vec![b'x'; 300];
+        let args: [&[u8]; 5] = [b"RPUSH", b"list", b"", b"a b", &long];
+        let mut out = b"prefix".to_vec();
+        assert_eq!(encode_bulks(&mut out, &args[..], 2), 3);
+        let whole = encode_to_vec(&args);
+        let header_and_two = b"*5\r\n$5\r\nRPUSH\r\n$4\r\nlist\r\n".len();
+        assert_eq!(&out[..6], b"prefix");
+        assert_eq!(out[6..], whole[header_and_two..]);
+        assert_eq!(encode_bulks(&mut out, &args[..], 5), 0);
+        assert_eq!(out.len(), 6 + whole.len() - header_and_two);
+    }
 
     #[test]
     fn encodes_the_guide_example() {

@@ -7,7 +7,7 @@ mod scan;
 mod value;
 
 pub use encode::{CommandArgs, encode_command, encode_to_vec, encoded_len};
-pub(crate) use encode::{digits, sealed};
+pub(crate) use encode::{digits, encode_bulks, sealed};
 pub use number::MAX_BULK_LEN;
 pub(crate) use number::parse_strict_i64;
 pub use scan::{Batch, CAPTURE_MAX, MAX_DEPTH, MAX_LINE, ReplyScanner, ScanError};
