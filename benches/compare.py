@@ -15,14 +15,14 @@ With --cluster M it instead compares rload -c on an M-master cluster
 (built on this machine) with rload on one node, same data, same run, and
 prints the throughput ratio.
 
-Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset,rpush,hsetf,csv]
+Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset,rpush,rpushrr,hsetf,csv]
                           [--ports PORT|FIRST-LAST] [--progress] [--coalesce]
        benches/compare.sh [N] --cluster 2
        benches/compare.sh [N] --dump
 
---coalesce adds rload --coalesce on the text (workloads rpush and hsetf are
-made for it: 1M RPUSH onto four lists in runs of 1,000, and 1M one-field
-HSETs, ten per user).
+--coalesce adds rload --coalesce on the text (workloads rpush, rpushrr and
+hsetf are made for it: 1M RPUSH onto four lists in runs of 1,000, or in
+turn one element at a time, and 1M one-field HSETs, ten per user).
 
 --progress adds a fourth contender: rload on the text with its progress
 display drawn on a pseudo-terminal (stderr), to show what it costs.
@@ -70,6 +70,8 @@ def workloads(n):
                  + [x for j, f in enumerate(fields) for x in (f, b"%d-%d" % (i, j))]),
         # Four lists, fed in runs of 1,000 elements each, in turn.
         "rpush": (n, lambda i: [b"RPUSH", b"list:%d" % (i // 1000 % 4), b"element-%d" % i]),
+        # The same four lists, fed in turn one element at a time.
+        "rpushrr": (n, lambda i: [b"RPUSH", b"list:%d" % (i % 4), b"element-%d" % i]),
         # One HSET per field: ten fields per user, one after another.
         "hsetf": (n, lambda i: [b"HSET", b"user:%d" % (i // 10), b"f%d" % (i % 10), b"%d-%d" % (i // 10, i % 10)]),
     }
@@ -77,7 +79,7 @@ def workloads(n):
 
 def keys_of(name, n):
     """Keys a workload leaves, where that is not one per command."""
-    return {"rpush": min(n, 4), "hsetf": (n + 9) // 10}.get(name)
+    return {"rpush": min(n, 4), "rpushrr": min(n, 4), "hsetf": (n + 9) // 10}.get(name)
 
 
 # The structured-input workload: a CSV of people, 20 columns, each row
@@ -400,7 +402,7 @@ def main():
     ap.add_argument("n", nargs="?", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workloads", default="set,1k,100k,hset,csv",
-                    help="set, 1k, 100k, hset, rpush, hsetf (commands as text), csv (a CSV, two templates)")
+                    help="set, 1k, 100k, hset, rpush, rpushrr, hsetf (commands as text), csv (a CSV, two templates)")
     ap.add_argument("--cluster", type=int, default=0, metavar="MASTERS")
     ap.add_argument("--dump", action="store_true",
                     help="compare dumping N small strings with loading them")

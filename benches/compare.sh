@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end comparison of rload and redis-cli --pipe, in the same run.
-# Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset,rpush,hsetf,csv]
+# Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset,rpush,rpushrr,hsetf,csv]
 #                           [--progress] [--coalesce]
 #                           [--ports PORT|FIRST-LAST] [--cluster M]
 set -euo pipefail

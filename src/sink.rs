@@ -35,6 +35,18 @@ pub(crate) trait Sink {
         meta: CmdMeta,
         covered: &[CmdMeta],
     ) -> Result<(), Stopped>;
+    /// Whether [`apply_together`](Sink::apply_together) works here: on one
+    /// connection, whose window settles rload's own transactions.
+    fn can_apply_together(&self) -> bool {
+        false
+    }
+    /// Begins (`begin`) or ends commands rload made that must apply
+    /// together or not at all: its own `MULTI` and `EXEC`. `at` is the
+    /// first input command among them, for messages.
+    fn apply_together(&mut self, begin: bool, at: CmdMeta) -> Result<(), Stopped> {
+        let _ = (begin, at);
+        unreachable!("only a sink that can_apply_together is asked to")
+    }
     /// Ends a transaction the input left open; nothing more of it is sent.
     /// `multi` is its `MULTI`.
     fn abandon_transaction(&mut self, multi: CmdMeta) -> Result<(), Stopped>;
@@ -104,6 +116,21 @@ impl Sink for Pipe {
         covered: &[CmdMeta],
     ) -> Result<(), Stopped> {
         Pipe::push_span(self, bytes, meta, covered)
+    }
+
+    fn can_apply_together(&self) -> bool {
+        true
+    }
+
+    fn apply_together(&mut self, begin: bool, at: CmdMeta) -> Result<(), Stopped> {
+        let (name, watch): (&[u8], _) = if begin {
+            (b"MULTI", Watch::Atomic)
+        } else {
+            (b"EXEC", Watch::AtomicExec)
+        };
+        let mut bytes = Vec::new();
+        encode_command(&mut bytes, &[name][..]);
+        self.push_encoded(&bytes, CmdMeta::own(Some(&at)), Some(watch))
     }
 
     /// The server would drop it with the connection anyway; `DISCARD` drops

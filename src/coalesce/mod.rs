@@ -63,6 +63,11 @@ pub(crate) struct Coalescer {
     batch: Batch,
     /// Inside a transaction of the input: commands pass as they are.
     in_block: bool,
+    /// The inner sink can apply a batch together (one connection).
+    can_apply_together: bool,
+    /// The input `WATCH`ed keys: rload's own `EXEC` would end that (and
+    /// could be aborted by it), so batches are not applied together.
+    watching: bool,
     /// Scratch for encoding one merged command.
     out: Vec<u8>,
 }
@@ -106,8 +111,11 @@ struct Batch {
     /// The open `MSET` group of each slot (slot 0 outside a cluster).
     mset: FxHashMap<u16, usize>,
     /// The group the previous input command joined: the only one an `RPUSH`
-    /// or `LPUSH` may join.
+    /// or `LPUSH` may join, unless the batch may apply together.
     previous: Option<usize>,
+    /// An `RPUSH` or `LPUSH` group stands for input commands that are not
+    /// consecutive: the batch must apply together.
+    interleaved: bool,
     commands: usize,
     bytes: usize,
 }
@@ -134,13 +142,15 @@ impl Batch {
         self.last.clear();
         self.mset.clear();
         self.previous = None;
+        self.interleaved = false;
         self.commands = 0;
         self.bytes = 0;
     }
 
     /// The group a command of `kind` on `key` (whose hash is `h`) joins,
-    /// if one may take it.
-    fn joinable(&self, kind: Kind, key: &[u8], h: u64, slot: u16) -> Option<usize> {
+    /// if one may take it. With `together`, the batch may be sent to apply
+    /// together, so an `RPUSH` or `LPUSH` may join any group of its key.
+    fn joinable(&self, kind: Kind, key: &[u8], h: u64, slot: u16, together: bool) -> Option<usize> {
         let last = self.last.get(&h).copied();
         let g = if kind == Kind::Set {
             let g = *self.mset.get(&slot)?;
@@ -154,7 +164,7 @@ impl Batch {
             let group = &self.groups[g];
             if group.kind != kind
                 || group.key != key
-                || (!kind.idempotent() && self.previous != Some(g))
+                || (!kind.idempotent() && !together && self.previous != Some(g))
             {
                 return None;
             }
@@ -164,14 +174,25 @@ impl Batch {
     }
 
     /// Adds a command of `kind` on `key`, whose arguments are `args`.
-    fn add(&mut self, kind: Kind, key: &[u8], args: &Args<'_>, slot: u16, meta: CmdMeta) {
+    fn add(
+        &mut self,
+        kind: Kind,
+        key: &[u8],
+        args: &Args<'_>,
+        slot: u16,
+        meta: CmdMeta,
+        together: bool,
+    ) {
         let h = {
             let mut hasher = FxBuildHasher.build_hasher();
             hasher.write(key);
             hasher.finish()
         };
-        let g = match self.joinable(kind, key, h, slot) {
-            Some(g) => g,
+        let g = match self.joinable(kind, key, h, slot, together) {
+            Some(g) => {
+                self.interleaved |= !kind.idempotent() && self.previous != Some(g);
+                g
+            }
             None => {
                 let mut group = self.spare.pop().unwrap_or_else(|| Group {
                     kind,
@@ -238,17 +259,25 @@ fn header(out: &mut Vec<u8>, count: usize) {
 
 impl Coalescer {
     pub(crate) fn new(inner: Box<dyn Sink>, cluster: bool) -> Self {
+        let can_apply_together = inner.can_apply_together();
         Coalescer {
             inner,
             cluster,
             batch: Batch::default(),
             in_block: false,
+            can_apply_together,
+            watching: false,
             out: Vec::new(),
         }
     }
 
     /// Sends the batch on, group by group, in the order they were opened.
     fn send_batch(&mut self) -> Result<(), Stopped> {
+        let together = self.batch.interleaved && self.batch.sent == 0;
+        let at = self.batch.groups.first().map(|g| g.covered[0]);
+        if together && let Some(at) = at {
+            self.inner.apply_together(true, at)?;
+        }
         while let Some(group) = self.batch.groups.get(self.batch.sent) {
             let out = &mut self.out;
             out.clear();
@@ -277,6 +306,9 @@ impl Coalescer {
             self.inner.push_span(out, meta, covered)?;
             self.batch.sent += 1;
         }
+        if together && let Some(at) = at {
+            self.inner.apply_together(false, at)?;
+        }
         self.batch.clear();
         Ok(())
     }
@@ -291,13 +323,23 @@ impl Coalescer {
     ) -> Result<(), Stopped> {
         self.send_batch()?;
         self.track(watch);
+        let name = cmd.args.get(0).unwrap_or_default();
+        if name.eq_ignore_ascii_case(b"WATCH") {
+            self.watching = true;
+        } else if name.eq_ignore_ascii_case(b"UNWATCH") {
+            self.watching = false;
+        }
         self.inner.push(cmd, meta, watch)
     }
 
     fn track(&mut self, watch: Option<Watch>) {
         match watch {
             Some(Watch::Multi) => self.in_block = true,
-            Some(w) if w.ends_block() => self.in_block = false,
+            Some(w) if w.ends_block() => {
+                self.in_block = false;
+                // EXEC, DISCARD and RESET end a WATCH too.
+                self.watching = false;
+            }
             _ => {}
         }
     }
@@ -329,7 +371,8 @@ impl Sink for Coalescer {
         } else {
             0
         };
-        self.batch.add(kind, key, &cmd.args, slot, meta);
+        let together = self.can_apply_together && !self.watching;
+        self.batch.add(kind, key, &cmd.args, slot, meta, together);
         if self.batch.is_full() {
             self.send_batch()?;
         }

@@ -2,7 +2,8 @@
 //! commands leaves the same data as running the input one command at a
 //! time, with error replies on the same input commands; every input command
 //! is accounted for exactly once; and an `RPUSH` or `LPUSH` merge stands for
-//! a contiguous run.
+//! a contiguous run, unless it is inside a batch that applies together,
+//! which must then stand for a contiguous run itself.
 //!
 //! Both sides run on a small model of the server's data types, with the
 //! server's rules that matter to merging: a command on a key of another
@@ -179,6 +180,8 @@ type Sent = Rc<RefCell<Vec<(Vec<Vec<u8>>, CmdMeta, Vec<CmdMeta>)>>>;
 #[derive(Default)]
 struct Recorder {
     sent: Sent,
+    /// Whether it takes batches that apply together, as a pipe does.
+    together: bool,
 }
 
 fn owned(args: &crate::input::Args<'_>) -> Vec<Vec<u8>> {
@@ -213,6 +216,19 @@ impl Sink for Recorder {
         self.sent
             .borrow_mut()
             .push((owned(&args), meta, covered.to_vec()));
+        Ok(())
+    }
+
+    fn can_apply_together(&self) -> bool {
+        self.together
+    }
+
+    /// Recorded as rload's own `MULTI` and `EXEC` (a count of 0).
+    fn apply_together(&mut self, begin: bool, at: CmdMeta) -> Result<(), Stopped> {
+        let name: &[u8] = if begin { b"MULTI" } else { b"EXEC" };
+        self.sent
+            .borrow_mut()
+            .push((vec![name.to_vec()], CmdMeta::own(Some(&at)), Vec::new()));
         Ok(())
     }
 
@@ -296,7 +312,9 @@ fn input_of(data: &[u8]) -> String {
     text
 }
 
-/// The property; the first byte picks cluster mode and where flushes fall.
+/// The property; the first byte picks cluster mode (bit 0), a sink that
+/// takes batches that apply together (bit 1, outside cluster mode), and
+/// where flushes fall.
 pub fn coalesce(data: &[u8]) {
     let Some((&mode, ops)) = data.split_first() else {
         return;
@@ -312,6 +330,7 @@ pub fn coalesce(data: &[u8]) {
     let sent = Sent::default();
     let recorder = Recorder {
         sent: Rc::clone(&sent),
+        together: mode & 3 == 2,
     };
     let mut coalescer = Coalescer::new(Box::new(recorder), mode & 1 == 1);
     let mut seq = 0u64;
@@ -335,7 +354,30 @@ pub fn coalesce(data: &[u8]) {
     let mut merged = Model::default();
     let mut merged_errors = BTreeSet::new();
     let mut seen = vec![0u32; seq as usize + 1];
+    // Inside rload's own MULTI: the input commands its commands stand for.
+    let mut block: Option<Vec<u64>> = None;
     for (args, meta, covered) in sent.borrow().iter() {
+        if meta.is_own() {
+            // Applied together, a block must stand for a run of consecutive
+            // input commands, for the resume point to be exact.
+            match block.take() {
+                None => block = Some(Vec::new()),
+                Some(mut seqs) => {
+                    seqs.sort_unstable();
+                    assert!(
+                        seqs.windows(2).all(|w| w[0] + 1 == w[1]),
+                        "a block applied together is not a run of the input: {seqs:?}"
+                    );
+                }
+            }
+            continue;
+        }
+        if let Some(seqs) = &mut block {
+            match covered.as_slice() {
+                [] => seqs.push(meta.seq),
+                covered => seqs.extend(covered.iter().map(|m| m.seq)),
+            }
+        }
         if !merged.run(args) {
             // Reported on every input command it stands for.
             merged_errors.extend(covered.iter().map(|m| m.seq));
@@ -355,7 +397,7 @@ pub fn coalesce(data: &[u8]) {
             "{covered:?}"
         );
         let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-        if name == "RPUSH" || name == "LPUSH" {
+        if (name == "RPUSH" || name == "LPUSH") && block.is_none() {
             assert!(
                 covered.windows(2).all(|w| w[0].seq + 1 == w[1].seq),
                 "{name} merged a run that is not contiguous: {covered:?}"
@@ -372,6 +414,7 @@ pub fn coalesce(data: &[u8]) {
             seen[m.seq as usize] += 1;
         }
     }
+    assert!(block.is_none(), "a block applied together was left open");
     assert!(
         seen[1..].iter().all(|&n| n == 1),
         "every input command is sent exactly once"

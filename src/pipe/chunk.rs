@@ -40,6 +40,14 @@ pub(crate) enum Watch {
     Sentinel,
     /// Another command rload adds for itself, such as `ASKING`.
     Internal,
+    /// rload's own `MULTI`, before merged commands that must apply
+    /// together (see `coalesce`): they stand for input commands that are
+    /// not consecutive, so only all of them, or none, keeps the resume
+    /// point exact.
+    Atomic,
+    /// rload's own `EXEC` that ends such a block. Its reply, an array,
+    /// says which of the block's commands failed.
+    AtomicExec,
 }
 
 impl Watch {

@@ -189,6 +189,9 @@ impl Reader {
             if acked.errors > 0 {
                 self.report_error(&acked.meta, scanner.last_text());
             }
+            if acked.watch == Some(Watch::AtomicExec) {
+                self.settle_atomic(scanner, last_type);
+            }
             if acked.watch == Some(Watch::Sentinel) {
                 self.check_sentinel(last_type, scanner.last_text())?;
                 Err(None)
@@ -203,6 +206,22 @@ impl Reader {
             .fetch_add(batch.replies, Ordering::Release);
         self.window.retire(|c| drop(self.free.send(c)));
         result
+    }
+
+    /// Counts and reports the commands of rload's own transaction that
+    /// failed, from the reply to its `EXEC`.
+    fn settle_atomic(&mut self, scanner: &ReplyScanner, last_type: u8) {
+        let (errors, reports) =
+            self.window
+                .settle_atomic(last_type, scanner.last_text(), scanner.element_errors());
+        self.shared.add_counts(0, errors);
+        for (covered, text) in reports {
+            for m in &covered {
+                self.shared
+                    .events
+                    .error_reply(&self.shared.location(m), &text);
+            }
+        }
     }
 
     /// Reports an error reply on the input line of each command `meta`

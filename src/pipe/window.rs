@@ -44,6 +44,10 @@ pub(crate) struct Uncommitted {
 /// Bytes to send again: each chunk from an offset to its end.
 pub(crate) type Resend = Vec<(Arc<Chunk>, usize)>;
 
+/// Commands that failed, each as the input commands it stands for, with
+/// its error.
+pub(crate) type Failed = Vec<(Vec<CmdMeta>, Vec<u8>)>;
+
 /// An open transaction's `MULTI`: its chunk id, its index there, and itself.
 type MultiAt = (u64, usize, CmdMeta);
 
@@ -62,6 +66,9 @@ pub(crate) struct Window {
     /// The database an open transaction's `SELECT` switches to, once its
     /// `EXEC` is answered.
     block_db: Option<u32>,
+    /// The open transaction is rload's own ([`Watch::Atomic`]); these of
+    /// its commands failed when queued.
+    atomic: Option<Vec<u64>>,
     pub(crate) commit: Commit,
     pub(crate) uncommitted: Uncommitted,
 }
@@ -138,6 +145,21 @@ impl Window {
         self.uncommitted.commands += acked.replies;
         self.uncommitted.replies += acked.replies;
         self.uncommitted.errors += acked.errors;
+        if acked.watch == Some(Watch::Atomic) && !redirected {
+            if self.multi.is_none() {
+                self.commit_before(&chunk, last);
+                if last_type == b'+' {
+                    self.multi = Some((self.front_id + self.cur as u64, last, meta));
+                    self.atomic = Some(Vec::new());
+                }
+            }
+            return acked;
+        }
+        if let Some(failed) = &mut self.atomic
+            && acked.errors > 0
+        {
+            failed.push(meta.seq);
+        }
         if redirected || meta.is_own() {
             if self.multi.is_none() {
                 self.commit_before(&chunk, last);
@@ -202,6 +224,72 @@ impl Window {
     fn end_block(&mut self) {
         self.multi = None;
         self.block_db = None;
+        self.atomic = None;
+    }
+
+    /// Settles rload's own transaction, whose `EXEC` the last `ack` ended
+    /// on, from that reply: `last_type`, its text, and the errors among
+    /// its elements. A command of the block that failed counts an error for
+    /// each input command it stands for: when the block ran, those whose
+    /// element is an error; when it did not (`EXECABORT`), every one not
+    /// already counted as failed when it was queued. Commits the block, and
+    /// returns the errors it added and what to report: the input commands
+    /// of each failed command, and the error.
+    pub(crate) fn settle_atomic(
+        &mut self,
+        last_type: u8,
+        text: &[u8],
+        element_errors: &[(u32, Vec<u8>)],
+    ) -> (u64, Failed) {
+        let (Some((id, idx, _)), Some(failed)) = (self.multi, self.atomic.take()) else {
+            // Its MULTI was refused: the commands ran, and were counted,
+            // one by one.
+            return (0, Vec::new());
+        };
+        let mut block = Vec::new();
+        if !self.replay_lost {
+            let first = (id - self.front_id) as usize;
+            for k in first..=self.cur {
+                let chunk = &self.chunks[k];
+                let from = if k == first { idx + 1 } else { 0 };
+                let to = if k == self.cur {
+                    self.next - 1
+                } else {
+                    chunk.cmds.len()
+                };
+                for i in from..to {
+                    let meta = chunk.cmds[i];
+                    if !meta.is_own() {
+                        let covered = match chunk.covered(i) {
+                            [] => vec![meta],
+                            covered => covered.to_vec(),
+                        };
+                        block.push(covered);
+                    }
+                }
+            }
+        }
+        let ran = last_type == b'*';
+        let mut reports = Vec::new();
+        if ran {
+            for (j, error) in element_errors {
+                if let Some(covered) = block.get(*j as usize) {
+                    reports.push((covered.clone(), error.clone()));
+                }
+            }
+        } else {
+            for covered in &block {
+                if !failed.contains(&covered[0].seq) {
+                    reports.push((covered.clone(), text.to_vec()));
+                }
+            }
+        }
+        let errors: u64 = reports.iter().map(|(c, _)| c.len() as u64).sum();
+        self.uncommitted.errors += errors;
+        let last = block.iter().flatten().max_by_key(|m| m.seq).copied();
+        self.end_block();
+        self.commit_through(last);
+        (errors, reports)
     }
 
     /// The command the last `ack` ended on, as it was sent.
@@ -342,6 +430,7 @@ impl Window {
         if self.replay_lost {
             return None;
         }
+        self.atomic = None;
         let (cur, next) = match self.multi.take() {
             Some((id, i, _)) => ((id - self.front_id) as usize, i),
             None => (self.cur, self.next),
@@ -495,6 +584,73 @@ mod tests {
         assert_eq!((w.commit.count, w.commit.last.map(|m| m.seq)), (1, Some(1)));
         assert!(!w.in_transaction());
         assert_eq!(w.first_pending(), None);
+    }
+
+    #[test]
+    fn a_block_applied_together_commits_whole_and_counts_its_failed_elements() {
+        let at = |seq| CmdMeta::input(seq, crate::input::Position::default());
+        // MULTI, then spans for inputs {1, 3}, {2, 4} and {5}, then EXEC.
+        let block = || {
+            let mut c = Chunk::new();
+            let own = CmdMeta::own(None);
+            c.push_encoded(b"*1\r\n$5\r\nMULTI\r\n", own, Some(Watch::Atomic));
+            for seqs in [&[1, 3][..], &[2, 4], &[5]] {
+                let covered: Vec<CmdMeta> = seqs.iter().map(|&s| at(s)).collect();
+                let meta = CmdMeta {
+                    count: seqs.len() as u32,
+                    ..covered[0]
+                };
+                let covered = if seqs.len() > 1 { covered } else { Vec::new() };
+                c.push_span(b"*1\r\n$1\r\nx\r\n", meta, &covered);
+            }
+            c.push_encoded(b"*1\r\n$4\r\nEXEC\r\n", own, Some(Watch::AtomicExec));
+            Arc::new(c)
+        };
+
+        // It ran; the second command failed.
+        let mut w = Window::default();
+        w.push(block());
+        assert_eq!(w.budget(), 1);
+        w.ack_counted(1, b'+');
+        assert!(w.in_transaction());
+        assert_eq!(w.budget(), 4);
+        let queued = w.ack_counted(4, b'*');
+        assert_eq!((queued.replies, queued.watch), (5, Some(Watch::AtomicExec)));
+        assert_eq!(w.commit.count, 0, "nothing commits before the EXEC");
+        assert_eq!(w.first_pending().map(|m| m.seq), Some(1));
+        let (errors, failed) = w.settle_atomic(b'*', b"", &[(1, b"WRONGTYPE".to_vec())]);
+        assert_eq!(errors, 2);
+        let lines: Vec<u64> = failed[0].0.iter().map(|m| m.seq).collect();
+        assert_eq!(
+            (lines, failed[0].1.as_slice()),
+            (vec![2, 4], &b"WRONGTYPE"[..])
+        );
+        assert_eq!((w.commit.count, w.commit.last.map(|m| m.seq)), (5, Some(5)));
+        assert!(!w.in_transaction());
+
+        // Aborted: the first command failed when queued; the others fail
+        // with the EXEC's error.
+        let mut w = Window::default();
+        w.push(block());
+        w.ack_counted(1, b'+');
+        assert_eq!(w.ack_counted(1, b'-').errors, 2);
+        w.budget();
+        w.ack_counted(3, b'-');
+        let (errors, failed) = w.settle_atomic(b'-', b"EXECABORT", &[]);
+        assert_eq!(errors, 3, "inputs 2, 4 and 5");
+        assert_eq!(failed.len(), 2);
+        assert!(failed.iter().all(|(_, text)| text == b"EXECABORT"));
+        assert_eq!(w.commit.count, 5);
+
+        // Lost before the EXEC: a replay sends the whole block again.
+        let mut w = Window::default();
+        w.push(block());
+        w.ack_counted(1, b'+');
+        w.ack_counted(2, b'+');
+        let (resend, undone) = w.rewind().expect("held");
+        assert_eq!(resend[0].1, 0, "from the MULTI");
+        assert_eq!(undone.commands, 4, "the two commands QUEUED");
+        assert_eq!(w.commit.count, 0);
     }
 
     #[test]

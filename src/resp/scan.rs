@@ -112,6 +112,13 @@ pub struct ReplyScanner {
     capturing: bool,
     captured: [u8; CAPTURE_MAX],
     captured_len: usize,
+    /// Whether the reply in progress is a watched array, whose elements'
+    /// errors are kept (the reply to an `EXEC`).
+    tracking: bool,
+    /// Elements of that array completed so far.
+    elements: u32,
+    /// The index and text of each of its elements that is an error.
+    element_errors: Vec<(u32, Vec<u8>)>,
 }
 
 impl Default for ReplyScanner {
@@ -126,6 +133,9 @@ impl Default for ReplyScanner {
             capturing: false,
             captured: [0; CAPTURE_MAX],
             captured_len: 0,
+            tracking: false,
+            elements: 0,
+            element_errors: Vec::new(),
         }
     }
 }
@@ -158,6 +168,15 @@ impl ReplyScanner {
     /// only when they are the `max`th reply of a batch.
     pub fn last_text(&self) -> &[u8] {
         &self.captured[..self.captured_len]
+    }
+
+    /// When the last counted reply was watched and an array: the index and
+    /// text of each of its elements that is an error (up to
+    /// [`CAPTURE_MAX`] bytes of a simple error's line; a blob error's text
+    /// is not kept). How the reply to an `EXEC` tells which of the
+    /// transaction's commands failed.
+    pub fn element_errors(&self) -> &[(u32, Vec<u8>)] {
+        &self.element_errors
     }
 
     /// Scans `buf`, counting up to `max` replies, and stops early after an
@@ -289,6 +308,13 @@ impl ReplyScanner {
             if self.capturing && (matches!(ty, b'+' | b'-') || (ty == b'*' && body == b"-1")) {
                 self.capture(body);
             }
+            self.tracking = watch && ty == b'*';
+            self.elements = 0;
+            self.element_errors.clear();
+        } else if self.tracking && self.depth == 1 && matches!(ty, b'-' | b'!') {
+            let text = if ty == b'-' { body } else { &b""[..] };
+            let text = &text[..text.len().min(CAPTURE_MAX)];
+            self.element_errors.push((self.elements, text.to_vec()));
         }
         match ty {
             b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Ok(self.element_done()),
@@ -352,6 +378,9 @@ impl ReplyScanner {
         loop {
             if self.depth == 0 {
                 return Done::Reply;
+            }
+            if self.depth == 1 && self.tracking {
+                self.elements += 1;
             }
             let top = &mut self.stack[self.depth - 1];
             if top.streamed {
@@ -503,6 +532,39 @@ mod tests {
         let b2 = s.scan(b" bad\r\n", 10);
         assert!(b2.ended_in_error());
         assert_eq!(s.last_text(), b"SYNTAX bad");
+    }
+
+    #[test]
+    fn keeps_the_errors_inside_a_watched_array_at_every_split_point() {
+        // An EXEC's reply: elements of every shape, errors at 1, 3 and 5.
+        let exec = b"*6\r\n:3\r\n-WRONGTYPE Operation\r\n*2\r\n-inner\r\n:1\r\n-ERR x\r\n$2\r\nok\r\n!4\r\nblob\r\n";
+        let stream = [&b"+OK\r\n"[..], exec, b"+OK\r\n"].concat();
+        for cut in 0..stream.len() {
+            let mut s = ReplyScanner::new();
+            let mut batch = s.scan(&stream[..cut], 2);
+            let mut at = batch.consumed;
+            let mut replies = batch.replies;
+            while replies < 2 {
+                batch = s.scan(&stream[at..], 2 - replies);
+                at += batch.consumed;
+                replies += batch.replies;
+            }
+            assert_eq!(batch.last_type, Some(b'*'), "cut {cut}");
+            let errors: Vec<(u32, &[u8])> = s
+                .element_errors()
+                .iter()
+                .map(|(i, t)| (*i, t.as_slice()))
+                .collect();
+            assert_eq!(
+                errors,
+                [(1, &b"WRONGTYPE Operation"[..]), (3, b"ERR x"), (5, b"")],
+                "cut {cut}"
+            );
+        }
+        // Not watched: nothing kept.
+        let mut s = ReplyScanner::new();
+        s.scan(exec, 10);
+        assert!(s.element_errors().is_empty());
     }
 
     #[test]
