@@ -37,7 +37,8 @@
 //!   redirects and failovers.
 //! - `coalesce`: `--coalesce`, a sink in front of the load's sink that
 //!   merges commands on one key into one variadic command, and plain
-//!   `SET`s into `MSET`, keeping per-key order and a per-input account.
+//!   `SET`s into `MSET`, keeping per-key order and a per-input account
+//!   (batches that must apply whole go inside rload's own `MULTI`/`EXEC`).
 //! - `load`: the one driver: connect, skip to the resume point, feed the
 //!   source to the sink, finish, and account.
 //! - [`report`]: the events and summary a user sees, and exit statuses;

@@ -20,12 +20,19 @@
 //!   never joins an earlier one;
 //! - commands on different keys are independent (each mergeable command
 //!   touches one key), so their relative order within a batch is free;
-//! - `RPUSH` and `LPUSH`, which add an element each time they run, merge
-//!   only runs of consecutive input commands. Each merged command then
-//!   stands for a contiguous run, and the resume point (the command before
-//!   the oldest one not acknowledged) stays exact. The others merge across
-//!   the batch: resuming may send some of them again, which changes
-//!   nothing, since each item's last write wins (see [`Kind::idempotent`]).
+//! - most kinds merge across the batch: resuming may send some of them
+//!   again, which changes nothing, since each item's last write wins (see
+//!   [`Kind::idempotent`]);
+//! - `RPUSH` and `LPUSH` add an element each time they run, so none may
+//!   run twice. Merged only in runs of consecutive input commands, each
+//!   stands for a stretch of the input, and the resume point (the command
+//!   before the oldest one not acknowledged) stays exact. Merged across
+//!   other commands, they make the batch *apply together*: it is sent
+//!   inside rload's own `MULTI` … `EXEC`, so it runs whole or not at all,
+//!   and the window keeps the resume point before it until its `EXEC` is
+//!   answered. Only a sink on one connection can do that (not a cluster's
+//!   router, nor `--emit`), and not while the input has a `WATCH` open,
+//!   which rload's `EXEC` would end.
 //!
 //! In a cluster, `MSET` merges only keys of one slot.
 
