@@ -4,8 +4,8 @@
 //! --pipe -h DST` is a migration.
 //!
 //! Keys are found with `SCAN` (`MATCH` and `TYPE` filter on the server), a
-//! page at a time; each page is read by [`read::KeyReader`] in as few
-//! commands as the server allows and written by a [`write::Output`]. In a
+//! page at a time; each page is read by `read::KeyReader` in as few
+//! commands as the server allows and written by a `write::Output`. In a
 //! cluster, every master is dumped in turn, in the order of their
 //! addresses. After each page the position is known (a master and its
 //! `SCAN` cursor), so a dump cut short can go on from there: `SCAN`

@@ -1,6 +1,6 @@
 //! Structured input: records (CSV, TSV, a JSON array, JSON lines) turned
 //! into commands by templates. A [`RecordSource`] is a
-//! [`CommandSource`](crate::input::CommandSource), like the reader of
+//! [`CommandSource`], like the reader of
 //! command lines, so everything a load does (`--resume-from`,
 //! `--skip-invalid`, cluster routing) works the same on records.
 //!
