@@ -4,7 +4,7 @@
 # --coalesce loads the same commands as text. Instructions of starting and
 # stopping the server (an empty run) are subtracted.
 # Usage: benches/server_instructions.sh [N] (default 200000; needs valgrind)
-# WORKLOADS="set rpush hsetf" picks the workloads.
+# WORKLOADS="set rpush rpushrr hsetf" picks the workloads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
@@ -22,6 +22,7 @@ out = sys.stdout.write
 for i in range(n):
     if w == "set": out(f"SET Key{i} Value{i}\n")
     elif w == "rpush": out(f"RPUSH list:{(i // 1000) % 4} {i}\n")
+    elif w == "rpushrr": out(f"RPUSH list:{i % 4} {i}\n")
     elif w == "hsetf": out(f"HSET user:{i // 10} field{i % 10} value{i}\n")
 PY
 }
@@ -47,7 +48,7 @@ instructions() {
 }
 
 base=$(instructions true)
-for w in ${WORKLOADS:-set rpush hsetf}; do
+for w in ${WORKLOADS:-set rpush rpushrr hsetf}; do
   gen "$w" > "$TMP/in.txt"
   to_resp < "$TMP/in.txt" > "$TMP/in.resp"
   cli=$(instructions sh -c "redis-cli -p $PORT --pipe < $TMP/in.resp")
