@@ -84,30 +84,7 @@ const MAX_FRAMING: usize = 1 + 20 + 2 + 2;
 /// counts what it wrote.
 #[inline]
 pub fn encode_command<A: CommandArgs + ?Sized>(out: &mut Vec<u8>, args: &A) {
-    let n = args.arg_count();
-    let mut bound = MAX_FRAMING + SLACK;
-    for i in 0..n {
-        bound += args.arg_len(i) + MAX_FRAMING;
-    }
-    out.reserve(bound);
-    // SAFETY: `reserve` gave `bound` bytes past `out.len()`. `args` is a
-    // shared borrow of a sealed type whose bytes cannot change, so the
-    // arguments written are those measured: each takes at most its length
-    // plus MAX_FRAMING, the `*` header at most MAX_FRAMING, and the header
-    // word may spill into SLACK. Every byte counted by `set_len` is written.
-    unsafe {
-        let start = out.as_mut_ptr().add(out.len());
-        let mut p = header(start, b'*', n);
-        for i in 0..n {
-            let a = args.arg(i);
-            p = header(p, b'$', a.len());
-            p = copy(p, a);
-            p = crlf(p);
-        }
-        let written = p.offset_from(start) as usize;
-        debug_assert!(written + SLACK <= bound);
-        out.set_len(out.len() + written);
-    }
+    append(out, args, 0, true);
 }
 
 /// Appends arguments `from..` of `args` as RESP bulk strings, with no
@@ -120,18 +97,32 @@ pub(crate) fn encode_bulks<A: CommandArgs + ?Sized>(
     args: &A,
     from: usize,
 ) -> usize {
+    append(out, args, from, false);
+    args.arg_count().saturating_sub(from)
+}
+
+/// Appends arguments `from..` of `args` as bulk strings, after a `*`
+/// header counting all of them when `with_header`.
+#[inline(always)]
+fn append<A: CommandArgs + ?Sized>(out: &mut Vec<u8>, args: &A, from: usize, with_header: bool) {
     let n = args.arg_count();
-    let mut bound = SLACK;
+    let mut bound = MAX_FRAMING + SLACK;
     for i in from..n {
         bound += args.arg_len(i) + MAX_FRAMING;
     }
     out.reserve(bound);
-    // SAFETY: as in `encode_command`, less the `*` header: `reserve` gave
-    // `bound` bytes, each argument takes at most its length plus
-    // MAX_FRAMING, and a header word may spill into SLACK.
+    // SAFETY: `reserve` gave `bound` bytes past `out.len()`. `args` is a
+    // shared borrow of a sealed type whose bytes cannot change, so the
+    // arguments written are those measured: each takes at most its length
+    // plus MAX_FRAMING, the `*` header at most MAX_FRAMING, and the header
+    // word may spill into SLACK. Every byte counted by `set_len` is written.
     unsafe {
         let start = out.as_mut_ptr().add(out.len());
-        let mut p = start;
+        let mut p = if with_header {
+            header(start, b'*', n)
+        } else {
+            start
+        };
         for i in from..n {
             let a = args.arg(i);
             p = header(p, b'$', a.len());
@@ -142,7 +133,6 @@ pub(crate) fn encode_bulks<A: CommandArgs + ?Sized>(
         debug_assert!(written + SLACK <= bound);
         out.set_len(out.len() + written);
     }
-    n.saturating_sub(from)
 }
 
 /// Writes `<ty><n>\r\n` at `p`; returns the end. Lengths under 100 are

@@ -150,14 +150,24 @@ fn refuses_a_node_that_is_not_in_cluster_mode() {
 /// numbers ascending), with no errors and some redirects followed.
 #[test]
 fn a_live_reshard_during_a_load_loses_nothing_and_keeps_order() {
+    let cluster = Cluster::start(3);
+    pushes_through_a_reshard(&cluster, &[], |i| i % 500);
+}
+
+/// Runs 600,000 `RPUSH list:L i` (`L = list_of(i)`, under 500) through
+/// `rload --pipe -c` with `extra` flags, while 3,000 slots move from the
+/// first master to the second. Every element must land once and in input
+/// order, with no errors and some redirects followed.
+pub(crate) fn pushes_through_a_reshard(cluster: &Cluster, extra: &[&str], list_of: fn(u64) -> u64) {
     const N: u64 = 600_000;
     const LISTS: u64 = 500;
-    let cluster = Cluster::start(3);
     let input: String = (0..N)
-        .map(|i| format!("RPUSH list:{} {i}\n", i % LISTS))
+        .map(|i| format!("RPUSH list:{} {i}\n", list_of(i)))
         .collect();
     let port = cluster.port();
-    let load = Background::start(&["--pipe", "-c", "-p", &port], input.into_bytes());
+    let mut args = vec!["--pipe", "-c", "-p", &port];
+    args.extend_from_slice(extra);
+    let load = Background::start(&args, input.into_bytes());
     thread::sleep(Duration::from_millis(200));
     cluster.reshard(0, 1, 3000);
     let run = load.wait();
@@ -176,7 +186,7 @@ fn a_live_reshard_during_a_load_loses_nothing_and_keeps_order() {
             .lines()
             .map(|n| n.parse().unwrap())
             .collect();
-        let want: Vec<u64> = (0..N).filter(|i| i % LISTS == list).collect();
+        let want: Vec<u64> = (0..N).filter(|&i| list_of(i) == list).collect();
         assert_eq!(got, want, "{key}: every element once, in input order");
     }
 }

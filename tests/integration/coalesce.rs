@@ -9,10 +9,8 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use rload::cluster::key_slot;
-
 use crate::support::{
-    Background, Cluster, Redis, acknowledged, redirects, redis_cli, resp, resume_line, rload,
+    Background, Cluster, Redis, acknowledged, error_lines, redis_cli, resp, resume_line, rload,
     rload_pipe, run_with, value_digests, wait_until,
 };
 
@@ -514,46 +512,10 @@ fn a_coalesced_cluster_load_equals_a_plain_load_into_one_node() {
 /// the new owner land once each, and every list keeps its input order.
 #[test]
 fn a_live_reshard_keeps_every_merged_element_once_and_in_order() {
-    const N: u64 = 600_000;
-    const LISTS: u64 = 500;
     let cluster = Cluster::start(3);
-    let input: String = (0..N)
-        .map(|i| format!("RPUSH list:{} {i}\n", (i / 20) % LISTS))
-        .collect();
-    let port = cluster.port();
-    let load = Background::start(
-        &[
-            "--pipe",
-            "-c",
-            "-p",
-            &port,
-            "--coalesce",
-            "--rate",
-            "200000",
-        ],
-        input.into_bytes(),
-    );
-    thread::sleep(Duration::from_millis(200));
-    cluster.reshard(0, 1, 3000);
-    let run = load.wait();
-    assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.counts(), (0, N));
-    assert!(
-        redirects(&run) > 0,
-        "the reshard overlapped the load: {run:?}"
-    );
-    let owners = cluster.slot_owners();
-    for list in 0..LISTS {
-        let key = format!("list:{list}");
-        let node = &cluster.nodes[owners[usize::from(key_slot(key.as_bytes()))]];
-        let got: Vec<u64> = node
-            .cli(&["LRANGE", &key, "0", "-1"])
-            .lines()
-            .map(|n| n.parse().unwrap())
-            .collect();
-        let want: Vec<u64> = (0..N).filter(|i| (i / 20) % LISTS == list).collect();
-        assert_eq!(got, want, "{key}: every element once, in input order");
-    }
+    crate::cluster::pushes_through_a_reshard(&cluster, &["--coalesce", "--rate", "200000"], |i| {
+        (i / 20) % 500
+    });
 }
 
 /// A master dies mid-load. Writes are paused everywhere first, so every
@@ -631,22 +593,7 @@ fn out_of_memory_inside_a_batch_applied_together_is_reported_line_by_line() {
     assert_eq!(run.code, 1, "{run:?}");
     let (errors, replies) = run.counts();
     assert_eq!(replies, N);
-    let mut failed: Vec<u64> = run
-        .stderr
-        .lines()
-        .map(|l| {
-            let rest = l
-                .strip_prefix("<stdin>:")
-                .unwrap_or_else(|| panic!("unexpected line {l}"));
-            let (line, msg) = rest.split_once(": ").unwrap();
-            assert!(
-                msg.starts_with("OOM command not allowed") || msg.starts_with("EXECABORT"),
-                "{l}"
-            );
-            line.parse::<u64>().unwrap() - 1
-        })
-        .collect();
-    failed.sort_unstable();
+    let failed = error_lines(&run, &["OOM command not allowed", "EXECABORT"]);
     assert_eq!(failed.len() as u64, errors, "one line per error");
     let mut held: Vec<u64> = (0..4)
         .flat_map(|l| {

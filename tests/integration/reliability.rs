@@ -6,7 +6,8 @@ use std::thread;
 use std::time::Duration;
 
 use crate::support::{
-    Background, Redis, acknowledged, resume_line, rload_pipe, run_with, set_lines, wait_until,
+    Background, Redis, acknowledged, error_lines, resume_line, rload_pipe, run_with, set_lines,
+    wait_until,
 };
 
 const AOF_ALWAYS: [&str; 4] = ["--appendonly", "yes", "--appendfsync", "always"];
@@ -91,19 +92,7 @@ fn out_of_memory_errors_are_tied_to_their_lines() {
     let held = redis.dbsize();
     assert!(errors > 0 && held > 0, "{run:?}");
     assert_eq!(errors + held, N);
-    let mut failed: Vec<u64> = run
-        .stderr
-        .lines()
-        .map(|l| {
-            let rest = l
-                .strip_prefix("<stdin>:")
-                .unwrap_or_else(|| panic!("unexpected line {l}"));
-            let (line, msg) = rest.split_once(": ").unwrap();
-            assert!(msg.starts_with("OOM command not allowed"), "{l}");
-            line.parse::<u64>().unwrap() - 1
-        })
-        .collect();
-    failed.sort_unstable();
+    let failed = error_lines(&run, &["OOM command not allowed"]);
     let keys = redis.cli(&["KEYS", "Key*"]);
     let mut missing: Vec<u64> = {
         let present: std::collections::HashSet<&str> = keys.lines().collect();

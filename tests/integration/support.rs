@@ -384,6 +384,26 @@ impl Background {
     }
 }
 
+/// The input lines (counted from 0) of the error replies a load on
+/// standard input printed, sorted; every message must start with one of
+/// `expected`, and stderr must hold nothing else.
+pub fn error_lines(run: &Run, expected: &[&str]) -> Vec<u64> {
+    let mut lines: Vec<u64> = run
+        .stderr
+        .lines()
+        .map(|l| {
+            let rest = l
+                .strip_prefix("<stdin>:")
+                .unwrap_or_else(|| panic!("unexpected line {l}"));
+            let (line, msg) = rest.split_once(": ").unwrap();
+            assert!(expected.iter().any(|e| msg.starts_with(e)), "{l}");
+            line.parse::<u64>().unwrap() - 1
+        })
+        .collect();
+    lines.sort_unstable();
+    lines
+}
+
 /// The command line rload printed to resume, if any.
 pub fn resume_line(run: &Run) -> Option<String> {
     run.stderr
