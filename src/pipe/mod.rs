@@ -104,6 +104,7 @@ impl Pipe {
             free: free_tx.clone(),
             notify: to_writer.clone(),
             block_resend: None,
+            multi_refused: false,
         }
         .spawn();
         let writer = Writer {

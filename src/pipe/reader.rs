@@ -45,6 +45,8 @@ pub(crate) struct Reader {
     /// for a resend (this one), so the transaction goes again, whole, once
     /// its EXEC is answered.
     pub block_resend: Option<Vec<u8>>,
+    /// The server refused rload's own MULTI, and the user was told.
+    pub multi_refused: bool,
 }
 
 impl Reader {
@@ -189,8 +191,17 @@ impl Reader {
             if acked.errors > 0 {
                 self.report_error(&acked.meta, scanner.last_text());
             }
-            if acked.watch == Some(Watch::AtomicExec) {
-                self.settle_atomic(scanner, last_type);
+            match acked.watch {
+                Some(Watch::AtomicExec) => self.settle_atomic(scanner, last_type),
+                Some(Watch::Atomic) if error && !self.multi_refused => {
+                    self.multi_refused = true;
+                    self.shared.events.notice(&format!(
+                        "{} refused rload's MULTI ({}): merged commands meant to apply together run one by one, so a resume point among them may send some again",
+                        self.shared.addr,
+                        String::from_utf8_lossy(scanner.last_text())
+                    ));
+                }
+                _ => {}
             }
             if acked.watch == Some(Watch::Sentinel) {
                 self.check_sentinel(last_type, scanner.last_text())?;

@@ -284,6 +284,7 @@ impl Writer {
             free: self.free.clone(),
             notify: self.tx.clone(),
             block_resend: None,
+            multi_refused: false,
         }
         .spawn();
         self.sock = write;

@@ -652,3 +652,37 @@ fn reconnect_replays_a_block_applied_together_whole() {
     assert!(held < N_LISTED, "the restart came mid-load");
     assert_eq!(redis.digest(), clean.digest());
 }
+
+/// A user not allowed MULTI: the batches meant to apply together run one
+/// command at a time, with the same data and counts, and one notice says
+/// what that costs.
+#[test]
+fn a_refused_multi_is_noticed_once_and_the_load_still_matches() {
+    let redis = Redis::start();
+    let clean = Redis::start();
+    redis.cli(&[
+        "ACL", "SETUSER", "loader", "on", ">pw", "~*", "+@all", "-multi",
+    ]);
+    let input = list_runs(20_000, 1);
+    let plain = rload_pipe(&clean, &[], input.clone());
+    let run = rload_pipe(
+        &redis,
+        &[
+            "--coalesce",
+            "--user",
+            "loader",
+            "-a",
+            "pw",
+            "--no-auth-warning",
+        ],
+        input,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.counts(), plain.counts());
+    assert_eq!(
+        run.stderr.matches("refused rload's MULTI (NOPERM").count(),
+        1,
+        "{run:?}"
+    );
+    assert_eq!(redis.digest(), clean.digest());
+}
