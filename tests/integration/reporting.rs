@@ -321,6 +321,29 @@ fn json_names_each_kind_of_stop_with_its_facts_and_the_resume_command() {
     );
     redis.cli(&["CLIENT", "UNPAUSE"]);
 
+    // A setting only the input can show wrong: a template that does not
+    // parse, found when the records are opened.
+    let run = rload(
+        &[
+            "--pipe",
+            "-p",
+            "1",
+            "--json",
+            "--format",
+            "csv",
+            "--template",
+            "SET {id",
+        ],
+        "id\n1\n",
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    let j = json_of(&run.stdout);
+    assert_eq!(j["stop"]["kind"], "config", "{j}");
+    assert_eq!(
+        (j["ok"].clone(), j["acknowledged"].clone()),
+        (false.into(), 0.into())
+    );
+
     // Nothing listening: a failure before anything was sent.
     let run = rload(&["--pipe", "-p", "1", "--json"], "SET a 1\n");
     assert_eq!(run.code, 4, "{run:?}");
