@@ -211,6 +211,9 @@ impl Batch {
                 group.kind = kind;
                 if kind != Kind::Set {
                     group.key.extend_from_slice(key);
+                    // Held, and sent, once per group: it counts toward the
+                    // batch's bound like the items.
+                    self.bytes += key.len();
                 }
                 self.groups.push(group);
                 let g = self.groups.len() - 1;

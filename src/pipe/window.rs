@@ -66,11 +66,21 @@ pub(crate) struct Window {
     /// The database an open transaction's `SELECT` switches to, once its
     /// `EXEC` is answered.
     block_db: Option<u32>,
-    /// The open transaction is rload's own ([`Watch::Atomic`]); these of
-    /// its commands failed when queued.
-    atomic: Option<Vec<u64>>,
+    /// The open transaction is rload's own ([`Watch::Atomic`]).
+    atomic: Option<AtomicBlock>,
     pub(crate) commit: Commit,
     pub(crate) uncommitted: Uncommitted,
+}
+
+/// rload's own open transaction, as its commands are answered (queued):
+/// kept here, not read back from the chunks at its `EXEC`, which may have
+/// gone back to the pool by then.
+#[derive(Debug, Default)]
+struct AtomicBlock {
+    /// The input commands each of its commands stands for, in order.
+    commands: Vec<Vec<CmdMeta>>,
+    /// Those refused when queued (by their index in `commands`, ascending).
+    failed: Vec<usize>,
 }
 
 /// What a batch of replies did: the command it ended on, and the replies
@@ -150,15 +160,23 @@ impl Window {
                 self.commit_before(&chunk, last);
                 if last_type == b'+' {
                     self.multi = Some((self.front_id + self.cur as u64, last, meta));
-                    self.atomic = Some(Vec::new());
+                    self.atomic = Some(AtomicBlock::default());
                 }
             }
             return acked;
         }
-        if let Some(failed) = &mut self.atomic
-            && acked.errors > 0
-        {
-            failed.push(meta.seq);
+        if let Some(block) = &mut self.atomic {
+            for i in first..=last {
+                if !chunk.cmds[i].is_own() {
+                    block.commands.push(match chunk.covered(i) {
+                        [] => vec![chunk.cmds[i]],
+                        covered => covered.to_vec(),
+                    });
+                }
+            }
+            if acked.errors > 0 {
+                block.failed.push(block.commands.len() - 1);
+            }
         }
         if redirected || meta.is_own() {
             if self.multi.is_none() {
@@ -241,34 +259,15 @@ impl Window {
         text: &[u8],
         element_errors: &[(u32, Vec<u8>)],
     ) -> (u64, Failed) {
-        let (Some((id, idx, _)), Some(failed)) = (self.multi, self.atomic.take()) else {
+        let Some(AtomicBlock {
+            commands: block,
+            failed,
+        }) = self.atomic.take()
+        else {
             // Its MULTI was refused: the commands ran, and were counted,
             // one by one.
             return (0, Vec::new());
         };
-        let mut block = Vec::new();
-        if !self.replay_lost {
-            let first = (id - self.front_id) as usize;
-            for k in first..=self.cur {
-                let chunk = &self.chunks[k];
-                let from = if k == first { idx + 1 } else { 0 };
-                let to = if k == self.cur {
-                    self.next - 1
-                } else {
-                    chunk.cmds.len()
-                };
-                for i in from..to {
-                    let meta = chunk.cmds[i];
-                    if !meta.is_own() {
-                        let covered = match chunk.covered(i) {
-                            [] => vec![meta],
-                            covered => covered.to_vec(),
-                        };
-                        block.push(covered);
-                    }
-                }
-            }
-        }
         let ran = last_type == b'*';
         let mut reports = Vec::new();
         if ran {
@@ -278,8 +277,8 @@ impl Window {
                 }
             }
         } else {
-            for covered in &block {
-                if !failed.contains(&covered[0].seq) {
+            for (i, covered) in block.iter().enumerate() {
+                if failed.binary_search(&i).is_err() {
                     reports.push((covered.clone(), text.to_vec()));
                 }
             }
@@ -361,8 +360,10 @@ impl Window {
     pub(crate) fn retire(&mut self, mut retire: impl FnMut(Arc<Chunk>)) {
         while !self.chunks.is_empty() && (self.cur > 0 || self.next == self.chunks[0].cmds.len()) {
             let holds_open_multi = self.multi.is_some_and(|(id, _, _)| id <= self.front_id);
+            // Held while the open transaction has spanned fewer chunks than
+            // that, however far ahead the writer is.
             if holds_open_multi {
-                if self.chunks.len() < RETAIN_FOR_REPLAY {
+                if self.cur < RETAIN_FOR_REPLAY {
                     return;
                 }
                 self.replay_lost = true;

@@ -686,3 +686,40 @@ fn a_refused_multi_is_noticed_once_and_the_load_still_matches() {
     );
     assert_eq!(redis.digest(), clean.digest());
 }
+
+/// Errors inside blocks applied together are all counted and reported
+/// when the writer is far ahead of the server: writes are paused while
+/// rload fills its window, so once they resume, a block's first chunks are
+/// answered (and could go back to the pool) long before its EXEC is.
+#[test]
+fn errors_in_blocks_applied_together_are_all_counted_when_the_server_lags() {
+    // A quarter of the pushes fail: `l2` holds a string throughout.
+    let mut commands = vec![vec!["SET".to_string(), "l2".into(), "taken".into()]];
+    for i in 0..300_000u64 {
+        commands.push(vec![
+            "RPUSH".into(),
+            format!("l{}", i % 4),
+            format!("{i:0>60}"),
+        ]);
+    }
+    let reference = Redis::start();
+    let cli = redis_cli(
+        &["-p", &reference.port.to_string(), "--pipe"],
+        as_resp(&commands),
+    );
+    assert_eq!(cli.counts(), (75_000, 300_001), "{cli:?}");
+    // From a file: read 256 KiB at a time, the batches are full size.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("pushes.txt");
+    std::fs::write(&file, as_text(&commands)).expect("write the input");
+    let redis = Redis::start();
+    redis.cli(&["CLIENT", "PAUSE", "1500", "WRITE"]);
+    let run = rload_pipe(&redis, &["--coalesce", file.to_str().unwrap()], "");
+    assert_eq!(run.counts(), cli.counts(), "{}", &run.stdout);
+    assert_eq!(
+        run.stderr.lines().count() as u64,
+        cli.counts().0,
+        "one line per error"
+    );
+    assert_eq!(redis.digest(), reference.digest());
+}
