@@ -334,31 +334,38 @@ fn list_elements(redis: &Redis) -> u64 {
 /// dataset of a clean one, each element once and in order.
 #[test]
 fn a_lost_connection_gets_an_exact_account_and_the_resume_command_completes_the_load() {
-    lost_connection_then_resume(list_runs(N_LISTED, 50));
+    lost_connection_then_resume(list_runs(N_LISTED, 50), false);
 }
 
 /// The same, with the lists fed in turn: merged pushes stand for input
 /// commands that are not consecutive, so each batch applies together
-/// (rload's own MULTI/EXEC), and the account and resume point stay exact.
+/// (rload's own MULTI/EXEC), and the account and resume point stay exact:
+/// from standard input, and from a file, read in full-size batches whose
+/// blocks span several chunks.
 #[test]
 fn pushes_fed_in_turn_apply_together_and_resume_exactly() {
-    lost_connection_then_resume(list_runs(N_LISTED, 1));
+    lost_connection_then_resume(list_runs(N_LISTED, 1), false);
+    lost_connection_then_resume(list_runs(N_LISTED, 1), true);
 }
 
 const N_LISTED: u64 = 300_000;
 
-fn lost_connection_then_resume(input: String) {
+fn lost_connection_then_resume(input: String, from_file: bool) {
     const N: u64 = N_LISTED;
     let clean = Redis::start();
     assert_eq!(rload_pipe(&clean, &[], input.clone()).code, 0);
 
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("pushes.txt");
+    std::fs::write(&file, &input).expect("write the input");
     let mut redis = Redis::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
     let port = redis.port.to_string();
-    let load = Background::start(
-        &["--pipe", "-p", &port, "--coalesce"],
-        input.clone().into_bytes(),
-    )
-    .underway(60, || redis.dbsize() == 8 && list_elements(&redis) > 20_000);
+    let mut args = vec!["--pipe", "-p", &port, "--coalesce"];
+    if from_file {
+        args.push(file.to_str().expect("a UTF-8 path"));
+    }
+    let load = Background::start(&args, input.clone().into_bytes())
+        .underway(60, || redis.dbsize() == 8 && list_elements(&redis) > 20_000);
     redis.cli(&["CLIENT", "PAUSE", "60000", "WRITE"]);
     thread::sleep(Duration::from_millis(500));
     let held = list_elements(&redis);
@@ -629,11 +636,23 @@ fn reconnect_replays_a_block_applied_together_whole() {
     let clean = Redis::start();
     assert_eq!(rload_pipe(&clean, &[], input.clone()).code, 0);
 
+    // From a file, so the blocks are full size and span several chunks.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("pushes.txt");
+    std::fs::write(&file, &input).expect("write the input");
     let mut redis = Redis::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
     let port = redis.port.to_string();
     let load = Background::start(
-        &["--pipe", "-p", &port, "--coalesce", "--reconnect", "30"],
-        input.into_bytes(),
+        &[
+            "--pipe",
+            "-p",
+            &port,
+            "--coalesce",
+            "--reconnect",
+            "30",
+            file.to_str().expect("a UTF-8 path"),
+        ],
+        Vec::new(),
     )
     .underway(60, || redis.dbsize() == 8 && list_elements(&redis) > 20_000);
     redis.cli(&["CLIENT", "PAUSE", "60000", "WRITE"]);
