@@ -317,6 +317,15 @@ fn list_runs(n: u64, run: u64) -> String {
         .collect()
 }
 
+/// `input` in a file of a temporary directory (kept while the first is):
+/// read from a file, 256 KiB at a time, batches are full size.
+fn in_a_file(input: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("input.txt");
+    std::fs::write(&file, input).expect("write the input");
+    (dir, file)
+}
+
 /// The elements of the lists `list_runs` writes (read one by one: a script
 /// would wait out a `CLIENT PAUSE WRITE`).
 fn list_elements(redis: &Redis) -> u64 {
@@ -355,9 +364,7 @@ fn lost_connection_then_resume(input: String, from_file: bool) {
     let clean = Redis::start();
     assert_eq!(rload_pipe(&clean, &[], input.clone()).code, 0);
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("pushes.txt");
-    std::fs::write(&file, &input).expect("write the input");
+    let (_dir, file) = in_a_file(&input);
     let mut redis = Redis::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
     let port = redis.port.to_string();
     let mut args = vec!["--pipe", "-p", &port, "--coalesce"];
@@ -637,9 +644,7 @@ fn reconnect_replays_a_block_applied_together_whole() {
     assert_eq!(rload_pipe(&clean, &[], input.clone()).code, 0);
 
     // From a file, so the blocks are full size and span several chunks.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("pushes.txt");
-    std::fs::write(&file, &input).expect("write the input");
+    let (_dir, file) = in_a_file(&input);
     let mut redis = Redis::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
     let port = redis.port.to_string();
     let load = Background::start(
@@ -728,9 +733,7 @@ fn errors_in_blocks_applied_together_are_all_counted_when_the_server_lags() {
     );
     assert_eq!(cli.counts(), (75_000, 300_001), "{cli:?}");
     // From a file: read 256 KiB at a time, the batches are full size.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("pushes.txt");
-    std::fs::write(&file, as_text(&commands)).expect("write the input");
+    let (_dir, file) = in_a_file(&as_text(&commands));
     let redis = Redis::start();
     redis.cli(&["CLIENT", "PAUSE", "1500", "WRITE"]);
     let run = rload_pipe(&redis, &["--coalesce", file.to_str().unwrap()], "");
