@@ -77,10 +77,22 @@ pub(crate) struct Window {
 /// gone back to the pool by then.
 #[derive(Debug, Default)]
 struct AtomicBlock {
-    /// The input commands each of its commands stands for, in order.
-    commands: Vec<Vec<CmdMeta>>,
-    /// Those refused when queued (by their index in `commands`, ascending).
+    /// The input commands its commands stand for, one after another: no
+    /// allocation per command.
+    inputs: Vec<CmdMeta>,
+    /// Where each command's inputs end in `inputs`.
+    ends: Vec<usize>,
+    /// Those refused when queued (by their index in `ends`, ascending).
     failed: Vec<usize>,
+}
+
+impl AtomicBlock {
+    /// The input commands command `i` of the block stands for.
+    fn command(&self, i: usize) -> Option<&[CmdMeta]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.inputs[start..end])
+    }
 }
 
 /// What a batch of replies did: the command it ended on, and the replies
@@ -168,14 +180,15 @@ impl Window {
         if let Some(block) = &mut self.atomic {
             for i in first..=last {
                 if !chunk.cmds[i].is_own() {
-                    block.commands.push(match chunk.covered(i) {
-                        [] => vec![chunk.cmds[i]],
-                        covered => covered.to_vec(),
-                    });
+                    match chunk.covered(i) {
+                        [] => block.inputs.push(chunk.cmds[i]),
+                        covered => block.inputs.extend_from_slice(covered),
+                    }
+                    block.ends.push(block.inputs.len());
                 }
             }
             if acked.errors > 0 {
-                block.failed.push(block.commands.len() - 1);
+                block.failed.push(block.ends.len() - 1);
             }
         }
         if redirected || meta.is_own() {
@@ -259,11 +272,7 @@ impl Window {
         text: &[u8],
         element_errors: &[(u32, Vec<u8>)],
     ) -> (u64, Failed) {
-        let Some(AtomicBlock {
-            commands: block,
-            failed,
-        }) = self.atomic.take()
-        else {
+        let Some(block) = self.atomic.take() else {
             // Its MULTI was refused: the commands ran, and were counted,
             // one by one.
             return (0, Vec::new());
@@ -272,20 +281,21 @@ impl Window {
         let mut reports = Vec::new();
         if ran {
             for (j, error) in element_errors {
-                if let Some(covered) = block.get(*j as usize) {
-                    reports.push((covered.clone(), error.clone()));
+                if let Some(covered) = block.command(*j as usize) {
+                    reports.push((covered.to_vec(), error.clone()));
                 }
             }
         } else {
-            for (i, covered) in block.iter().enumerate() {
-                if failed.binary_search(&i).is_err() {
-                    reports.push((covered.clone(), text.to_vec()));
+            for i in 0..block.ends.len() {
+                if block.failed.binary_search(&i).is_err() {
+                    let covered = block.command(i).expect("in range");
+                    reports.push((covered.to_vec(), text.to_vec()));
                 }
             }
         }
         let errors: u64 = reports.iter().map(|(c, _)| c.len() as u64).sum();
         self.uncommitted.errors += errors;
-        let last = block.iter().flatten().max_by_key(|m| m.seq).copied();
+        let last = block.inputs.iter().max_by_key(|m| m.seq).copied();
         self.end_block();
         self.commit_through(last);
         (errors, reports)
