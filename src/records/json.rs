@@ -95,6 +95,17 @@ impl Json {
             None => None,
         }
     }
+
+    /// An array that is not one of objects: the rest of the input is one
+    /// invalid record, from `lead` on, and nothing more is read.
+    fn give_up(&mut self, data: &[u8], lead: usize, why: &str) -> Parsed {
+        self.place = Place::Done;
+        Parsed::Record {
+            lead,
+            used: data.len() - lead,
+            result: Err(why.into()),
+        }
+    }
 }
 
 fn is_space(b: u8) -> bool {
@@ -140,13 +151,7 @@ impl Parser for Json {
                     return Parsed::Skip { lead, used: 1 };
                 }
                 Some(_) => {
-                    self.place = Place::Done;
-                    let rest = data.len() - lead;
-                    return Parsed::Record {
-                        lead,
-                        used: rest,
-                        result: Err("a JSON input must be an array of objects, [ {...}, ... ] (or JSON lines, with --format jsonl)".into()),
-                    };
+                    return self.give_up(data, lead, "a JSON input must be an array of objects, [ {...}, ... ] (or JSON lines, with --format jsonl)");
                 }
                 None if eof => return Parsed::End { lead: data.len() },
                 None => return Parsed::NeedMore { lead },
@@ -155,14 +160,7 @@ impl Parser for Json {
                 return match data.get(lead) {
                     None if eof => Parsed::End { lead: data.len() },
                     None => Parsed::NeedMore { lead },
-                    Some(_) => {
-                        let rest = data.len() - lead;
-                        Parsed::Record {
-                            lead,
-                            used: rest,
-                            result: Err("text after the end of the JSON array".into()),
-                        }
-                    }
+                    Some(_) => self.give_up(data, lead, "text after the end of the JSON array"),
                 };
             }
             Place::Between { first } => match data.get(lead) {
@@ -176,13 +174,11 @@ impl Parser for Json {
                 }
                 Some(_) if first => self.place = Place::Element,
                 Some(_) => {
-                    self.place = Place::Done;
-                    let rest = data.len() - lead;
-                    return Parsed::Record {
+                    return self.give_up(
+                        data,
                         lead,
-                        used: rest,
-                        result: Err("expected ',' or ']' between the array's elements".into()),
-                    };
+                        "expected ',' or ']' between the array's elements",
+                    );
                 }
                 None if eof => {
                     return Parsed::Record {
