@@ -10,8 +10,8 @@ use std::thread;
 use std::time::Duration;
 
 use crate::support::{
-    Background, Cluster, Redis, acknowledged, error_lines, redis_cli, resp, resume_line, rload,
-    rload_pipe, run_with, value_digests, wait_until,
+    AOF_ALWAYS, Background, Cluster, Redis, acknowledged, error_lines, redis_cli, resp,
+    resume_line, rload, rload_pipe, run_with, value_digests, wait_until,
 };
 
 /// A small deterministic generator (xorshift), so a failure reproduces.
@@ -317,6 +317,15 @@ fn list_runs(n: u64, run: u64) -> String {
         .collect()
 }
 
+/// A server of its own loaded with `input`, plainly and without a fault:
+/// the dataset a faulted load must end at.
+fn clean_load(input: &str) -> Redis {
+    let clean = Redis::start();
+    let run = rload_pipe(&clean, &[], input);
+    assert_eq!(run.code, 0, "{run:?}");
+    clean
+}
+
 /// `input` in a file of a temporary directory (kept while the first is):
 /// read from a file, 256 KiB at a time, batches are full size.
 fn in_a_file(input: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -361,11 +370,10 @@ const N_LISTED: u64 = 300_000;
 
 fn lost_connection_then_resume(input: String, from_file: bool) {
     const N: u64 = N_LISTED;
-    let clean = Redis::start();
-    assert_eq!(rload_pipe(&clean, &[], input.clone()).code, 0);
+    let clean = clean_load(&input);
 
     let (_dir, file) = in_a_file(&input);
-    let mut redis = Redis::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut redis = Redis::start_with(&AOF_ALWAYS);
     let port = redis.port.to_string();
     let mut args = vec!["--pipe", "-p", &port, "--coalesce"];
     if from_file {
@@ -412,10 +420,9 @@ fn reconnect_replays_merged_commands_to_the_clean_dataset() {
             _ => format!("SADD set:{} {i}\n", i % 700),
         })
         .collect();
-    let clean = Redis::start();
-    assert_eq!(rload_pipe(&clean, &[], input.clone()).code, 0);
+    let clean = clean_load(&input);
 
-    let mut redis = Redis::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut redis = Redis::start_with(&AOF_ALWAYS);
     let port = redis.port.to_string();
     let load = Background::start(
         &[
@@ -450,8 +457,7 @@ fn a_signal_mid_load_gets_an_exact_account_and_resumes_to_the_clean_dataset() {
     let input: String = (0..N)
         .map(|i| format!("HSET user:{} f{i} {i}\n", i % 1000))
         .collect();
-    let clean = Redis::start();
-    assert_eq!(rload_pipe(&clean, &[], input.clone()).code, 0);
+    let clean = clean_load(&input);
 
     let redis = Redis::start();
     let port = redis.port.to_string();
@@ -640,12 +646,11 @@ fn out_of_memory_inside_a_batch_applied_together_is_reported_line_by_line() {
 #[test]
 fn reconnect_replays_a_block_applied_together_whole() {
     let input = list_runs(N_LISTED, 1);
-    let clean = Redis::start();
-    assert_eq!(rload_pipe(&clean, &[], input.clone()).code, 0);
+    let clean = clean_load(&input);
 
     // From a file, so the blocks are full size and span several chunks.
     let (_dir, file) = in_a_file(&input);
-    let mut redis = Redis::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut redis = Redis::start_with(&AOF_ALWAYS);
     let port = redis.port.to_string();
     let load = Background::start(
         &[

@@ -6,11 +6,9 @@ use std::thread;
 use std::time::Duration;
 
 use crate::support::{
-    Background, Redis, acknowledged, error_lines, resume_line, rload_pipe, run_with, set_lines,
-    wait_until,
+    AOF_ALWAYS, Background, Redis, acknowledged, error_lines, resume_line, rload_pipe, run_with,
+    set_lines, wait_until,
 };
-
-const AOF_ALWAYS: [&str; 4] = ["--appendonly", "yes", "--appendfsync", "always"];
 
 /// The server is killed mid-load. Writes are paused first, so every command
 /// it executed was answered; with `appendfsync always` every answered write

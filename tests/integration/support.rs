@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+/// Server flags that keep every answered write: on disk before its reply.
+pub const AOF_ALWAYS: [&str; 4] = ["--appendonly", "yes", "--appendfsync", "always"];
+
 /// A redis-server started for one test.
 pub struct Redis {
     pub port: u16,
