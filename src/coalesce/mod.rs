@@ -57,6 +57,11 @@ use shape::mergeable;
 const GROUP_COMMANDS: usize = 1024;
 /// ...and holds at most about this many bytes of items.
 const GROUP_BYTES: usize = 256 * 1024;
+/// A command with this many bytes of key and items or more is not merged:
+/// the server's cost of it is its payload, not the command, so merging
+/// would only copy it twice more (2,000 SETs of 100 KB ran at 0.87 of
+/// redis-cli's speed merged, against 0.96 not).
+const MERGE_MAX: usize = 16 * 1024;
 /// A batch is sent on once it holds this many input commands...
 const BATCH_COMMANDS: usize = 8192;
 /// ...or this many bytes: what `--coalesce` holds back, at most.
@@ -372,8 +377,8 @@ impl Sink for Coalescer {
         let items = (2..cmd.args.len())
             .map(|i| cmd.args.len_of(i))
             .sum::<usize>();
-        if items + key.len() >= GROUP_BYTES {
-            // Too large to merge: as it is, in its place.
+        if items + key.len() >= MERGE_MAX {
+            // Too large to gain from a merge: as it is, in its place.
             return self.pass(cmd, meta, watch);
         }
         let slot = if self.cluster && kind == Kind::Set {
