@@ -90,15 +90,15 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["pipe", "emit"])]
     dump: bool,
     /// --dump: only keys that match this glob (SCAN ... MATCH)
-    #[arg(long = "match", value_name = "GLOB", requires = "dump")]
+    #[arg(long = "match", value_name = "GLOB")]
     pattern: Option<String>,
     /// --dump: only keys of this type (repeatable): string, list, set,
     /// zset, hash, stream
-    #[arg(long = "type", value_name = "TYPE", requires = "dump")]
+    #[arg(long = "type", value_name = "TYPE")]
     types: Vec<String>,
     /// --dump: go on from where a dump cut short stopped (the value it
     /// printed)
-    #[arg(long, value_name = "CURSOR", requires = "dump")]
+    #[arg(long, value_name = "CURSOR")]
     cursor: Option<String>,
     /// How the input is written: commands, csv, tsv, json or jsonl
     /// [default: from the files' extension, else commands]; with --dump,
@@ -290,7 +290,9 @@ impl Args {
                 "nothing to do: rload loads data with --pipe, writes it as RESP with --emit, or reads it back with --dump (see --help)".into(),
             ));
         }
+        self.refuse_flags_of_other_modes()?;
         let verify = self.tls_verify()?;
+        let db_in_uri = self.uri.as_deref().is_some_and(uri_names_db);
         let mut config = Config::default();
         let mut warnings = Vec::new();
         let server = &mut config.server;
@@ -415,12 +417,16 @@ impl Args {
         }
         config.emit = self.emit;
         if self.dump {
-            config.dump = Some(dump_options(
+            let mut options = dump_options(
                 self.format.as_deref(),
                 self.pattern,
                 self.types,
                 self.cursor,
-            )?);
+            )?;
+            if self.db.is_some() || db_in_uri {
+                options.db = Some(config.server.db);
+            }
+            config.dump = Some(options);
             if !self.files.is_empty() || !self.templates.is_empty() {
                 return Err(Error::Config(
                     "--dump reads the server, not files: it takes no FILE or --template".into(),
@@ -449,6 +455,65 @@ impl Args {
             show,
             json: self.json,
         })
+    }
+}
+
+/// Whether a `redis://` URI names a database (`/3`).
+fn uri_names_db(uri: &str) -> bool {
+    let mut probe = crate::config::ServerConfig {
+        db: u32::MAX,
+        ..Default::default()
+    };
+    probe.apply_uri(uri).is_ok() && probe.db != u32::MAX
+}
+
+impl Args {
+    /// Flags that mean something in some modes only are refused in the
+    /// others, never silently ignored.
+    fn refuse_flags_of_other_modes(&self) -> Result<(), Error> {
+        let refuse = |flag: &str, why: &str| Err(Error::Config(format!("{flag} {why}")));
+        if !self.dump {
+            let mode = if self.emit { "--emit" } else { "--pipe" };
+            for (flag, given) in [
+                ("--match", self.pattern.is_some()),
+                ("--type", !self.types.is_empty()),
+                ("--cursor", self.cursor.is_some()),
+            ] {
+                if given {
+                    return refuse(
+                        flag,
+                        &format!("is for --dump, which reads keys out; {mode} reads input"),
+                    );
+                }
+            }
+            return Ok(());
+        }
+        let no_input = "is for reading input, and --dump reads none";
+        for (flag, given, why) in [
+            (
+                "--resume-from",
+                self.resume_from.is_some(),
+                "skips input commands; a dump goes on with --cursor (the value a dump cut short printed)",
+            ),
+            ("--skip-invalid", self.skip_invalid, no_input),
+            ("--no-header", self.no_header, no_input),
+            ("--delimiter", self.delimiter.is_some(), no_input),
+            (
+                "--max-errors",
+                self.max_errors.is_some(),
+                "is for loads: a dump stops at the first error reply it cannot retry",
+            ),
+            (
+                "-3",
+                self.resp3,
+                "does not go with --dump, which reads replies as RESP2 (every server speaks it)",
+            ),
+        ] {
+            if given {
+                return refuse(flag, why);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -482,6 +547,7 @@ fn dump_options(
         pattern,
         types,
         cursor,
+        db: None,
     })
 }
 

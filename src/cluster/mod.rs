@@ -23,16 +23,32 @@ use crate::error::{ConnectError, Error};
 use crate::report::Events;
 use crate::resp::Value;
 
+pub(crate) use redirect::RedirectKind;
+pub(crate) use slot::SLOTS;
 pub use slot::key_slot;
 
-/// The masters a `CLUSTER SLOTS` reply names, as host and port; an empty
-/// host means `seed_host`, the node that answered.
+/// A master's host and port, and the slots it owns.
+pub(crate) type MasterSlots = ((String, u16), Vec<u16>);
+
+/// The masters a `CLUSTER SLOTS` reply names, each with the slots it
+/// owns; an empty host means `seed_host`.
 ///
 /// # Errors
 ///
 /// A reply that does not describe slot ranges.
-pub(crate) fn masters(reply: Value, seed_host: &str) -> Result<Vec<(String, u16)>, String> {
-    Ok(topology::Topology::from_slots(reply, seed_host)?.masters)
+pub(crate) fn topology_of(reply: Value, seed_host: &str) -> Result<Vec<MasterSlots>, String> {
+    let topology = topology::Topology::from_slots(reply, seed_host)?;
+    let mut out: Vec<MasterSlots> = topology
+        .masters
+        .into_iter()
+        .map(|m| (m, Vec::new()))
+        .collect();
+    for (slot, &owner) in topology.owner.iter().enumerate() {
+        if owner != topology::UNOWNED {
+            out[owner as usize].1.push(slot as u16);
+        }
+    }
+    Ok(out)
 }
 
 /// A cluster, learned from one of its nodes: its layout, its command table,

@@ -3,31 +3,49 @@
 //! `RESTORE` commands, or as JSON lines. `rload --dump -h SRC | rload
 //! --pipe -h DST` is a migration.
 //!
-//! Keys are found with `SCAN` (`MATCH` and `TYPE` filter on the server), a
-//! page at a time; each page is read by `read::KeyReader` in as few
-//! commands as the server allows and written by a `write::Output`. In a
-//! cluster, every master is dumped in turn, in the order of their
-//! addresses. After each page the position is known (a master and its
-//! `SCAN` cursor), so a dump cut short can go on from there: `SCAN`
-//! returns every key present throughout, so resuming misses none that
-//! stayed.
+//! A dump either writes every key that existed for its whole duration,
+//! each in a state it really had, or stops with a non-zero status, an exact
+//! account, and a position to go on from:
+//!
+//! - `link`: every reply checked (an error reply is never data), transient
+//!   errors retried with a bounded backoff, a signal told from a lost
+//!   connection.
+//! - `read`, `big`, `payload`: a page of keys read in as few commands as
+//!   the server allows; big keys in windows, checked for change with
+//!   `WATCH`.
+//! - `page`: writing one `SCAN` page, the step both drivers repeat.
+//! - `server`: one server, every database that has keys (or `-n`'s).
+//! - `cluster`: every master, following slots that move.
+//! - `position`: the `--cursor` values a stopped dump prints.
+//! - `write`: the formats; `summary`: the account.
 
+mod big;
+mod cluster;
+mod link;
+mod page;
+mod payload;
+mod position;
 mod read;
+mod server;
+mod shape;
+mod summary;
 mod write;
 
 use std::io::{self, Write};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::config::{Config, Endpoint, ServerConfig};
-use crate::conn;
-use crate::error::{ConnectError, Error};
+pub use summary::DumpSummary;
+
+use crate::config::Config;
+use crate::error::Error;
 use crate::meter::Meter;
 use crate::rate::Bucket;
 use crate::report::{Events, Stop};
-use crate::resp::Value;
 
-use read::{Found, KeyReader};
+use link::{Fault, Retry};
+use page::Pager;
+use position::Position;
 use write::{Commands, Encoding, JsonLines, Output};
 
 /// Keys asked of `SCAN` per page.
@@ -46,6 +64,18 @@ pub enum DumpFormat {
     Restore,
 }
 
+impl DumpFormat {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            DumpFormat::Resp => "resp",
+            DumpFormat::Inline => "inline",
+            DumpFormat::Jsonl => "jsonl",
+            DumpFormat::Restore => "restore",
+        }
+    }
+}
+
 /// What to dump, and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DumpOptions {
@@ -55,84 +85,71 @@ pub struct DumpOptions {
     pub pattern: Option<String>,
     /// Only keys of these types; all when empty.
     pub types: Vec<String>,
-    /// Where a dump cut short stopped: `CURSOR`, or in a cluster
-    /// `HOST:PORT@CURSOR`.
+    /// Where a dump cut short stopped, as it printed it.
     pub cursor: Option<String>,
+    /// Only this database (`-n`); every database that has keys when
+    /// `None` (the output then `SELECT`s each).
+    pub db: Option<u32>,
 }
 
-/// The account of a dump.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct DumpSummary {
-    /// Keys written whole.
-    pub keys: u64,
-    /// Commands written (JSON lines: lines).
-    pub written: u64,
-    /// How they were written.
-    pub format: DumpFormat,
-    /// Keys of a type only `--format restore` can write (a module's),
-    /// skipped.
-    pub skipped: u64,
-    /// The masters (or the server) dumped.
-    pub nodes: Vec<String>,
-    /// Why the dump stopped early, if it did.
-    pub stop: Option<Stop>,
-    /// Where to go on from, after a stop: a `--cursor` value.
-    pub resume: Option<String>,
-    /// How long the dump took.
-    pub elapsed: Duration,
+/// How one key's read ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyOutcome {
+    /// Written whole.
+    Whole,
+    /// It went away while read: written as gone.
+    Vanished,
+    /// It changed into a key of another type while read: read it again.
+    Changed,
 }
 
-impl DumpSummary {
-    /// The exit status: 0, or as a load's for the stop (5 for a lost
-    /// connection or a broken output, 128 + N for signal N).
-    pub fn exit_code(&self) -> i32 {
-        use crate::report::exit;
-        match &self.stop {
-            None => exit::OK,
-            Some(Stop::Interrupted { signal, .. }) => 128 + signal,
-            Some(_) => exit::CONNECTION_LOST,
+/// How a driver ended.
+pub(crate) enum Ended {
+    Done,
+    Stopped {
+        stop: Stop,
+        position: Position,
+        /// Keys of the page in progress already written.
+        partial: u64,
+    },
+}
+
+impl Ended {
+    fn stopped(stop: Stop, position: Position, partial: u64) -> Self {
+        Ended::Stopped {
+            stop,
+            position,
+            partial,
         }
     }
+}
 
-    /// Prints the account: what was dumped, and, after a stop, why.
-    ///
-    /// # Errors
-    ///
-    /// Only a failure to write.
-    pub fn print(&self, err: &mut dyn Write) -> io::Result<()> {
-        use crate::report::count;
-        let from = self.nodes.join(", ");
-        let unit = if self.format == DumpFormat::Jsonl {
-            "line"
-        } else {
-            "command"
-        };
-        writeln!(
-            err,
-            "rload: dumped {} from {from} ({}) in {:.1} s",
-            count(self.keys, "key"),
-            count(self.written, unit),
-            self.elapsed.as_secs_f64()
-        )?;
-        if self.skipped > 0 {
-            writeln!(
-                err,
-                "rload: skipped {} of a module's type (use --format restore)",
-                count(self.skipped, "key")
-            )?;
-        }
-        match &self.stop {
-            None => {}
-            Some(Stop::Interrupted { signal, .. }) => {
-                writeln!(err, "rload: interrupted by {}", crate::signal_name(*signal))?;
+/// A fault that ends a dump, as the stop its account gives.
+fn stop_of(addr: &str, fault: Fault, config: &Config) -> Stop {
+    match fault {
+        Fault::Output(_) => output_lost(),
+        Fault::Interrupted(signal) => Stop::Interrupted {
+            signal,
+            drained: true,
+        },
+        Fault::Reply(e) => Stop::ErrorReply {
+            addr: addr.to_string(),
+            command: e.command,
+            reply: e.text,
+        },
+        Fault::Io(e) => match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                Stop::Timeout(config.pipe_timeout.unwrap_or_default())
             }
-            Some(Stop::ConnectionLost { addr, reason }) => {
-                writeln!(err, "rload: {addr} lost: {reason}")?;
-            }
-            Some(_) => {}
-        }
-        Ok(())
+            io::ErrorKind::InvalidData => Stop::Protocol {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            },
+            _ => Stop::ConnectionLost {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            },
+        },
     }
 }
 
@@ -162,6 +179,16 @@ impl<W: Write> Write for Tracked<W> {
     }
 }
 
+/// The name of standard output in an account.
+const OUTPUT: &str = "standard output";
+
+fn output_lost() -> Stop {
+    Stop::ConnectionLost {
+        addr: OUTPUT.into(),
+        reason: "writing failed".into(),
+    }
+}
+
 /// Dumps the server (or cluster) `config` names to `out`.
 ///
 /// # Errors
@@ -175,11 +202,6 @@ pub fn dump(
     events: Arc<dyn Events>,
 ) -> Result<DumpSummary, Error> {
     let started = Instant::now();
-    let nodes = nodes(config)?;
-    let (first, cursor) = start_at(&nodes, options.cursor.as_deref())?;
-    if options.pattern.is_none() && options.types.is_empty() && options.cursor.is_none() {
-        config.meter.set_total(total_keys(&nodes));
-    }
     let mut out = Tracked {
         inner: io::BufWriter::with_capacity(256 * 1024, out),
         failed: false,
@@ -190,64 +212,43 @@ pub fn dump(
         DumpFormat::Inline => Box::new(Commands::new(&mut out, Encoding::Inline)),
         DumpFormat::Jsonl => Box::new(JsonLines::new(&mut out)),
     };
-    let mut summary = DumpSummary {
-        keys: 0,
-        written: 0,
-        format: options.format,
-        skipped: 0,
-        nodes: nodes.iter().map(ServerConfig::addr).collect(),
-        stop: None,
-        resume: None,
-        elapsed: Duration::ZERO,
+    let mut pager = Pager {
+        output: output.as_mut(),
+        options,
+        events: events.as_ref(),
+        interrupt: config.interrupt.clone(),
+        meter: config.meter.clone(),
+        retry: Retry::new(config.pipe_timeout),
+        summary: DumpSummary::new(options.format),
+        bucket: config.rate.map(Bucket::new),
+        page_size: config
+            .rate
+            .map_or(PAGE, |r| (r / 10).clamp(1, PAGE as u64) as usize),
     };
-    let mut cursor = cursor;
-    for (i, node) in nodes.iter().enumerate().skip(first) {
-        let position = |c: &[u8]| {
-            let c = String::from_utf8_lossy(c);
-            if config.cluster {
-                format!("{}@{c}", node.addr())
-            } else {
-                c.into_owned()
-            }
-        };
-        let mut dumper = Dumper {
-            reader: KeyReader::new(
-                conn::connect(node)?,
-                node.db,
-                config.cluster,
-                options.format == DumpFormat::Jsonl,
-            )?,
-            options,
-            output: output.as_mut(),
-            events: events.as_ref(),
-            config,
-            keys: 0,
-            skipped: 0,
-            bucket: config.rate.map(Bucket::new),
-            page_size: config
-                .rate
-                .map_or(PAGE, |r| (r / 10).clamp(10, PAGE as u64) as usize),
-        };
-        dumper
-            .reader
-            .conn()
-            .set_read_timeout(config.pipe_timeout)
-            .map_err(|e| ConnectError::io(&node.addr(), e))?;
-        let ended = dumper.node(&mut cursor);
-        summary.keys += dumper.keys;
-        summary.skipped += dumper.skipped;
-        if let Err(stop) = ended {
-            summary.resume = Some(position(&cursor));
-            summary.stop = Some(stop);
-            break;
-        }
-        cursor = b"0".to_vec();
-        let _ = i;
+    let ended = if config.cluster {
+        cluster::run(&mut pager, config, options)?
+    } else {
+        server::run(&mut pager, config, options)?
+    };
+    let mut summary = std::mem::replace(&mut pager.summary, DumpSummary::new(options.format));
+    summary.retries = pager.retry.count;
+    summary.retry_wait = pager.retry.waited;
+    summary.last_retry = pager.retry.last.clone();
+    if let Ended::Stopped {
+        stop,
+        position,
+        partial,
+    } = ended
+    {
+        summary.stop = Some(stop);
+        summary.resume = Some(position.to_string());
+        summary.partial = partial;
     }
     if output.flush().is_err() && summary.stop.is_none() {
         summary.stop = Some(output_lost());
     }
     summary.written = output.written();
+    summary.long_lines = output.long_lines();
     drop(output);
     if out.failed
         && !matches!(&summary.stop, Some(Stop::ConnectionLost { addr, .. }) if addr == OUTPUT)
@@ -256,238 +257,4 @@ pub fn dump(
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
-}
-
-/// A `SCAN` reply, or the error it is.
-fn scan_reply(reply: Value) -> io::Result<(Vec<u8>, Vec<Vec<u8>>)> {
-    match reply {
-        Value::Error(e) => Err(io::Error::other(e)),
-        reply => read::scan_page(reply),
-    }
-}
-
-/// The name of standard output in an account.
-const OUTPUT: &str = "standard output";
-
-fn output_lost() -> Stop {
-    Stop::ConnectionLost {
-        addr: OUTPUT.into(),
-        reason: "writing failed".into(),
-    }
-}
-
-/// The servers to dump: `config.server`, or every master of its cluster,
-/// in the order of their addresses.
-fn nodes(config: &Config) -> Result<Vec<ServerConfig>, Error> {
-    if !config.cluster {
-        return Ok(vec![config.server.clone()]);
-    }
-    let mut seed = conn::connect(&config.server)?;
-    let addr = seed.addr().to_string();
-    let reply = seed.call("CLUSTER SLOTS", &[b"CLUSTER", b"SLOTS"])?;
-    let host = match &config.server.endpoint {
-        Endpoint::Tcp { host, .. } => host.clone(),
-        Endpoint::Unix(_) => return Err(Error::Config("cluster mode needs a TCP address".into())),
-    };
-    let masters = crate::cluster::masters(reply, &host).map_err(|reply| ConnectError::Setup {
-        addr,
-        command: "CLUSTER SLOTS",
-        reply,
-    })?;
-    let mut nodes: Vec<ServerConfig> = masters
-        .into_iter()
-        .map(|(host, port)| ServerConfig {
-            endpoint: Endpoint::Tcp { host, port },
-            ..config.server.clone()
-        })
-        .collect();
-    nodes.sort_by_key(ServerConfig::addr);
-    Ok(nodes)
-}
-
-/// The keys the servers hold (`DBSIZE`), for a progress display; 0 if one
-/// cannot say.
-fn total_keys(nodes: &[ServerConfig]) -> u64 {
-    let mut total = 0;
-    for node in nodes {
-        let size = conn::connect(node)
-            .ok()
-            .and_then(|mut c| c.call("DBSIZE", &[b"DBSIZE"]).ok());
-        match size {
-            Some(Value::Int(n)) => total += n.max(0) as u64,
-            _ => return 0,
-        }
-    }
-    total
-}
-
-/// Where to start: the first node to dump and its cursor.
-fn start_at(nodes: &[ServerConfig], cursor: Option<&str>) -> Result<(usize, Vec<u8>), Error> {
-    let Some(cursor) = cursor else {
-        return Ok((0, b"0".to_vec()));
-    };
-    let bad = || {
-        Error::Config(format!(
-            "--cursor {cursor}: give the value a dump cut short printed"
-        ))
-    };
-    match cursor.rsplit_once('@') {
-        None if nodes.len() == 1 => {
-            cursor.parse::<u64>().map_err(|_| bad())?;
-            Ok((0, cursor.as_bytes().to_vec()))
-        }
-        Some((addr, c)) => {
-            c.parse::<u64>().map_err(|_| bad())?;
-            let i = nodes.iter().position(|n| n.addr() == addr).ok_or_else(|| {
-                Error::Config(format!(
-                    "--cursor {cursor}: {addr} is not a master of this cluster"
-                ))
-            })?;
-            Ok((i, c.as_bytes().to_vec()))
-        }
-        None => Err(bad()),
-    }
-}
-
-/// Dumps one server.
-struct Dumper<'a, 'o> {
-    reader: KeyReader,
-    options: &'a DumpOptions,
-    output: &'a mut (dyn Output + 'o),
-    events: &'a dyn Events,
-    config: &'a Config,
-    keys: u64,
-    skipped: u64,
-    /// `--rate`: what holds the keys back.
-    bucket: Option<Bucket>,
-    /// Keys asked of `SCAN` per page: fewer under a low `--rate`, so that
-    /// pages come smoothly.
-    page_size: usize,
-}
-
-impl Dumper<'_, '_> {
-    /// Dumps every key from `cursor` on; `cursor` is left where the dump
-    /// can go on from, if it stops.
-    fn node(&mut self, cursor: &mut Vec<u8>) -> Result<(), Stop> {
-        let addr = self.reader.conn().addr().to_string();
-        let lost = |e: io::Error| Stop::ConnectionLost {
-            addr: addr.clone(),
-            reason: e.to_string(),
-        };
-        let first = self.scan_args(cursor);
-        let first: Vec<&[u8]> = first.iter().map(Vec::as_slice).collect();
-        let mut page =
-            scan_reply(self.reader.conn().request(&first).map_err(lost)?).map_err(lost)?;
-        loop {
-            if let Some(signal) = self.config.interrupt.requested() {
-                return Err(Stop::Interrupted {
-                    signal,
-                    drained: true,
-                });
-            }
-            let (next, keys) = page;
-            if let Some(bucket) = &mut self.bucket {
-                let output = &mut self.output;
-                let interrupt = &self.config.interrupt;
-                if !bucket.wait(keys.len() as u64, interrupt, || {
-                    let _ = output.flush();
-                }) && let Some(signal) = interrupt.requested()
-                {
-                    return Err(Stop::Interrupted {
-                        signal,
-                        drained: true,
-                    });
-                }
-            }
-            // The next page is asked for in the same round trip as this
-            // page's keys.
-            let then = (next != b"0").then(|| self.scan_args(&next));
-            let then: Option<Vec<&[u8]>> =
-                then.as_ref().map(|a| a.iter().map(Vec::as_slice).collect());
-            let next_reply = self.page(&keys, then.as_deref()).map_err(lost)?;
-            *cursor = next;
-            match next_reply {
-                None => return Ok(()),
-                Some(reply) => page = scan_reply(reply).map_err(lost)?,
-            }
-        }
-    }
-
-    /// `SCAN` from `cursor`, as the options filter it.
-    fn scan_args(&self, cursor: &[u8]) -> Vec<Vec<u8>> {
-        let mut args = vec![
-            b"SCAN".to_vec(),
-            cursor.to_vec(),
-            b"COUNT".to_vec(),
-            self.page_size.to_string().into_bytes(),
-        ];
-        if let Some(p) = &self.options.pattern {
-            args.extend([b"MATCH".to_vec(), p.as_bytes().to_vec()]);
-        }
-        // One type is filtered by the server; several, by the read script.
-        if let [t] = self.options.types.as_slice() {
-            args.extend([b"TYPE".to_vec(), t.as_bytes().to_vec()]);
-        }
-        args
-    }
-
-    /// Writes one page of keys; sends `then` in the same round trip and
-    /// returns its reply.
-    fn page(&mut self, keys: &[Vec<u8>], then: Option<&[&[u8]]>) -> io::Result<Option<Value>> {
-        let before = self.keys;
-        let next = self.page_keys(keys, then);
-        self.config.meter.add_commands(self.keys - before);
-        next
-    }
-
-    fn page_keys(&mut self, keys: &[Vec<u8>], then: Option<&[&[u8]]>) -> io::Result<Option<Value>> {
-        if self.options.format == DumpFormat::Restore {
-            let (payloads, next) = self.reader.payloads(keys, then)?;
-            for (key, found) in keys.iter().zip(payloads) {
-                if let Some((payload, at)) = found {
-                    self.output.payload(key, &payload, at)?;
-                    self.keys += 1;
-                }
-            }
-            return Ok(next);
-        }
-        let (found, next) = self.reader.page(keys, &self.options.types, then)?;
-        self.write(keys, found)?;
-        Ok(next)
-    }
-
-    fn write(&mut self, keys: &[Vec<u8>], found: Vec<Found>) -> io::Result<()> {
-        for (key, found) in keys.iter().zip(found) {
-            match found {
-                Found::Skip => {}
-                Found::Unknown(t) => {
-                    self.skipped += 1;
-                    self.events.notice(&format!(
-                        "{} is of type {t}, which only --format restore can dump: skipped",
-                        String::from_utf8_lossy(key)
-                    ));
-                }
-                Found::Key {
-                    kind,
-                    expire_at,
-                    value: Some(v),
-                } => {
-                    self.reader
-                        .write_small(self.output, key, kind, v, expire_at)?;
-                    self.keys += 1;
-                }
-                Found::Key {
-                    kind, value: None, ..
-                } => match self.reader.write_big(self.output, key, kind) {
-                    Ok(whole) => self.keys += u64::from(whole),
-                    Err(e) => {
-                        // What was written of it must not stand.
-                        let _ = self.output.vanished(key, kind);
-                        return Err(e);
-                    }
-                },
-            }
-        }
-        Ok(())
-    }
 }

@@ -5,7 +5,6 @@
 use serde_json::{Value, json};
 
 use super::{Acknowledged, Stop, Summary};
-use crate::dump::{DumpFormat, DumpSummary};
 use crate::error::{Error, chain};
 use crate::input::{InputError, Location};
 
@@ -63,60 +62,9 @@ impl Summary {
     }
 }
 
-impl DumpSummary {
-    /// The account of a dump as JSON; `resume` is the command that carries
-    /// it on, when it stopped early.
-    pub fn to_json(&self, resume: Option<&str>) -> Value {
-        let code = self.exit_code();
-        json!({
-            "mode": "dump",
-            "ok": code == 0,
-            "exit_status": code,
-            "keys": self.keys,
-            "written": self.written,
-            "format": format_name(self.format),
-            "skipped": self.skipped,
-            "nodes": self.nodes,
-            "elapsed_seconds": self.elapsed.as_secs_f64(),
-            "stop": self.stop.as_ref().map(stop),
-            "cursor": self.resume,
-            "resume_command": resume,
-        })
-    }
-
-    /// The account of a dump that failed before it wrote anything; see
-    /// [`Summary::not_started_json`].
-    pub fn not_started_json(e: &Error, signal: Option<i32>) -> Value {
-        let code = signal.map_or_else(|| e.exit_code(), |s| 128 + s);
-        json!({
-            "mode": "dump",
-            "ok": false,
-            "exit_status": code,
-            "keys": 0,
-            "written": 0,
-            "format": null,
-            "skipped": 0,
-            "nodes": [],
-            "elapsed_seconds": 0.0,
-            "stop": not_started(e, signal),
-            "cursor": null,
-            "resume_command": null,
-        })
-    }
-}
-
-fn format_name(format: DumpFormat) -> &'static str {
-    match format {
-        DumpFormat::Resp => "resp",
-        DumpFormat::Inline => "inline",
-        DumpFormat::Jsonl => "jsonl",
-        DumpFormat::Restore => "restore",
-    }
-}
-
 /// What stopped a load before it started: the error, or the signal that
 /// cut it short.
-fn not_started(e: &Error, signal: Option<i32>) -> Value {
+pub(crate) fn not_started(e: &Error, signal: Option<i32>) -> Value {
     if let Some(signal) = signal {
         return stop(&Stop::Interrupted {
             signal,
@@ -163,7 +111,7 @@ fn input_location(e: &InputError) -> Option<Value> {
 
 /// A stop: its kind, a message as the text account words it, and the
 /// facts of its kind.
-fn stop(stop: &Stop) -> Value {
+pub(crate) fn stop(stop: &Stop) -> Value {
     let message = stop.to_string();
     match stop {
         Stop::Input(e) => with_location("input", &message, e),
@@ -183,6 +131,17 @@ fn stop(stop: &Stop) -> Value {
             "message": message,
             "addr": addr,
             "reason": reason,
+        }),
+        Stop::ErrorReply {
+            addr,
+            command,
+            reply,
+        } => json!({
+            "kind": "error_reply",
+            "message": message,
+            "addr": addr,
+            "command": command,
+            "reply": reply,
         }),
         Stop::MaxErrors(n) => json!({
             "kind": "max_errors",

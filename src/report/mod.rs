@@ -11,6 +11,8 @@ use crate::input::{InputError, InvalidKind, Location};
 
 mod json;
 
+pub(crate) use json::{not_started as not_started_json, stop as stop_json};
+
 /// Exit statuses. 0 and 1 are redis-cli's; the others are rload's own.
 pub mod exit {
     /// Every command was sent and no reply was an error.
@@ -134,6 +136,17 @@ pub enum Stop {
         /// What was wrong.
         reason: String,
     },
+    /// The server answered a read with an error that retrying does not
+    /// cure (a dump: an ACL's `NOPERM`, an unknown command), or a
+    /// transient one (`BUSY`, `LOADING`) for longer than rload waits.
+    ErrorReply {
+        /// The server's address.
+        addr: String,
+        /// The command it refused.
+        command: String,
+        /// Its error reply.
+        reply: String,
+    },
     /// `--max-errors` was reached; the input was not read further.
     MaxErrors(u64),
     /// A signal asked the load to stop; the input was not read further.
@@ -156,6 +169,11 @@ impl fmt::Display for Stop {
                 write!(f, "connection to {addr} lost: {reason}")
             }
             Stop::Protocol { addr, reason } => write!(f, "{addr}: {reason}"),
+            Stop::ErrorReply {
+                addr,
+                command,
+                reply,
+            } => write!(f, "{addr} answered {command} with an error: {reply}"),
             Stop::MaxErrors(n) => write!(
                 f,
                 "stopped reading the input after {} (--max-errors)",
@@ -223,7 +241,7 @@ impl Summary {
         match &self.stop {
             Some(Stop::Input(_)) => exit::INPUT,
             Some(Stop::ConnectionLost { .. } | Stop::Protocol { .. }) => exit::CONNECTION_LOST,
-            Some(Stop::Timeout(_) | Stop::MaxErrors(_)) => exit::ERRORS,
+            Some(Stop::Timeout(_) | Stop::MaxErrors(_) | Stop::ErrorReply { .. }) => exit::ERRORS,
             // As shells report a process a signal ended.
             Some(Stop::Interrupted { signal, .. }) => 128 + signal,
             None if self.errors > 0 => exit::ERRORS,
@@ -273,7 +291,9 @@ impl Summary {
                 }
             }
             Stop::Timeout(_) => {}
-            Stop::ConnectionLost { .. } | Stop::Protocol { .. } => writeln!(err, "rload: {stop}")?,
+            Stop::ConnectionLost { .. } | Stop::Protocol { .. } | Stop::ErrorReply { .. } => {
+                writeln!(err, "rload: {stop}")?
+            }
             Stop::Interrupted { signal, drained } => writeln!(
                 err,
                 "rload: interrupted by {}: stopped reading the input; {}",

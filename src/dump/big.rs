@@ -1,0 +1,388 @@
+//! Writing one key: a small key whole as the page read it, and a big key
+//! in windows (`GETRANGE`, `LRANGE`, `SSCAN`, `HSCAN`, `ZSCAN`, `XRANGE`),
+//! written as it is read so memory stays flat.
+//!
+//! A key read in windows must still come out in a state it really had. It
+//! is `WATCH`ed before its first window, and after its last its type,
+//! expiry (and a stream's metadata) are read in a `MULTI`/`EXEC`: if
+//! anything touched the key in between, `EXEC` fails, what was written of
+//! the key is undone, and it is read again. A key that changes during each
+//! of [`ATTEMPTS`] reads is then read whole, at one instant, in one
+//! `MULTI`/`EXEC` (its size in memory, once). JSON lines read strings
+//! whole the same way: a JSON string cannot be appended to.
+
+use super::KeyOutcome;
+use super::link::{Class, Fault, checked};
+use super::read::{KeyReader, STRING_WINDOW, WINDOW};
+use super::shape::{self, bad, pairs, strings};
+use super::write::{Discard, Ending, Kind, Output, Piece, StreamMeta};
+use crate::resp::Value;
+
+/// Reads in windows before a key that keeps changing is read whole.
+const ATTEMPTS: usize = 3;
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl KeyReader {
+    fn expiry_verb(&self) -> &'static [u8] {
+        if self.exact { b"PEXPIRETIME" } else { b"PTTL" }
+    }
+
+    /// An expiry reply as an absolute time, if the key has one.
+    fn expire_at(&self, reply: &Value, now: i64) -> Option<i64> {
+        let e = reply.as_int().filter(|&e| e >= 0)?;
+        Some(if self.exact { e } else { now + e })
+    }
+
+    /// Writes a small key, read whole by the page.
+    pub(crate) fn write_small(
+        &mut self,
+        out: &mut dyn Output,
+        key: &[u8],
+        kind: Kind,
+        value: Value,
+        expire_at: Option<i64>,
+    ) -> Result<(), Fault> {
+        let ending = Ending {
+            expire_at,
+            stream: None,
+        };
+        if kind == Kind::String {
+            let bytes = value
+                .as_bytes()
+                .ok_or_else(|| bad(format!("a string read as {value}")))?;
+            return Ok(out.string(key, bytes, expire_at)?);
+        }
+        let items = strings(value)?;
+        out.begin(key, kind)?;
+        if !items.is_empty() {
+            match kind {
+                Kind::List | Kind::Set => out.piece(key, kind, Piece::Items(&items), true)?,
+                _ => out.piece(key, kind, Piece::Pairs(&pairs(items)), true)?,
+            }
+        }
+        Ok(out.end(key, kind, &ending)?)
+    }
+
+    /// Writes a key whose value the page did not read: in windows, checked
+    /// for changes, or whole.
+    pub(crate) fn write_big(
+        &mut self,
+        out: &mut dyn Output,
+        key: &[u8],
+        kind: Kind,
+    ) -> Result<KeyOutcome, Fault> {
+        let windowed = !(kind == Kind::String && self.whole_strings);
+        for _ in 0..ATTEMPTS {
+            if !(windowed && self.watch) {
+                break;
+            }
+            match self.windows_watched(out, key, kind)? {
+                KeyOutcome::Changed => continue,
+                done => return Ok(done),
+            }
+        }
+        self.whole(out, key, kind)
+    }
+
+    /// One read in windows under `WATCH`.
+    fn windows_watched(
+        &mut self,
+        out: &mut dyn Output,
+        key: &[u8],
+        kind: Kind,
+    ) -> Result<KeyOutcome, Fault> {
+        self.link.send(&[b"WATCH", key])?;
+        if let Err(e) = checked(b"WATCH", self.link.reply()?) {
+            if e.class() != Class::Fatal {
+                return Err(e.into());
+            }
+            self.watch = false;
+            self.notices.push(format!(
+                "WATCH refused ({}): big keys are read whole, at one instant",
+                e.text
+            ));
+            return self.whole(out, key, kind);
+        }
+        out.begin(key, kind)?;
+        if let Err(f) = self.windows(out, key, kind) {
+            out.discard(key, kind, Discard::Unfinished)?;
+            if matches!(f, Fault::Reply(_)) {
+                self.link.request(&[b"UNWATCH"])?;
+            }
+            return Err(f);
+        }
+        let now = now_ms();
+        let Some(state) = self.state_at_once(key, kind, None)? else {
+            out.discard(key, kind, Discard::Changed)?;
+            return Ok(KeyOutcome::Changed);
+        };
+        self.finish(out, key, kind, state, now)
+    }
+
+    /// Reads the key whole in one `MULTI`/`EXEC` and writes it.
+    fn whole(&mut self, out: &mut dyn Output, key: &[u8], kind: Kind) -> Result<KeyOutcome, Fault> {
+        let read: Vec<&[u8]> = match kind {
+            Kind::String => vec![b"GET", key],
+            Kind::List => vec![b"LRANGE", key, b"0", b"-1"],
+            Kind::Set => vec![b"SMEMBERS", key],
+            Kind::Zset => vec![b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"],
+            Kind::Hash => vec![b"HGETALL", key],
+            Kind::Stream => vec![b"XRANGE", key, b"-", b"+"],
+        };
+        let now = now_ms();
+        let state = self
+            .state_at_once(key, kind, Some(&read))?
+            .ok_or_else(|| bad("EXEC failed with no key watched".into()))?;
+        out.begin(key, kind)?;
+        if state.kind == Some(kind) {
+            let value = state.value.clone().expect("read in the transaction");
+            let piece = checked(read[0], value)?;
+            match kind {
+                Kind::String => {
+                    let bytes = piece.as_bytes().unwrap_or_default();
+                    out.piece(key, kind, Piece::Bytes(bytes), true)?;
+                }
+                Kind::List | Kind::Set => {
+                    out.piece(key, kind, Piece::Items(&strings(piece)?), true)?
+                }
+                Kind::Hash | Kind::Zset => {
+                    out.piece(key, kind, Piece::Pairs(&pairs(strings(piece)?)), true)?
+                }
+                Kind::Stream => {
+                    out.piece(key, kind, Piece::Entries(&shape::entries(piece)?), true)?
+                }
+            }
+        }
+        self.finish(out, key, kind, state, now)
+    }
+
+    /// Ends a key with the state read at its end: gone or of another type,
+    /// it is undone.
+    fn finish(
+        &mut self,
+        out: &mut dyn Output,
+        key: &[u8],
+        kind: Kind,
+        state: State,
+        now: i64,
+    ) -> Result<KeyOutcome, Fault> {
+        match state.kind {
+            None => {
+                out.discard(key, kind, Discard::Vanished)?;
+                return Ok(KeyOutcome::Vanished);
+            }
+            // Replaced by a key of another type: read it again.
+            Some(other) if other != kind => {
+                out.discard(key, kind, Discard::Changed)?;
+                return Ok(KeyOutcome::Changed);
+            }
+            Some(_) => {}
+        }
+        let ending = Ending {
+            expire_at: self.expire_at(&state.expiry, now),
+            stream: state.stream,
+        };
+        out.end(key, kind, &ending)?;
+        Ok(KeyOutcome::Whole)
+    }
+
+    /// `MULTI`, `TYPE`, the expiry, `read` if given, a stream's `XINFO`,
+    /// `EXEC`: the key's state at one instant, or `None` if `EXEC` failed
+    /// (a watched key changed).
+    fn state_at_once(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        read: Option<&[&[u8]]>,
+    ) -> Result<Option<State>, Fault> {
+        let expiry = self.expiry_verb();
+        let type_cmd: [&[u8]; 2] = [b"TYPE", key];
+        let expiry_cmd: [&[u8]; 2] = [expiry, key];
+        let mut commands: Vec<&[&[u8]]> = vec![&[b"MULTI"], &type_cmd, &expiry_cmd];
+        if let Some(read) = read {
+            commands.push(read);
+        }
+        let xinfo_stream: [&[u8]; 3] = [b"XINFO", b"STREAM", key];
+        let xinfo_groups: [&[u8]; 3] = [b"XINFO", b"GROUPS", key];
+        if kind == Kind::Stream {
+            commands.extend([&xinfo_stream[..], &xinfo_groups[..]]);
+        }
+        commands.push(&[b"EXEC"]);
+        for c in &commands {
+            self.link.send(c)?;
+        }
+        let mut replies = self.link.replies(commands.len())?;
+        if let Err(e) = checked(b"MULTI", replies[0].clone()) {
+            // No transactions (an ACL): the commands ran one by one, next
+            // to each other but not at one instant. That is as near as a
+            // whole read gets; windows cannot be checked at all.
+            self.watch = false;
+            self.notices.push(format!(
+                "MULTI refused ({}): a big key is read whole by one command, its type and expiry beside it",
+                e.text
+            ));
+            if read.is_none() {
+                return Ok(None);
+            }
+            replies.pop();
+            replies.remove(0);
+            return State::from_exec(replies, true, kind);
+        }
+        // Each queued command's reply: +QUEUED, or an error (a redirect,
+        // an ACL) that EXEC will abort on.
+        let mut queued_error = None;
+        for (c, r) in commands.iter().zip(&replies).take(commands.len() - 1) {
+            if let Err(e) = checked(c[0], r.clone()) {
+                queued_error.get_or_insert(e);
+            }
+        }
+        if let Some(e) = queued_error {
+            return Err(e.into());
+        }
+        let exec = checked(b"EXEC", replies.into_iter().last().expect("EXEC"))?;
+        let Some(results) = exec.into_items() else {
+            return Ok(None);
+        };
+        State::from_exec(results, read.is_some(), kind)
+    }
+
+    fn windows(&mut self, out: &mut dyn Output, key: &[u8], kind: Kind) -> Result<(), Fault> {
+        match kind {
+            Kind::String => self.string_windows(out, key),
+            Kind::List => self.list_windows(out, key),
+            Kind::Set | Kind::Hash | Kind::Zset => self.scan_windows(out, key, kind),
+            Kind::Stream => self.stream_windows(out, key),
+        }
+    }
+
+    fn string_windows(&mut self, out: &mut dyn Output, key: &[u8]) -> Result<(), Fault> {
+        let mut at = 0usize;
+        loop {
+            let (from, to) = (at.to_string(), (at + STRING_WINDOW - 1).to_string());
+            let v = self
+                .link
+                .request(&[b"GETRANGE", key, from.as_bytes(), to.as_bytes()])?;
+            let bytes = v
+                .as_bytes()
+                .ok_or_else(|| bad(format!("GETRANGE returned {v}")))?;
+            if bytes.is_empty() && at > 0 {
+                return Ok(());
+            }
+            out.piece(key, Kind::String, Piece::Bytes(bytes), at == 0)?;
+            if bytes.len() < STRING_WINDOW {
+                return Ok(());
+            }
+            at += bytes.len();
+        }
+    }
+
+    fn list_windows(&mut self, out: &mut dyn Output, key: &[u8]) -> Result<(), Fault> {
+        let mut at = 0usize;
+        loop {
+            let (from, to) = (at.to_string(), (at + WINDOW - 1).to_string());
+            let items =
+                strings(
+                    self.link
+                        .request(&[b"LRANGE", key, from.as_bytes(), to.as_bytes()])?,
+                )?;
+            if !items.is_empty() {
+                out.piece(key, Kind::List, Piece::Items(&items), at == 0)?;
+            }
+            if items.len() < WINDOW {
+                return Ok(());
+            }
+            at += items.len();
+        }
+    }
+
+    /// Sets, hashes and sorted sets, with `SSCAN`, `HSCAN` and `ZSCAN`.
+    fn scan_windows(&mut self, out: &mut dyn Output, key: &[u8], kind: Kind) -> Result<(), Fault> {
+        let verb: &[u8] = match kind {
+            Kind::Set => b"SSCAN",
+            Kind::Hash => b"HSCAN",
+            _ => b"ZSCAN",
+        };
+        let (mut cursor, mut first) = (b"0".to_vec(), true);
+        let count = WINDOW.to_string();
+        loop {
+            let reply = self
+                .link
+                .request(&[verb, key, &cursor, b"COUNT", count.as_bytes()])?;
+            let (next, items) = shape::scan_page(reply)?;
+            if !items.is_empty() {
+                match kind {
+                    Kind::Set => out.piece(key, kind, Piece::Items(&items), first)?,
+                    _ => out.piece(key, kind, Piece::Pairs(&pairs(items)), first)?,
+                }
+                first = false;
+            }
+            if next == b"0" {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    fn stream_windows(&mut self, out: &mut dyn Output, key: &[u8]) -> Result<(), Fault> {
+        let count = WINDOW.to_string();
+        let (mut start, mut first) = (b"-".to_vec(), true);
+        loop {
+            let reply =
+                self.link
+                    .request(&[b"XRANGE", key, &start, b"+", b"COUNT", count.as_bytes()])?;
+            let entries = shape::entries(reply)?;
+            let Some((last, _)) = entries.last() else {
+                return Ok(());
+            };
+            start = [b"(".as_slice(), last].concat();
+            out.piece(key, Kind::Stream, Piece::Entries(&entries), first)?;
+            first = false;
+            if entries.len() < WINDOW {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// A key's state as one `EXEC` read it.
+struct State {
+    /// Its type; `None` if it is gone.
+    kind: Option<Kind>,
+    expiry: Value,
+    /// Its whole value, when it was read too.
+    value: Option<Value>,
+    stream: Option<StreamMeta>,
+}
+
+impl State {
+    fn from_exec(results: Vec<Value>, with_value: bool, kind: Kind) -> Result<Option<Self>, Fault> {
+        let mut it = results.into_iter();
+        let mut next = || {
+            it.next()
+                .ok_or_else(|| bad("EXEC returned too few replies".into()))
+        };
+        let t = checked(b"TYPE", next()?)?;
+        let found = Kind::of(t.as_bytes().unwrap_or_default());
+        let expiry = checked(b"PEXPIRETIME", next()?)?;
+        // Checked by the caller, once the type is known to be right.
+        let value = if with_value { Some(next()?) } else { None };
+        let stream = if kind == Kind::Stream && found == Some(kind) {
+            let info = checked(b"XINFO", next()?)?;
+            let groups = checked(b"XINFO", next()?)?;
+            Some(shape::stream_meta(info, groups)?)
+        } else {
+            None
+        };
+        Ok(Some(State {
+            kind: found,
+            expiry,
+            value,
+            stream,
+        }))
+    }
+}

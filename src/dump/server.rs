@@ -1,0 +1,240 @@
+//! Dumping one server: every database that holds keys (or the one `-n`
+//! picks), each read with `SCAN` a page at a time. The position moves past
+//! a page only once every key of it is written, so a dump cut short (a lost
+//! connection, a signal, an error reply) goes on from the page it was in.
+//! With `--reconnect`, a lost connection is opened again and the dump goes
+//! on from there by itself.
+
+use std::time::Duration;
+
+use super::link::{Fault, Link};
+use super::page::{PageState, Pager};
+use super::position::Position;
+use super::read::KeyReader;
+use super::shape;
+use super::{DumpFormat, DumpOptions, Ended};
+use crate::config::{Config, ServerConfig};
+use crate::conn;
+use crate::error::Error;
+
+/// Connects to `server` and readies a reader, in database `db`.
+pub(crate) fn open(
+    server: &ServerConfig,
+    config: &Config,
+    options: &DumpOptions,
+    cluster: bool,
+) -> Result<KeyReader, Error> {
+    let mut server = server.clone();
+    // The reader takes replies apart as RESP2 gives them.
+    server.resp3 = false;
+    let conn = conn::connect(&server)?;
+    let addr = conn.addr().to_string();
+    conn.set_read_timeout(config.pipe_timeout)
+        .map_err(|e| crate::error::ConnectError::io(&addr, e))?;
+    let link = Link::new(conn, config.interrupt.clone());
+    let mut reader = KeyReader::new(link, cluster, options.format == DumpFormat::Jsonl)
+        .map_err(|f| setup_error(&addr, f))?;
+    if server.db != 0 {
+        reader
+            .select(server.db)
+            .map_err(|f| setup_error(&addr, f))?;
+    }
+    Ok(reader)
+}
+
+/// A fault while readying a connection, as a failure to connect.
+pub(crate) fn setup_error(addr: &str, f: Fault) -> Error {
+    use crate::error::ConnectError;
+    Error::Connect(match f {
+        Fault::Io(e) | Fault::Output(e) => ConnectError::io(addr, e),
+        Fault::Interrupted(_) => ConnectError::io(addr, std::io::ErrorKind::Interrupted.into()),
+        Fault::Reply(e) => ConnectError::Setup {
+            addr: addr.to_string(),
+            command: "SELECT",
+            reply: format!("{} answered: {}", e.command, e.text),
+        },
+    })
+}
+
+/// What [`plan`] decides.
+type Plan = (Vec<(u32, u64)>, bool, Vec<u8>);
+
+/// The databases to dump, whether each is `SELECT`ed in the output (when
+/// every database is dumped, unless only database 0 has keys), and where
+/// to start.
+fn plan(reader: &mut KeyReader, config: &Config, options: &DumpOptions) -> Result<Plan, Error> {
+    let addr = reader.link.addr().to_string();
+    let start = match &options.cursor {
+        Some(c) => Position::parse(c, false)?,
+        None => Position::Server {
+            db: None,
+            cursor: b"0".to_vec(),
+        },
+    };
+    let Position::Server { db: from, cursor } = start else {
+        unreachable!("parsed as one server's")
+    };
+    let info = reader
+        .link
+        .request(&[b"INFO", b"keyspace"])
+        .map_err(|f| setup_error(&addr, f))?;
+    let keyspace = shape::keyspace(&info).unwrap_or_default();
+    let size = |db: u32| keyspace.iter().find(|d| d.0 == db).map_or(0, |d| d.1);
+    match (options.db, from) {
+        (Some(n), Some(from)) if n != from => Err(Error::Config(format!(
+            "--cursor {from}:...: the dump that printed it read database {from}, not -n {n}"
+        ))),
+        (Some(n), _) => Ok((vec![(n, size(n))], false, cursor)),
+        // A plain cursor: the database the connection is in.
+        (None, None) if options.cursor.is_some() => {
+            let db = config.server.db;
+            Ok((vec![(db, size(db))], false, cursor))
+        }
+        (None, from) => {
+            let from = from.unwrap_or(0);
+            let mut dbs: Vec<(u32, u64)> = keyspace
+                .iter()
+                .filter(|d| d.0 >= from)
+                .map(|d| (d.0, d.1))
+                .collect();
+            if dbs.first().is_none_or(|d| d.0 != from) && options.cursor.is_some() {
+                dbs.insert(0, (from, 0));
+            }
+            // Only database 0: the output needs no SELECT, and loads into
+            // any database the loader picks (or a cluster).
+            let all =
+                options.cursor.is_some() || dbs.len() > 1 || dbs.first().is_some_and(|d| d.0 != 0);
+            Ok((dbs, all, cursor))
+        }
+    }
+}
+
+/// Dumps one server. `Err` is a failure before anything was written.
+pub(crate) fn run(
+    pager: &mut Pager<'_>,
+    config: &Config,
+    options: &DumpOptions,
+) -> Result<Ended, Error> {
+    let mut reader = open(&config.server, config, options, false)?;
+    let addr = reader.link.addr().to_string();
+    let (dbs, all, mut cursor) = plan(&mut reader, config, options)?;
+    if options.pattern.is_none() && options.types.is_empty() && options.cursor.is_none() {
+        pager.meter.set_total(dbs.iter().map(|d| d.1).sum());
+    }
+    pager.summary.reached(&addr);
+    let mut reconnects = config.reconnect;
+    for (i, &(db, _)) in dbs.iter().enumerate() {
+        if i > 0 {
+            cursor = b"0".to_vec();
+        }
+        let mut state = PageState::default();
+        let position = |c: &[u8]| Position::Server {
+            db: all.then_some(db),
+            cursor: c.to_vec(),
+        };
+        loop {
+            let ended = db_from(pager, &mut reader, db, all, &mut cursor, &mut state);
+            let Err(fault) = ended else { break };
+            if let (Fault::Io(e), true) = (&fault, reconnects > 0) {
+                reconnects -= 1;
+                pager.events.notice(&format!(
+                    "{addr} lost ({e}): reconnecting, and going on from the page it was in"
+                ));
+                std::thread::sleep(Duration::from_millis(200));
+                match open(&config.server, config, options, false) {
+                    Ok(r) => {
+                        reader = r;
+                        state = PageState::default();
+                        continue;
+                    }
+                    Err(e) => {
+                        let stop =
+                            super::stop_of(&addr, Fault::Io(std::io::Error::other(e)), config);
+                        return Ok(Ended::stopped(stop, position(&cursor), state.written));
+                    }
+                }
+            }
+            let stop = super::stop_of(&addr, fault, config);
+            return Ok(Ended::stopped(stop, position(&cursor), state.written));
+        }
+    }
+    Ok(Ended::Done)
+}
+
+/// Dumps database `db` from `cursor`; `cursor` stays on the page being
+/// written until it is whole.
+fn db_from(
+    pager: &mut Pager<'_>,
+    reader: &mut KeyReader,
+    db: u32,
+    all: bool,
+    cursor: &mut Vec<u8>,
+    state: &mut PageState,
+) -> Result<(), Fault> {
+    reader.select(db)?;
+    if all {
+        pager.output.select(db)?;
+    }
+    loop {
+        let (next, keys) = scan(pager, reader, cursor, None)?.page;
+        pager.page(reader, &keys, state)?;
+        pager.summary.add_keys(db, state.written);
+        *state = PageState::default();
+        if next == b"0" {
+            return Ok(());
+        }
+        *cursor = next;
+    }
+}
+
+/// A `SCAN` page, and the reply to what was sent before it.
+pub(crate) struct Scanned {
+    pub before: Option<crate::resp::Value>,
+    pub page: (Vec<u8>, Vec<Vec<u8>>),
+}
+
+/// One `SCAN` page from `cursor`, as the options filter it, retrying
+/// transient errors; `before` is sent in the same round trip, first, and
+/// its reply (unchecked) returned too.
+pub(crate) fn scan(
+    pager: &mut Pager<'_>,
+    reader: &mut KeyReader,
+    cursor: &[u8],
+    before: Option<&[&[u8]]>,
+) -> Result<Scanned, Fault> {
+    let page_size = pager.page_size.to_string();
+    let mut args: Vec<&[u8]> = vec![b"SCAN", cursor, b"COUNT", page_size.as_bytes()];
+    if let Some(p) = &pager.options.pattern {
+        args.extend([&b"MATCH"[..], p.as_bytes()]);
+    }
+    // One type is filtered by the server; several, by the read script.
+    if let [t] = pager.options.types.as_slice() {
+        args.extend([&b"TYPE"[..], t.as_bytes()]);
+    }
+    loop {
+        if let Some(signal) = pager.interrupt.requested() {
+            return Err(Fault::Interrupted(signal));
+        }
+        if let Some(before) = before {
+            reader.link.send(before)?;
+        }
+        reader.link.send(&args)?;
+        let before_reply = match before {
+            Some(_) => Some(reader.link.reply()?),
+            None => None,
+        };
+        match reader.link.checked(b"SCAN") {
+            Ok(reply) => {
+                pager.retry.reset();
+                return Ok(Scanned {
+                    before: before_reply,
+                    page: shape::scan_page(reply)?,
+                });
+            }
+            Err(Fault::Reply(e)) if e.class() == super::link::Class::Transient => {
+                pager.retry.pause(e, &pager.interrupt)?
+            }
+            Err(f) => return Err(f),
+        }
+    }
+}
