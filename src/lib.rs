@@ -70,6 +70,7 @@ mod meter;
 mod pipe;
 pub mod progress;
 mod rate;
+mod rebuild;
 pub mod records;
 pub mod report;
 pub mod resp;

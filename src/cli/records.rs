@@ -35,7 +35,7 @@ pub(super) fn options(
         }
         return Ok(None);
     }
-    if templates.is_empty() {
+    if templates.is_empty() && format != Format::Jsonl {
         return Err(Error::Config(format!(
             "--format {format} needs at least one --template, such as --template 'HSET user:{{id}} {{*}}'"
         )));
@@ -130,6 +130,13 @@ mod tests {
     #[test]
     fn records_need_templates_and_commands_take_none() {
         assert!(options(Some("csv"), vec![], true, None, &[]).is_err());
+        let keys = options(Some("jsonl"), vec![], true, None, &[])
+            .unwrap()
+            .unwrap();
+        assert!(
+            keys.templates.is_empty(),
+            "JSON lines without a template are keys"
+        );
         assert!(options(None, vec!["SET {a} 1".into()], true, None, &[file("x.txt")]).is_err());
         let o = options(
             None,

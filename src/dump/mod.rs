@@ -43,10 +43,11 @@ use crate::meter::Meter;
 use crate::rate::Bucket;
 use crate::report::{Events, Stop};
 
+use crate::rebuild::Commands;
 use link::{Fault, Retry};
 use page::Pager;
 use position::Position;
-use write::{Commands, Encoding, JsonLines, Output};
+use write::{Encoded, Encoding, JsonLines, Output};
 
 /// Keys asked of `SCAN` per page.
 const PAGE: usize = 1000;
@@ -208,8 +209,10 @@ pub fn dump(
         meter: config.meter.clone(),
     };
     let mut output: Box<dyn Output + '_> = match options.format {
-        DumpFormat::Resp | DumpFormat::Restore => Box::new(Commands::new(&mut out, Encoding::Resp)),
-        DumpFormat::Inline => Box::new(Commands::new(&mut out, Encoding::Inline)),
+        DumpFormat::Resp | DumpFormat::Restore => {
+            Box::new(Commands::new(Encoded::new(&mut out, Encoding::Resp)))
+        }
+        DumpFormat::Inline => Box::new(Commands::new(Encoded::new(&mut out, Encoding::Inline))),
         DumpFormat::Jsonl => Box::new(JsonLines::new(&mut out)),
     };
     let mut pager = Pager {

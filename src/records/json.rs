@@ -350,6 +350,10 @@ fn push_arg(
 }
 
 impl Record for JsonRecord<'_> {
+    fn json_entries(&self) -> Option<&[(Cow<'_, str>, &RawValue)]> {
+        Some(&self.entries)
+    }
+
     fn value(&self, field: &Field, out: &mut Vec<u8>) -> Result<bool, String> {
         match self.find(&field.path) {
             Some(raw) => append_value(raw, out),

@@ -7,6 +7,8 @@
 //! - `template`: templates, and what a record gives them.
 //! - `csv`: CSV and TSV, with `csv-core`.
 //! - `json`: JSON arrays, streamed, and JSON lines.
+//! - `keys`: with no template, JSON lines of the shape `--dump --format
+//!   jsonl` writes, each rebuilt as the key it describes.
 //!
 //! Each record gives one command per template, in order, numbered as any
 //! command is: resume points count commands, not records. An invalid
@@ -15,6 +17,7 @@
 
 mod csv;
 mod json;
+mod keys;
 mod template;
 
 use std::fmt;
@@ -143,6 +146,10 @@ pub struct RecordSource {
     inputs: Inputs,
     parser: Box<dyn Parser>,
     templates: Vec<Template>,
+    /// With no template: JSON lines are keys, as a dump writes them.
+    keys: Option<keys::KeyLines>,
+    /// The current record's commands in `out`.
+    rendered: usize,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -180,9 +187,11 @@ impl RecordSource {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if templates.is_empty() {
-            return Err(RecordError::NoTemplate(options.format));
-        }
+        let keys = match (templates.is_empty(), options.format) {
+            (true, Format::Jsonl) => Some(keys::KeyLines::default()),
+            (true, format) => return Err(RecordError::NoTemplate(format)),
+            (false, _) => None,
+        };
         let parser: Box<dyn Parser> = match options.format {
             Format::Csv | Format::Tsv => {
                 let default = if options.format == Format::Tsv {
@@ -202,7 +211,9 @@ impl RecordSource {
             inputs,
             parser,
             out: (0..templates.len()).map(|_| ArgBuf::default()).collect(),
+            rendered: templates.len(),
             templates,
+            keys,
             buf: Vec::new(),
             start: 0,
             end: 0,
@@ -242,8 +253,14 @@ impl RecordSource {
     /// Parses the next record (or what comes before one), rendering it.
     fn parse(&mut self) -> Parsed {
         let (templates, out) = (&self.templates, &mut self.out);
+        let (keys, rendered) = (&mut self.keys, &mut self.rendered);
         let data = &self.buf[self.start..self.end];
         self.parser.next(data, self.eof, &mut |record| {
+            if let Some(keys) = keys {
+                let entries = record.json_entries().ok_or("a key line is a JSON object")?;
+                *rendered = keys.render(entries, out)?;
+                return Ok(());
+            }
             for (t, o) in templates.iter().zip(out.iter_mut()) {
                 t.render(record, o)
                     .map_err(|why| format!("{why} (template {})", t.text))?;
@@ -255,7 +272,7 @@ impl RecordSource {
     /// Takes a rendered record's commands, unless an argument is longer
     /// than the server accepts.
     fn accept(&mut self) -> Result<(), InputError> {
-        for o in &self.out {
+        for o in &self.out[..self.rendered] {
             if let Some((index, len)) = o.longest().filter(|&(_, len)| len as u64 > self.max_bulk) {
                 let kind = InvalidKind::ArgTooLong {
                     index,
@@ -265,7 +282,7 @@ impl RecordSource {
                 return Err(self.invalid(self.pos, kind));
             }
         }
-        (self.next, self.ready) = (0, self.out.len());
+        (self.next, self.ready) = (0, self.rendered);
         Ok(())
     }
 

@@ -13,6 +13,10 @@
 //! | `{name?}` | an empty string when the field is missing or null; without `?`, that makes the record invalid |
 //! | `{{`, `}}` | a literal brace, as a hash tag needs: `{{user}}:{id}` |
 
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
 use crate::input::ArgBuf;
 
 /// A field a placeholder names.
@@ -79,6 +83,12 @@ pub(crate) trait Record {
     ///
     /// Why a value cannot be used.
     fn all(&self, out: &mut ArgBuf) -> Result<(), String>;
+
+    /// A JSON record's entries, in order, each value as raw JSON; `None`
+    /// for a record of another format.
+    fn json_entries(&self) -> Option<&[(Cow<'_, str>, &RawValue)]> {
+        None
+    }
 }
 
 impl Template {

@@ -3,8 +3,8 @@
 //! where a string (key, value, member, field) is a JSON string when it is
 //! UTF-8 and `{"base64": "..."}` when not; a list or set is an array; a
 //! hash an array of `[field, value]`; a sorted set an array of `[member,
-//! score]`; a stream an object of its entries, last ID and groups. `db` is
-//! there when the dump covers every database.
+//! score]`; a stream an object of its entries, last ID, groups and (Redis
+//! 7) counters. `db` is there when the dump's output selects databases.
 //!
 //! A key read in windows is written as it is read. If it then turns out
 //! not to stand (it went away or changed while read), its line is closed
@@ -159,7 +159,15 @@ impl<W: Write> Output for JsonLines<W> {
                 self.bin(last)?;
                 self.out.write_all(b"}")?;
             }
-            self.out.write_all(b"]}")?;
+            self.out.write_all(b"]")?;
+            if let Some(added) = meta.entries_added {
+                write!(self.out, ",\"entries_added\":{added}")?;
+            }
+            if let Some(deleted) = &meta.max_deleted {
+                self.out.write_all(b",\"max_deleted_id\":")?;
+                self.bin(deleted)?;
+            }
+            self.out.write_all(b"}")?;
         }
         match ending.expire_at {
             Some(at) => write!(self.out, ",\"expire_at_ms\":{at}}}")?,

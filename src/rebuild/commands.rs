@@ -1,88 +1,93 @@
-//! Commands that rebuild each key, as RESP or as inline lines: a `DEL`
-//! first for collections (a string's `SET` replaces any type), the value in
-//! commands of bounded size, then the expiry and, for a stream, its last ID
-//! and groups.
+//! Commands that rebuild each key: a `DEL` first for collections (a
+//! string's `SET` replaces any type), the value in commands of bounded
+//! size, then the expiry and, for a stream, its last ID and groups.
 //!
-//! Inline lines are kept loadable by `redis-cli --pipe`: the server reads
-//! an inline line of at most 64 KiB (`PROTO_INLINE_MAX_SIZE`; a longer one
-//! is "too big inline request" and closes the connection). A value's
-//! elements are spread over as many commands as that takes, and a string
-//! over `SET` and `APPEND`s. Only a single element too big for a line on
-//! its own makes a longer line; those are counted, and `rload --pipe`
-//! (which has no such limit) still loads them.
+//! Where the commands go is a [`CommandSink`]. A sink that writes inline
+//! lines keeps them loadable by `redis-cli --pipe`: the server reads an
+//! inline line of at most 64 KiB. A value's elements are then spread over
+//! as many commands as that takes, and a string over `SET` and
+//! `APPEND`s; only a single element too big for a line on its own makes a
+//! longer one.
 
-use std::io::{self, Write};
+use std::io;
 
 use super::{Discard, Ending, Kind, Output, Piece, StreamMeta};
-use crate::resp::encode_command;
-
-/// How a command is written: RESP, or an inline line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Encoding {
-    Resp,
-    Inline,
-}
+use crate::resp::{inline_len, inline_prefix};
 
 /// The longest inline line written when it can be helped: under the
 /// server's 64 KiB limit, with room for the verb and the key's quoting.
 pub(crate) const INLINE_LINE: usize = 60 * 1024;
 
-/// The server's limit on an inline line (`PROTO_INLINE_MAX_SIZE`).
-const SERVER_INLINE_LIMIT: usize = 64 * 1024;
+/// Where rebuilding commands go.
+pub(crate) trait CommandSink {
+    /// One command.
+    fn command(&mut self, args: &[&[u8]]) -> io::Result<()>;
+    /// Whether commands become inline lines, which must stay short.
+    fn inline(&self) -> bool {
+        false
+    }
+    /// Commands taken so far.
+    fn count(&self) -> u64;
+    /// Lines longer than the server's inline limit.
+    fn long_lines(&self) -> u64 {
+        0
+    }
+    /// Sends on what is buffered.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// A key whole, as `DUMP` serialized it.
+    fn payload(&mut self, key: &[u8], payload: &[u8], expire_at: Option<i64>) -> io::Result<()> {
+        let ttl = expire_at.unwrap_or(0).to_string();
+        self.command(&[
+            b"RESTORE",
+            key,
+            ttl.as_bytes(),
+            payload,
+            b"REPLACE",
+            b"ABSTTL",
+        ])
+    }
+}
 
-/// Commands that rebuild keys, written to `out`.
-pub(crate) struct Commands<W: Write> {
-    out: W,
-    encoding: Encoding,
-    buf: Vec<u8>,
-    written: u64,
-    long_lines: u64,
+/// The commands that rebuild keys, sent to a [`CommandSink`].
+pub(crate) struct Commands<S> {
+    sink: S,
     /// Whether the stream being written has an entry.
     entries: bool,
 }
 
-impl<W: Write> Commands<W> {
-    pub(crate) fn new(out: W, encoding: Encoding) -> Self {
+impl<S: CommandSink> Commands<S> {
+    pub(crate) fn new(sink: S) -> Self {
         Commands {
-            out,
-            encoding,
-            buf: Vec::new(),
-            written: 0,
-            long_lines: 0,
+            sink,
             entries: false,
         }
     }
 
+    /// The sink, to take what it holds.
+    pub(crate) fn sink(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
     fn command(&mut self, args: &[&[u8]]) -> io::Result<()> {
-        self.buf.clear();
-        match self.encoding {
-            Encoding::Resp => encode_command(&mut self.buf, args),
-            Encoding::Inline => {
-                inline(args, &mut self.buf);
-                // The newline is not part of the line.
-                if self.buf.len() > SERVER_INLINE_LIMIT + 1 {
-                    self.long_lines += 1;
-                }
-            }
-        }
-        self.written += 1;
-        self.out.write_all(&self.buf)
+        self.sink.command(args)
     }
 
     /// `head` followed by `args`, in as many commands as inline lines need
-    /// (one command for RESP); `group` arguments go together.
+    /// (one command otherwise); `group` arguments go together.
     fn spread(&mut self, head: &[&[u8]], args: &[&[u8]], group: usize) -> io::Result<()> {
-        if self.encoding == Encoding::Resp {
+        if !self.sink.inline() {
             return self.command(&[head, args].concat());
         }
-        let base: usize = head.iter().map(|a| quoted_len(a) + 1).sum();
+        let base: usize = head.iter().map(|a| inline_len(a) + 1).sum();
         let mut start = 0;
         while start < args.len() {
             let (mut end, mut len) = (start, base);
             while end < args.len() {
                 let more: usize = args[end..end + group]
                     .iter()
-                    .map(|a| quoted_len(a) + 1)
+                    .map(|a| inline_len(a) + 1)
                     .sum();
                 if end > start && len + more > INLINE_LINE {
                     break;
@@ -100,10 +105,10 @@ impl<W: Write> Commands<W> {
     /// line within the limit.
     fn string_bytes(&mut self, key: &[u8], bytes: &[u8], first: bool) -> io::Result<()> {
         let verb: &[u8] = if first { b"SET" } else { b"APPEND" };
-        if self.encoding == Encoding::Resp {
+        if !self.sink.inline() {
             return self.command(&[verb, key, bytes]);
         }
-        let budget = INLINE_LINE.saturating_sub(quoted_len(key) + 8).max(1024);
+        let budget = INLINE_LINE.saturating_sub(inline_len(key) + 8).max(1024);
         let mut rest = bytes;
         let mut verb = verb;
         loop {
@@ -118,7 +123,7 @@ impl<W: Write> Commands<W> {
     }
 }
 
-impl<W: Write> Output for Commands<W> {
+impl<S: CommandSink> Output for Commands<S> {
     fn select(&mut self, db: u32) -> io::Result<()> {
         self.command(&[b"SELECT", db.to_string().as_bytes()])
     }
@@ -181,8 +186,7 @@ impl<W: Write> Output for Commands<W> {
 
     /// One command: `SET` replaces any type, and `PXAT` sets the expiry.
     fn string(&mut self, key: &[u8], value: &[u8], expire_at: Option<i64>) -> io::Result<()> {
-        let fits = self.encoding == Encoding::Resp
-            || quoted_len(value) + quoted_len(key) + 40 <= INLINE_LINE;
+        let fits = !self.sink.inline() || inline_len(value) + inline_len(key) + 40 <= INLINE_LINE;
         match expire_at {
             Some(at) if fits => {
                 self.command(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()])
@@ -200,39 +204,31 @@ impl<W: Write> Output for Commands<W> {
     }
 
     fn payload(&mut self, key: &[u8], payload: &[u8], expire_at: Option<i64>) -> io::Result<()> {
-        let ttl = expire_at.unwrap_or(0).to_string();
-        self.command(&[
-            b"RESTORE",
-            key,
-            ttl.as_bytes(),
-            payload,
-            b"REPLACE",
-            b"ABSTTL",
-        ])
+        self.sink.payload(key, payload, expire_at)
     }
 
     fn written(&self) -> u64 {
-        self.written
+        self.sink.count()
     }
 
     fn long_lines(&self) -> u64 {
-        self.long_lines
+        self.sink.long_lines()
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.sink.flush()
     }
 }
 
 /// A stream's last ID and its consumer groups; and, when it has no entry
 /// left (`empty`), the stream itself, which `XADD` would otherwise make.
-fn stream_end<W: Write>(
-    c: &mut Commands<W>,
+fn stream_end<S: CommandSink>(
+    c: &mut Commands<S>,
     key: &[u8],
     meta: &StreamMeta,
     empty: bool,
 ) -> io::Result<()> {
-    let groups = |c: &mut Commands<W>| -> io::Result<()> {
+    let groups = |c: &mut Commands<S>| -> io::Result<()> {
         for (group, last) in &meta.groups {
             c.command(&[b"XGROUP", b"CREATE", key, group, last, b"MKSTREAM"])?;
         }
@@ -266,93 +262,40 @@ fn stream_end<W: Write>(
     Ok(())
 }
 
-/// Whether an argument goes on an inline line as it is.
-fn plain(a: &[u8]) -> bool {
-    !a.is_empty()
-        && a.iter()
-            .all(|&b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'\\'))
-}
-
-/// The bytes `b` takes inside double quotes.
-fn escaped_len(b: u8) -> usize {
-    match b {
-        b'"' | b'\\' => 2,
-        b' '..=b'~' => 1,
-        _ => 4,
-    }
-}
-
-/// The length of an argument on an inline line.
-fn quoted_len(a: &[u8]) -> usize {
-    if plain(a) {
-        a.len()
-    } else {
-        2 + a.iter().map(|&b| escaped_len(b)).sum::<usize>()
-    }
-}
-
-/// How many bytes of `bytes` (at least one) fit in `budget` once quoted.
-fn inline_prefix(bytes: &[u8], budget: usize) -> usize {
-    let mut len = 2;
-    for (i, &b) in bytes.iter().enumerate() {
-        len += escaped_len(b);
-        if len > budget {
-            return i.max(1);
-        }
-    }
-    bytes.len()
-}
-
-/// Writes `args` as an inline line redis-cli's rules read back exactly: a
-/// plain word as it is, anything else double-quoted with `\xHH` escapes.
-fn inline(args: &[&[u8]], out: &mut Vec<u8>) {
-    for (i, a) in args.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        if plain(a) {
-            out.extend_from_slice(a);
-            continue;
-        }
-        out.push(b'"');
-        for &b in *a {
-            match b {
-                b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
-                b' '..=b'~' => out.push(b),
-                _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-            }
-        }
-        out.push(b'"');
-    }
-    out.push(b'\n');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resp::{INLINE_LIMIT, encode_inline};
 
-    #[test]
-    fn inline_lines_quote_what_redis_cli_would_split() {
-        let mut out = Vec::new();
-        inline(
-            &[b"SET", b"a b", b"", b"x\"y", b"\x00\xff", b"plain:1"],
-            &mut out,
-        );
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "SET \"a b\" \"\" \"x\\\"y\" \"\\x00\\xff\" plain:1\n"
-        );
-        for a in [&b"a b"[..], b"", b"x\"y", b"\x00\xff", b"plain:1"] {
-            let mut one = Vec::new();
-            inline(&[a], &mut one);
-            assert_eq!(quoted_len(a), one.len() - 1, "{a:?}");
+    /// Inline lines, as a dump writes them.
+    #[derive(Default)]
+    struct Lines {
+        out: Vec<u8>,
+        count: u64,
+        long: u64,
+    }
+
+    impl CommandSink for Lines {
+        fn command(&mut self, args: &[&[u8]]) -> io::Result<()> {
+            let before = self.out.len();
+            encode_inline(&mut self.out, args);
+            self.long += u64::from(self.out.len() - before > INLINE_LIMIT + 1);
+            self.count += 1;
+            Ok(())
+        }
+        fn inline(&self) -> bool {
+            true
+        }
+        fn count(&self) -> u64 {
+            self.count
+        }
+        fn long_lines(&self) -> u64 {
+            self.long
         }
     }
 
-    fn lines(encoding: Encoding, f: impl FnOnce(&mut Commands<&mut Vec<u8>>)) -> Vec<String> {
-        let mut out = Vec::new();
-        f(&mut Commands::new(&mut out, encoding));
-        String::from_utf8(out)
+    fn lines(c: &Commands<Lines>) -> Vec<String> {
+        String::from_utf8(c.sink.out.clone())
             .unwrap()
             .lines()
             .map(str::to_string)
@@ -362,12 +305,12 @@ mod tests {
     #[test]
     fn inline_lines_stay_under_the_servers_limit() {
         let items: Vec<Vec<u8>> = (0..1000).map(|i| vec![b'\x01'; 100 + i % 7]).collect();
-        let out = lines(Encoding::Inline, |c| {
-            c.piece(b"l", Kind::List, Piece::Items(&items), true)
-                .unwrap();
-            c.string(b"s", &vec![0xffu8; 200_000], Some(7)).unwrap();
-            assert_eq!(c.long_lines(), 0);
-        });
+        let mut c = Commands::new(Lines::default());
+        c.piece(b"l", Kind::List, Piece::Items(&items), true)
+            .unwrap();
+        c.string(b"s", &vec![0xffu8; 200_000], Some(7)).unwrap();
+        assert_eq!(c.long_lines(), 0);
+        let out = lines(&c);
         assert!(
             out.iter().all(|l| l.len() <= INLINE_LINE),
             "a line too long"
@@ -388,19 +331,8 @@ mod tests {
     #[test]
     fn an_element_too_big_for_any_line_is_counted() {
         let big = vec![vec![0u8; 30_000]];
-        let mut out = Vec::new();
-        let mut c = Commands::new(&mut out, Encoding::Inline);
+        let mut c = Commands::new(Lines::default());
         c.piece(b"l", Kind::List, Piece::Items(&big), true).unwrap();
         assert_eq!(c.long_lines(), 1);
-    }
-
-    #[test]
-    fn resp_keeps_a_piece_in_one_command() {
-        let items: Vec<Vec<u8>> = (0..1000).map(|_| vec![b'x'; 100]).collect();
-        let out = lines(Encoding::Resp, |c| {
-            c.piece(b"l", Kind::List, Piece::Items(&items), true)
-                .unwrap();
-        });
-        assert_eq!(out[0], "*1002");
     }
 }
