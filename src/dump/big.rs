@@ -3,16 +3,18 @@
 //! written as it is read so memory stays flat.
 //!
 //! A key read in windows must still come out in a state it really had. It
-//! is `WATCH`ed before its first window, and after its last its type,
-//! expiry (and a stream's metadata) are read in a `MULTI`/`EXEC`: if
-//! anything touched the key in between, `EXEC` fails, what was written of
-//! the key is undone, and it is read again. A key that changes during each
-//! of [`ATTEMPTS`] reads is then read whole, at one instant, in one
-//! `MULTI`/`EXEC` (its size in memory, once). JSON lines read strings
-//! whole the same way: a JSON string cannot be appended to.
+//! is `WATCH`ed before its first window; after its last, its type, expiry
+//! (and a stream's metadata) are read, and an empty `MULTI`/`EXEC` fails if
+//! anything touched the key since the `WATCH`: what was written of the key
+//! is then undone, and it is read again. A key that changes during each of
+//! [`ATTEMPTS`] reads is then read whole, each part by one command, under
+//! `WATCH` the same way (its size in memory, once); one that changes during
+//! each of those too stops the dump, never comes out in a state it did not
+//! have. JSON lines read strings whole: a JSON string cannot be appended
+//! to.
 
 use super::KeyOutcome;
-use super::link::{Class, Fault, checked};
+use super::link::{Fault, ReplyError, Retry, checked};
 use super::read::{KeyReader, STRING_WINDOW, WINDOW};
 use super::shape::{self, bad, pairs, strings};
 use super::write::{Discard, Ending, Kind, Output, Piece, StreamMeta};
@@ -82,30 +84,57 @@ impl KeyReader {
                 break;
             }
             match self.windows_watched(out, key, kind)? {
-                KeyOutcome::Changed => continue,
-                done => return Ok(done),
+                Some(done) => return Ok(done),
+                None => self.changed += 1,
             }
         }
-        self.whole(out, key, kind)
+        for _ in 0..ATTEMPTS {
+            match self.whole(out, key, kind)? {
+                Some(done) => return Ok(done),
+                None => self.changed += 1,
+            }
+        }
+        Err(Fault::Reply(ReplyError {
+            command: "WATCH".into(),
+            text: format!(
+                "{} changed during each of {} reads: it cannot be read in a state it had",
+                String::from_utf8_lossy(key),
+                2 * ATTEMPTS
+            ),
+        }))
     }
 
-    /// One read in windows under `WATCH`.
+    /// `WATCH`es the key; false if `WATCH` is refused (an ACL), which is
+    /// said once.
+    fn watch_key(&mut self, key: &[u8]) -> Result<bool, Fault> {
+        if !self.watch {
+            return Ok(false);
+        }
+        match checked(
+            b"WATCH",
+            self.link.patient(&[b"WATCH", key], &mut Retry::new(None))?,
+        ) {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                self.watch = false;
+                self.notices.push(format!(
+                    "WATCH refused ({}): big keys are read whole, each by one command",
+                    e.text
+                ));
+                Ok(false)
+            }
+        }
+    }
+
+    /// One read in windows under `WATCH`; `None` if the key changed (what
+    /// was written of it is undone).
     fn windows_watched(
         &mut self,
         out: &mut dyn Output,
         key: &[u8],
         kind: Kind,
-    ) -> Result<KeyOutcome, Fault> {
-        self.link.send(&[b"WATCH", key])?;
-        if let Err(e) = checked(b"WATCH", self.link.reply()?) {
-            if e.class() != Class::Fatal {
-                return Err(e.into());
-            }
-            self.watch = false;
-            self.notices.push(format!(
-                "WATCH refused ({}): big keys are read whole, at one instant",
-                e.text
-            ));
+    ) -> Result<Option<KeyOutcome>, Fault> {
+        if !self.watch_key(key)? {
             return self.whole(out, key, kind);
         }
         out.begin(key, kind)?;
@@ -117,15 +146,21 @@ impl KeyReader {
             return Err(f);
         }
         let now = now_ms();
-        let Some(state) = self.state_at_once(key, kind, None)? else {
+        let Some(state) = self.state(key, kind, None, true)? else {
             out.discard(key, kind, Discard::Changed)?;
-            return Ok(KeyOutcome::Changed);
+            return Ok(None);
         };
-        self.finish(out, key, kind, state, now)
+        self.finish(out, key, kind, state, now).map(Some)
     }
 
-    /// Reads the key whole in one `MULTI`/`EXEC` and writes it.
-    fn whole(&mut self, out: &mut dyn Output, key: &[u8], kind: Kind) -> Result<KeyOutcome, Fault> {
+    /// Reads the key whole, each part by one command, under `WATCH`, and
+    /// writes it; `None` if it changed meanwhile (nothing is written).
+    fn whole(
+        &mut self,
+        out: &mut dyn Output,
+        key: &[u8],
+        kind: Kind,
+    ) -> Result<Option<KeyOutcome>, Fault> {
         let read: Vec<&[u8]> = match kind {
             Kind::String => vec![b"GET", key],
             Kind::List => vec![b"LRANGE", key, b"0", b"-1"],
@@ -134,13 +169,14 @@ impl KeyReader {
             Kind::Hash => vec![b"HGETALL", key],
             Kind::Stream => vec![b"XRANGE", key, b"-", b"+"],
         };
+        let watched = self.watch_key(key)?;
         let now = now_ms();
-        let state = self
-            .state_at_once(key, kind, Some(&read))?
-            .ok_or_else(|| bad("EXEC failed with no key watched".into()))?;
+        let Some(state) = self.state(key, kind, Some(&read), watched)? else {
+            return Ok(None);
+        };
         out.begin(key, kind)?;
         if state.kind == Some(kind) {
-            let value = state.value.clone().expect("read in the transaction");
+            let value = state.value.clone().expect("read with the state");
             let piece = checked(read[0], value)?;
             match kind {
                 Kind::String => {
@@ -158,7 +194,7 @@ impl KeyReader {
                 }
             }
         }
-        self.finish(out, key, kind, state, now)
+        self.finish(out, key, kind, state, now).map(Some)
     }
 
     /// Ends a key with the state read at its end: gone or of another type,
@@ -191,64 +227,45 @@ impl KeyReader {
         Ok(KeyOutcome::Whole)
     }
 
-    /// `MULTI`, `TYPE`, the expiry, `read` if given, a stream's `XINFO`,
-    /// `EXEC`: the key's state at one instant, or `None` if `EXEC` failed
-    /// (a watched key changed).
-    fn state_at_once(
+    /// `TYPE`, the expiry, `read` if given and a stream's `XINFO`, then,
+    /// when the key is `watched`, an empty `MULTI`/`EXEC`: it fails if
+    /// anything touched the key since `WATCH`, so what was read since is of
+    /// one instant. `None` if it failed. (An empty transaction, because a
+    /// server out of memory refuses every command queued in one.)
+    fn state(
         &mut self,
         key: &[u8],
         kind: Kind,
         read: Option<&[&[u8]]>,
+        watched: bool,
     ) -> Result<Option<State>, Fault> {
         let expiry = self.expiry_verb();
-        let type_cmd: [&[u8]; 2] = [b"TYPE", key];
-        let expiry_cmd: [&[u8]; 2] = [expiry, key];
-        let mut commands: Vec<&[&[u8]]> = vec![&[b"MULTI"], &type_cmd, &expiry_cmd];
+        let mut commands: Vec<Vec<&[u8]>> = vec![vec![b"TYPE", key], vec![expiry, key]];
         if let Some(read) = read {
-            commands.push(read);
+            commands.push(read.to_vec());
         }
-        let xinfo_stream: [&[u8]; 3] = [b"XINFO", b"STREAM", key];
-        let xinfo_groups: [&[u8]; 3] = [b"XINFO", b"GROUPS", key];
         if kind == Kind::Stream {
-            commands.extend([&xinfo_stream[..], &xinfo_groups[..]]);
+            commands.push(vec![b"XINFO", b"STREAM", key]);
+            commands.push(vec![b"XINFO", b"GROUPS", key]);
         }
-        commands.push(&[b"EXEC"]);
+        let reads = commands.len();
+        if watched {
+            commands.push(vec![b"MULTI"]);
+            commands.push(vec![b"EXEC"]);
+        }
         for c in &commands {
             self.link.send(c)?;
         }
         let mut replies = self.link.replies(commands.len())?;
-        if let Err(e) = checked(b"MULTI", replies[0].clone()) {
-            // No transactions (an ACL): the commands ran one by one, next
-            // to each other but not at one instant. That is as near as a
-            // whole read gets; windows cannot be checked at all.
-            self.watch = false;
-            self.notices.push(format!(
-                "MULTI refused ({}): a big key is read whole by one command, its type and expiry beside it",
-                e.text
-            ));
-            if read.is_none() {
+        if watched {
+            let exec = replies.pop().expect("EXEC's reply");
+            checked(b"MULTI", replies.pop().expect("MULTI's reply"))?;
+            if checked(b"EXEC", exec)?.into_items().is_none() {
                 return Ok(None);
             }
-            replies.pop();
-            replies.remove(0);
-            return State::from_exec(replies, true, kind);
         }
-        // Each queued command's reply: +QUEUED, or an error (a redirect,
-        // an ACL) that EXEC will abort on.
-        let mut queued_error = None;
-        for (c, r) in commands.iter().zip(&replies).take(commands.len() - 1) {
-            if let Err(e) = checked(c[0], r.clone()) {
-                queued_error.get_or_insert(e);
-            }
-        }
-        if let Some(e) = queued_error {
-            return Err(e.into());
-        }
-        let exec = checked(b"EXEC", replies.into_iter().last().expect("EXEC"))?;
-        let Some(results) = exec.into_items() else {
-            return Ok(None);
-        };
-        State::from_exec(results, read.is_some(), kind)
+        debug_assert_eq!(replies.len(), reads);
+        State::of(replies, read.is_some(), kind).map(Some)
     }
 
     fn windows(&mut self, out: &mut dyn Output, key: &[u8], kind: Kind) -> Result<(), Fault> {
@@ -349,7 +366,7 @@ impl KeyReader {
     }
 }
 
-/// A key's state as one `EXEC` read it.
+/// A key's state, as read at one instant.
 struct State {
     /// Its type; `None` if it is gone.
     kind: Option<Kind>,
@@ -360,12 +377,9 @@ struct State {
 }
 
 impl State {
-    fn from_exec(results: Vec<Value>, with_value: bool, kind: Kind) -> Result<Option<Self>, Fault> {
+    fn of(results: Vec<Value>, with_value: bool, kind: Kind) -> Result<Self, Fault> {
         let mut it = results.into_iter();
-        let mut next = || {
-            it.next()
-                .ok_or_else(|| bad("EXEC returned too few replies".into()))
-        };
+        let mut next = || it.next().ok_or_else(|| bad("too few replies".into()));
         let t = checked(b"TYPE", next()?)?;
         let found = Kind::of(t.as_bytes().unwrap_or_default());
         let expiry = checked(b"PEXPIRETIME", next()?)?;
@@ -378,11 +392,11 @@ impl State {
         } else {
             None
         };
-        Ok(Some(State {
+        Ok(State {
             kind: found,
             expiry,
             value,
             stream,
-        }))
+        })
     }
 }

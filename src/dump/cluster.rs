@@ -199,7 +199,7 @@ pub(crate) fn run(
             let addr = node.addr();
             let reader = match readers.entry(addr.clone()) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(v) => match open(&node, config, options, true) {
+                Entry::Vacant(v) => match open(&node, config, options, true, &mut pager.retry) {
                     Ok(r) => v.insert(r),
                     Err(e) if round == 0 && pager.summary.keys == 0 => return Err(e),
                     Err(e) => {
@@ -339,7 +339,8 @@ fn master(
     left: &SlotSet,
 ) -> Result<(), Fault> {
     const NODES: &[&[u8]] = &[b"CLUSTER", b"NODES"];
-    let view = View::of(&reader.link.request(NODES)?).ok_or_else(no_view)?;
+    let view =
+        View::of(&reader.link.patient_checked(NODES, &mut pager.retry)?).ok_or_else(no_view)?;
     let wanted = read.wanted.get_or_insert_with(|| {
         let mut wanted = SlotSet::none();
         for s in view.owned.iter().filter(|&s| left.contains(s)) {
@@ -372,7 +373,8 @@ fn master(
         }
         read.cursor = next;
     }
-    let view = View::of(&reader.link.request(NODES)?).ok_or_else(no_view)?;
+    let view =
+        View::of(&reader.link.patient_checked(NODES, &mut pager.retry)?).ok_or_else(no_view)?;
     view.unsteady(&wanted, &mut read.unstable);
     Ok(())
 }

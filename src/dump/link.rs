@@ -70,9 +70,14 @@ impl ReplyError {
         }
     }
 
-    /// The error's first word: `BUSY`, `NOPERM`, `ERR`.
+    /// The error's first word: `BUSY`, `NOPERM`, `ERR`; for a transaction
+    /// discarded because of an error, that error's.
     pub(crate) fn code(&self) -> &str {
-        self.text.split(' ').next().unwrap_or_default()
+        let text = match self.text.strip_prefix("EXECABORT ") {
+            Some(rest) => rest.split_once("because of: ").map_or(rest, |(_, why)| why),
+            None => &self.text,
+        };
+        text.split(' ').next().unwrap_or_default()
     }
 
     pub(crate) fn class(&self) -> Class {
@@ -144,6 +149,33 @@ impl Link {
     pub(crate) fn request(&mut self, args: &[&[u8]]) -> Result<Value, Fault> {
         self.send(args)?;
         self.checked(args[0])
+    }
+
+    /// Sends one command and reads its reply, trying again (after a pause)
+    /// while the error is a transient one; any other error reply is given
+    /// as it came, for the caller to judge.
+    pub(crate) fn patient(&mut self, args: &[&[u8]], retry: &mut Retry) -> Result<Value, Fault> {
+        loop {
+            self.send(args)?;
+            match self.reply()? {
+                Value::Error(e) if ReplyError::new(args[0], &e).class() == Class::Transient => {
+                    retry.pause(ReplyError::new(args[0], &e), &self.interrupt)?;
+                }
+                reply => {
+                    retry.reset();
+                    return Ok(reply);
+                }
+            }
+        }
+    }
+
+    /// [`Link::patient`], with any other error reply a fault.
+    pub(crate) fn patient_checked(
+        &mut self,
+        args: &[&[u8]],
+        retry: &mut Retry,
+    ) -> Result<Value, Fault> {
+        Ok(checked(args[0], self.patient(args, retry)?)?)
     }
 
     /// The next `n` replies as they came, so that a pipeline is read whole
@@ -233,6 +265,7 @@ mod tests {
     #[test]
     fn busy_loading_masterdown_and_cluster_states_are_transient() {
         for text in [
+            "EXECABORT Transaction discarded because of: BUSY Redis is busy running a script.",
             "BUSY Redis is busy running a script",
             "LOADING Redis is loading the dataset in memory",
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",

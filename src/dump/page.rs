@@ -58,10 +58,16 @@ impl Pager<'_> {
     ) -> Result<(), Fault> {
         self.wait_for_rate(keys.len() - state.done)?;
         while state.done < keys.len() {
+            let before = state.done;
             let result = self.try_page(reader, keys, state);
             self.say(reader);
+            if state.done > before {
+                // Errors that come and go while keys get written are not
+                // one long outage: the bound counts from the last progress.
+                self.retry.reset();
+            }
             match result {
-                Ok(()) => self.retry.reset(),
+                Ok(()) => {}
                 Err(Fault::Reply(e)) if e.class() == Class::Transient => {
                     self.retry.pause(e, &self.interrupt)?;
                 }
@@ -94,11 +100,13 @@ impl Pager<'_> {
         Ok(())
     }
 
-    /// Passes on what the reader had to give up, once each.
+    /// Passes on what the reader had to give up, once each, and counts
+    /// the keys it read again.
     fn say(&mut self, reader: &mut KeyReader) {
         for notice in reader.notices.drain(..) {
             self.events.notice(&notice);
         }
+        self.summary.changed += std::mem::take(&mut reader.changed);
     }
 
     fn try_page(

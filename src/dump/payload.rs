@@ -1,11 +1,11 @@
 //! The restore format's reads: each key of a page as `DUMP` serializes it,
-//! with its expiry, both read in one `MULTI`/`EXEC` so they are of one
-//! instant (pipelined over the page: one round trip).
+//! with its expiry, both read under `WATCH` and checked by an empty
+//! `MULTI`/`EXEC`, so they are of one instant (pipelined over the page: one
+//! round trip).
 
 use super::big::now_ms;
 use super::link::{Class, Fault, checked};
 use super::read::KeyReader;
-use super::shape::bad;
 use crate::resp::Value;
 
 /// One key of a page, for the restore format.
@@ -21,57 +21,77 @@ pub(crate) enum Payload {
 impl KeyReader {
     /// Each key of `keys` as `DUMP` serializes it, with its expiry.
     pub(crate) fn payloads(&mut self, keys: &[Vec<u8>]) -> Result<Vec<Payload>, Fault> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut tries = 0;
+        while out.len() < keys.len() {
+            let rest = &keys[out.len()..];
+            let before = out.len();
+            self.payloads_once(rest, &mut out)?;
+            if out.len() == before {
+                // The first key kept changing between WATCH and EXEC.
+                tries += 1;
+                if tries > 10 {
+                    return Err(Fault::Reply(super::link::ReplyError {
+                        command: "WATCH".into(),
+                        text: "a key changed during each of 10 reads".into(),
+                    }));
+                }
+            } else {
+                tries = 0;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads `keys` pipelined, each `WATCH`ed, its expiry and payload,
+    /// then an empty `MULTI`/`EXEC` that fails if the key changed in
+    /// between; stops at the first that did.
+    fn payloads_once(&mut self, keys: &[Vec<u8>], out: &mut Vec<Payload>) -> Result<(), Fault> {
         let expiry: &[u8] = if self.exact { b"PEXPIRETIME" } else { b"PTTL" };
-        let atomic = self.watch;
+        let watched = self.watch;
         for k in keys {
-            if atomic {
-                self.link.send(&[b"MULTI"])?;
+            if watched {
+                self.link.send(&[b"WATCH", k])?;
             }
             self.link.send(&[expiry, k])?;
             self.link.send(&[b"DUMP", k])?;
-            if atomic {
+            if watched {
+                self.link.send(&[b"MULTI"])?;
                 self.link.send(&[b"EXEC"])?;
             }
         }
         let now = if self.exact { 0 } else { now_ms() };
-        let per_key = if atomic { 4 } else { 2 };
+        let per_key = if watched { 5 } else { 2 };
         let replies = self.link.replies(per_key * keys.len())?;
-        let mut out = Vec::with_capacity(keys.len());
         for r in replies.chunks_exact(per_key) {
-            let (e, payload) = if atomic {
-                if let Err(e) = checked(b"MULTI", r[0].clone()) {
-                    // No transactions (an ACL): read the page again
-                    // without them.
+            let (e, payload) = if watched {
+                (&r[1], &r[2])
+            } else {
+                (&r[0], &r[1])
+            };
+            if watched {
+                if let Err(e) = checked(b"WATCH", r[0].clone())
+                    && e.class() == Class::Fatal
+                {
+                    // No WATCH (an ACL): read without it from here on.
                     self.watch = false;
                     self.notices.push(format!(
-                        "MULTI refused ({}): a key's expiry and payload are read beside each other, not at one instant",
+                        "WATCH refused ({}): a key's expiry and payload are read beside each other",
                         e.text
                     ));
-                    return self.payloads(keys);
+                    return Ok(());
                 }
-                match queued(&r[1..3]).and_then(|()| checked(b"EXEC", r[3].clone())) {
-                    Ok(exec) => {
-                        let mut both = exec
-                            .into_items()
-                            .ok_or_else(|| bad("EXEC without a watch failed".into()))?
-                            .into_iter();
-                        (both.next(), both.next())
-                    }
-                    Err(e) => match e.class() {
-                        Class::Redirect(slot) => {
-                            out.push(Payload::Moved(slot));
-                            continue;
-                        }
-                        _ => return Err(e.into()),
-                    },
+                checked(b"MULTI", r[3].clone())?;
+                if checked(b"EXEC", r[4].clone())?.into_items().is_none() {
+                    // Changed between its reads: read it (and the rest)
+                    // again.
+                    self.changed += 1;
+                    return Ok(());
                 }
-            } else {
-                (Some(r[0].clone()), Some(r[1].clone()))
-            };
-            let (Some(e), Some(payload)) = (e, payload) else {
-                return Err(bad("EXEC returned too few replies".into()));
-            };
-            let e = match checked(expiry, e).and_then(|e| Ok((e, checked(b"DUMP", payload)?))) {
+            }
+            let read = checked(expiry, e.clone())
+                .and_then(|e| Ok((e, checked(b"DUMP", payload.clone())?)));
+            let (e, payload) = match read {
                 Ok(both) => both,
                 Err(err) => match err.class() {
                     Class::Redirect(slot) => {
@@ -81,8 +101,8 @@ impl KeyReader {
                     _ => return Err(err.into()),
                 },
             };
-            out.push(match e {
-                (e, Value::Bulk(p)) => {
+            out.push(match payload {
+                Value::Bulk(p) => {
                     let at = e
                         .as_int()
                         .filter(|&e| e >= 0)
@@ -92,15 +112,6 @@ impl KeyReader {
                 _ => Payload::Gone,
             });
         }
-        Ok(out)
+        Ok(())
     }
-}
-
-/// The replies to queued commands: `+QUEUED`, or the error that aborts
-/// the transaction.
-fn queued(replies: &[Value]) -> Result<(), super::link::ReplyError> {
-    for r in replies {
-        checked(b"QUEUED", r.clone())?;
-    }
-    Ok(())
 }

@@ -10,7 +10,7 @@
 //! cluster) is [`Found::Moved`]: it is read again where it went.
 
 use super::big::now_ms;
-use super::link::{Class, Fault, Link, ReplyError, checked};
+use super::link::{Class, Fault, Link, ReplyError, Retry, checked};
 use super::shape::{self, bad};
 use super::write::Kind;
 use crate::resp::Value;
@@ -103,6 +103,8 @@ pub(crate) struct KeyReader {
     pub(crate) watch: bool,
     /// What the reader had to give up, for the user: said once each.
     pub(crate) notices: Vec<String>,
+    /// Keys read in windows that changed meanwhile, and were read again.
+    pub(crate) changed: u64,
 }
 
 impl KeyReader {
@@ -111,10 +113,18 @@ impl KeyReader {
     /// # Errors
     ///
     /// The connection failed.
-    pub(crate) fn new(mut link: Link, cluster: bool, whole_strings: bool) -> Result<Self, Fault> {
-        let script = load_script(&mut link)?;
-        link.send(&[b"COMMAND", b"INFO", b"PEXPIRETIME"])?;
-        let exact = match link.reply()? {
+    pub(crate) fn new(
+        mut link: Link,
+        cluster: bool,
+        whole_strings: bool,
+        retry: &mut Retry,
+    ) -> Result<Self, Fault> {
+        let (script, refused) = load_script(&mut link, retry)?;
+        let notices = refused
+            .map(|e| format!("the read script was refused ({e}): reading keys with plain commands, which is slower"))
+            .into_iter()
+            .collect();
+        let exact = match link.patient(&[b"COMMAND", b"INFO", b"PEXPIRETIME"], retry)? {
             Value::Array(v) => v.first().is_some_and(|c| *c != Value::Null),
             _ => false,
         };
@@ -127,14 +137,16 @@ impl KeyReader {
             exact,
             whole_strings,
             watch: true,
-            notices: Vec::new(),
+            notices,
+            changed: 0,
         })
     }
 
     /// Reads from database `db` from now on.
-    pub(crate) fn select(&mut self, db: u32) -> Result<(), Fault> {
+    pub(crate) fn select(&mut self, db: u32, retry: &mut Retry) -> Result<(), Fault> {
         let db_text = db.to_string();
-        self.link.request(&[b"SELECT", db_text.as_bytes()])?;
+        self.link
+            .patient_checked(&[b"SELECT", db_text.as_bytes()], retry)?;
         self.db = db;
         Ok(())
     }
@@ -234,7 +246,8 @@ impl KeyReader {
                 Err(e) if e.class() == Class::Transient => return Err(e.into()),
                 Err(e) if e.code() == "NOSCRIPT" => {
                     // A SCRIPT FLUSH: load it again, and read the page again.
-                    self.script = load_script(&mut self.link)?;
+                    let mut retry = Retry::new(Some(std::time::Duration::from_secs(30)));
+                    self.script = load_script(&mut self.link, &mut retry)?.0;
                     return self.batch(keys, types);
                 }
                 Err(e) => self.script_refused(&e),
@@ -333,18 +346,22 @@ impl KeyReader {
     }
 }
 
-/// Loads the read script; `None` where scripting is refused. A server
+/// Loads the read script: its SHA1, or why scripting is refused. A server
 /// older than 7 does not know the flags line, and gets the script without
 /// it.
-fn load_script(link: &mut Link) -> Result<Option<String>, Fault> {
+fn load_script(
+    link: &mut Link,
+    retry: &mut Retry,
+) -> Result<(Option<String>, Option<String>), Fault> {
     let bare = READ_SCRIPT.split_once('\n').expect("a flags line").1;
+    let mut refused = None;
     for script in [READ_SCRIPT, bare] {
-        link.send(&[b"SCRIPT", b"LOAD", script.as_bytes()])?;
-        if let Value::Bulk(sha) = link.reply()? {
-            return Ok(String::from_utf8(sha).ok());
+        match link.patient(&[b"SCRIPT", b"LOAD", script.as_bytes()], retry)? {
+            Value::Bulk(sha) => return Ok((String::from_utf8(sha).ok(), None)),
+            other => refused = Some(other.error().unwrap_or("no SHA1").to_string()),
         }
     }
-    Ok(None)
+    Ok((None, refused))
 }
 
 /// One row of the read script's reply.

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::link::{Fault, Link};
+use super::link::{Fault, Link, Retry};
 use super::page::{PageState, Pager};
 use super::position::Position;
 use super::read::KeyReader;
@@ -23,20 +23,24 @@ pub(crate) fn open(
     config: &Config,
     options: &DumpOptions,
     cluster: bool,
+    retry: &mut Retry,
 ) -> Result<KeyReader, Error> {
     let mut server = server.clone();
-    // The reader takes replies apart as RESP2 gives them.
+    // The reader takes replies apart as RESP2 gives them, and selects the
+    // database itself, patient with a busy server.
     server.resp3 = false;
+    let db = std::mem::take(&mut server.db);
     let conn = conn::connect(&server)?;
     let addr = conn.addr().to_string();
     conn.set_read_timeout(config.pipe_timeout)
         .map_err(|e| crate::error::ConnectError::io(&addr, e))?;
     let link = Link::new(conn, config.interrupt.clone());
-    let mut reader = KeyReader::new(link, cluster, options.format == DumpFormat::Jsonl)
-        .map_err(|f| setup_error(&addr, f))?;
-    if server.db != 0 {
+    let whole_strings = options.format == DumpFormat::Jsonl;
+    let mut reader =
+        KeyReader::new(link, cluster, whole_strings, retry).map_err(|f| setup_error(&addr, f))?;
+    if db != 0 {
         reader
-            .select(server.db)
+            .select(db, retry)
             .map_err(|f| setup_error(&addr, f))?;
     }
     Ok(reader)
@@ -50,8 +54,8 @@ pub(crate) fn setup_error(addr: &str, f: Fault) -> Error {
         Fault::Interrupted(_) => ConnectError::io(addr, std::io::ErrorKind::Interrupted.into()),
         Fault::Reply(e) => ConnectError::Setup {
             addr: addr.to_string(),
-            command: "SELECT",
-            reply: format!("{} answered: {}", e.command, e.text),
+            command: "readying the dump",
+            reply: format!("{} answered {}", e.command, e.text),
         },
     })
 }
@@ -62,7 +66,12 @@ type Plan = (Vec<(u32, u64)>, bool, Vec<u8>);
 /// The databases to dump, whether each is `SELECT`ed in the output (when
 /// every database is dumped, unless only database 0 has keys), and where
 /// to start.
-fn plan(reader: &mut KeyReader, config: &Config, options: &DumpOptions) -> Result<Plan, Error> {
+fn plan(
+    reader: &mut KeyReader,
+    config: &Config,
+    options: &DumpOptions,
+    retry: &mut Retry,
+) -> Result<Plan, Error> {
     let addr = reader.link.addr().to_string();
     let start = match &options.cursor {
         Some(c) => Position::parse(c, false)?,
@@ -76,7 +85,7 @@ fn plan(reader: &mut KeyReader, config: &Config, options: &DumpOptions) -> Resul
     };
     let info = reader
         .link
-        .request(&[b"INFO", b"keyspace"])
+        .patient_checked(&[b"INFO", b"keyspace"], retry)
         .map_err(|f| setup_error(&addr, f))?;
     let keyspace = shape::keyspace(&info).unwrap_or_default();
     let size = |db: u32| keyspace.iter().find(|d| d.0 == db).map_or(0, |d| d.1);
@@ -115,9 +124,9 @@ pub(crate) fn run(
     config: &Config,
     options: &DumpOptions,
 ) -> Result<Ended, Error> {
-    let mut reader = open(&config.server, config, options, false)?;
+    let mut reader = open(&config.server, config, options, false, &mut pager.retry)?;
     let addr = reader.link.addr().to_string();
-    let (dbs, all, mut cursor) = plan(&mut reader, config, options)?;
+    let (dbs, all, mut cursor) = plan(&mut reader, config, options, &mut pager.retry)?;
     if options.pattern.is_none() && options.types.is_empty() && options.cursor.is_none() {
         pager.meter.set_total(dbs.iter().map(|d| d.1).sum());
     }
@@ -141,7 +150,7 @@ pub(crate) fn run(
                     "{addr} lost ({e}): reconnecting, and going on from the page it was in"
                 ));
                 std::thread::sleep(Duration::from_millis(200));
-                match open(&config.server, config, options, false) {
+                match open(&config.server, config, options, false, &mut pager.retry) {
                     Ok(r) => {
                         reader = r;
                         state = PageState::default();
@@ -171,7 +180,7 @@ fn db_from(
     cursor: &mut Vec<u8>,
     state: &mut PageState,
 ) -> Result<(), Fault> {
-    reader.select(db)?;
+    reader.select(db, &mut pager.retry)?;
     if all {
         pager.output.select(db)?;
     }

@@ -7,6 +7,7 @@ mod coalesce;
 mod connect;
 mod differential;
 mod dump;
+mod dump_truth;
 mod fake_peer;
 mod faults;
 mod input_edges;

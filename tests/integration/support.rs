@@ -367,6 +367,23 @@ impl Background {
         }
     }
 
+    /// Starts `sh -c command` (which should `exec` rload, so that signals
+    /// reach it), its standard error captured.
+    pub fn start_shell(command: &str) -> Background {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        Background {
+            child,
+            feeder: None,
+        }
+    }
+
     /// The process's peak resident memory so far, in KiB (VmHWM).
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
