@@ -75,6 +75,13 @@ impl Connection {
         self.stream.flush()
     }
 
+    /// Sends bytes already encoded (several commands, pipelined), in one
+    /// write.
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
+    }
+
     /// Reads the next reply, skipping pushes. Bytes are scanned once, as
     /// they arrive, and the reply is built once it is whole, so a large
     /// reply costs its size, not its size times its reads.

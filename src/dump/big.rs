@@ -8,14 +8,15 @@
 //! anything touched the key since the `WATCH`: what was written of the key
 //! is then undone, and it is read again. A key that changes during each of
 //! [`ATTEMPTS`] reads is then read whole, each part by one command, under
-//! `WATCH` the same way (its size in memory, once); one that changes during
-//! each of those too stops the dump, never comes out in a state it did not
-//! have. JSON lines read strings whole: a JSON string cannot be appended
-//! to.
+//! `WATCH` the same way (its size in memory, once), and then by the read
+//! script, at one instant. A stream, which the script does not read, that
+//! changes during each of those, or any key where scripting is refused,
+//! stops the dump: it never comes out in a state it did not have. JSON
+//! lines read strings whole: a JSON string cannot be appended to.
 
 use super::KeyOutcome;
 use super::link::{Fault, ReplyError, Retry, checked};
-use super::read::{KeyReader, STRING_WINDOW, WINDOW};
+use super::read::{Found, KeyReader, STRING_WINDOW, WINDOW};
 use super::shape::{self, bad, pairs, strings};
 use super::write::{Discard, Ending, Kind, Output, Piece, StreamMeta};
 use crate::resp::Value;
@@ -93,6 +94,20 @@ impl KeyReader {
                 Some(done) => return Ok(done),
                 None => self.changed += 1,
             }
+        }
+        // It changes faster than it can be read in a few commands: the
+        // script reads it at one instant, whatever its size.
+        match self.whole_by_script(key)? {
+            Some(Found::Key {
+                kind: now,
+                expire_at,
+                value: Some(v),
+            }) => {
+                self.write_small(out, key, now, v, expire_at)?;
+                return Ok(KeyOutcome::Whole);
+            }
+            Some(_) => return Ok(KeyOutcome::Vanished),
+            None => {}
         }
         Err(Fault::Reply(ReplyError {
             command: "WATCH".into(),

@@ -102,15 +102,23 @@ pub(crate) fn checked(command: &[u8], reply: Value) -> Result<Value, ReplyError>
     }
 }
 
-/// A connection to one server, for reading.
+/// A connection to one server, for reading. Commands sent are held until
+/// a reply is read, then go in one write: a pipeline reaches the server
+/// whole, so it runs its commands one after another, with no other
+/// client's in between as a rule (and in fewer packets).
 pub(crate) struct Link {
     conn: Connection,
     interrupt: Interrupt,
+    pending: Vec<u8>,
 }
 
 impl Link {
     pub(crate) fn new(conn: Connection, interrupt: Interrupt) -> Self {
-        Link { conn, interrupt }
+        Link {
+            conn,
+            interrupt,
+            pending: Vec::new(),
+        }
     }
 
     pub(crate) fn addr(&self) -> &str {
@@ -120,11 +128,17 @@ impl Link {
     /// Sends one command; its reply is read, in order, with
     /// [`Link::reply`].
     pub(crate) fn send(&mut self, args: &[&[u8]]) -> Result<(), Fault> {
-        self.conn.send(args).map_err(|e| self.fault(e))
+        crate::resp::encode_command(&mut self.pending, args);
+        Ok(())
     }
 
     /// The next reply as it came, an error reply included.
     pub(crate) fn reply(&mut self) -> Result<Value, Fault> {
+        if !self.pending.is_empty() {
+            let sent = self.conn.send_raw(&self.pending);
+            self.pending.clear();
+            sent.map_err(|e| self.fault(e))?;
+        }
         loop {
             match self.conn.read_reply() {
                 Ok(v) => return Ok(v),

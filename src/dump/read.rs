@@ -235,7 +235,7 @@ impl KeyReader {
             return Ok(Vec::new());
         }
         if let Some(sha) = self.script.clone() {
-            let reply = self.run_script(&sha, keys, types)?;
+            let reply = self.run_script(&sha, keys, types, false)?;
             match checked(b"EVALSHA", reply) {
                 Ok(Value::Array(rows)) if rows.len() == keys.len() => {
                     return rows.into_iter().map(found).collect();
@@ -256,15 +256,23 @@ impl KeyReader {
         self.batch_plain(keys, types)
     }
 
+    /// Runs the read script on `keys`; `whole` reads every value whole,
+    /// however big.
     fn run_script(
         &mut self,
         sha: &str,
         keys: &[Vec<u8>],
         types: &[String],
+        whole: bool,
     ) -> Result<Value, Fault> {
-        let window = WINDOW.to_string();
-        let strmax = if self.whole_strings {
-            i64::MAX.to_string()
+        let unbounded = i64::MAX.to_string();
+        let window = if whole {
+            unbounded.clone()
+        } else {
+            WINDOW.to_string()
+        };
+        let strmax = if self.whole_strings || whole {
+            unbounded
         } else {
             STRING_WINDOW.to_string()
         };
@@ -282,6 +290,24 @@ impl KeyReader {
         args.extend(keys.iter().map(Vec::as_slice));
         self.link.send(&args)?;
         self.link.reply()
+    }
+
+    /// One key read whole by the script, at one instant (its size in
+    /// memory, once); `None` without scripting, or for a stream, which
+    /// the script does not read.
+    pub(crate) fn whole_by_script(&mut self, key: &[u8]) -> Result<Option<Found>, Fault> {
+        let Some(sha) = self.script.clone() else {
+            return Ok(None);
+        };
+        let reply = self.run_script(&sha, &[key.to_vec()], &[], true)?;
+        let row = match checked(b"EVALSHA", reply)?.into_items() {
+            Some(mut rows) if rows.len() == 1 => found(rows.remove(0))?,
+            _ => return Err(bad("the read script returned no row".into())),
+        };
+        Ok(match row {
+            Found::Key { value: None, .. } => None,
+            other => Some(other),
+        })
     }
 
     /// The script failed: a page that reaches keys of another node (a
