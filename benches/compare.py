@@ -18,7 +18,7 @@ prints the throughput ratio.
 Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset,rpush,rpushrr,hsetf,csv]
                           [--ports PORT|FIRST-LAST] [--progress] [--coalesce]
        benches/compare.sh [N] --cluster 2
-       benches/compare.sh [N] --dump
+       benches/compare.sh [N] --dump [--dump-workload set|mixed]
 
 --coalesce adds rload --coalesce on the text (workloads rpush, rpushrr and
 hsetf are made for it: 1M RPUSH onto four lists in runs of 1,000, or in
@@ -74,7 +74,24 @@ def workloads(n):
         "rpushrr": (n, lambda i: [b"RPUSH", b"list:%d" % (i % 4), b"element-%d" % i]),
         # One HSET per field: ten fields per user, one after another.
         "hsetf": (n, lambda i: [b"HSET", b"user:%d" % (i // 10), b"f%d" % (i % 10), b"%d-%d" % (i // 10, i % 10)]),
+        # A key per command, of every common type: 70% strings, 10% hashes
+        # of 10 fields, 10% lists of 10 elements, 5% sets and 5% sorted
+        # sets of 10 members.
+        "mixed": (n, lambda i: mixed(i, n)),
     }
+
+
+def mixed(i, n):
+    ten = range(10)
+    if i < n * 7 // 10:
+        return [b"SET", b"s:%d" % i, b"value-%d" % i]
+    if i < n * 8 // 10:
+        return [b"HSET", b"h:%d" % i] + [x for j in ten for x in (b"f%d" % j, b"v%d-%d" % (i, j))]
+    if i < n * 9 // 10:
+        return [b"RPUSH", b"l:%d" % i] + [b"e%d-%d" % (i, j) for j in ten]
+    if i < n * 95 // 100:
+        return [b"SADD", b"t:%d" % i] + [b"m%d-%d" % (i, j) for j in ten]
+    return [b"ZADD", b"z:%d" % i] + [x for j in ten for x in (b"%d.5" % j, b"m%d-%d" % (i, j))]
 
 
 def keys_of(name, n):
@@ -307,18 +324,21 @@ def run_dump(server, expect):
 
 
 def compare_dump(opts, dir):
-    """Loading N small strings with rload against dumping them, same run."""
+    """Loading N keys (small strings, or the mixed dataset) with rload
+    against dumping them, same run."""
     server = Server(os.path.join(dir, "dump"))
+    name = opts.dump_workload
     try:
-        subprocess.run([sys.executable, __file__, "--generate", "set", str(opts.n), dir], check=True)
-        text = os.path.join(dir, "set.txt")
+        subprocess.run([sys.executable, __file__, "--generate", name, str(opts.n), dir], check=True)
+        text = os.path.join(dir, name + ".txt")
         runs = {"load": [], "dump": []}
         for _ in range(opts.rounds):
             runs["load"].append(run_once(server, [RLOAD, "--pipe", "-p", str(server.port)], text, opts.n))
             runs["dump"].append(run_dump(server, opts.n))
         med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in runs.items()}
-        print("%d x SET KeyN ValueN: loaded with rload --pipe, dumped with rload --dump (%d rounds, medians)" % (
-            opts.n, opts.rounds))
+        what = "SET KeyN ValueN" if name == "set" else name + " keys"
+        print("%d x %s: loaded with rload --pipe, dumped with rload --dump (%d rounds, medians)" % (
+            opts.n, what, opts.rounds))
         print("  %-6s %9s %9s %9s %11s %16s" % ("", "wall s", "cpu s", "rss MiB", "server cpu s", "server us/key"))
         for label, m in med.items():
             print("  %-6s %9.3f %9.3f %9.1f %11.3f %16.2f" % (
@@ -405,7 +425,9 @@ def main():
                     help="set, 1k, 100k, hset, rpush, rpushrr, hsetf (commands as text), csv (a CSV, two templates)")
     ap.add_argument("--cluster", type=int, default=0, metavar="MASTERS")
     ap.add_argument("--dump", action="store_true",
-                    help="compare dumping N small strings with loading them")
+                    help="compare dumping N keys with loading them")
+    ap.add_argument("--dump-workload", default="set",
+                    help="--dump: set (N small strings) or mixed (every common type)")
     ap.add_argument("--ports", metavar="PORT|FIRST-LAST",
                     help="use only these ports for the servers it starts")
     ap.add_argument("--coalesce", action="store_true",

@@ -224,6 +224,17 @@ fn render_element(
     render(&JsonRecord { entries })
 }
 
+/// Parses one JSON object and hands its entries to `f` (for tests of what
+/// renders records).
+#[cfg(test)]
+pub(crate) fn parse_entries<T>(
+    text: &str,
+    f: impl FnOnce(&[(Cow<'_, str>, &RawValue)]) -> Result<T, String>,
+) -> Result<T, String> {
+    let raw: &RawValue = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    f(&object(raw).ok_or("not an object")?)
+}
+
 /// The entries of a JSON object, in order, each value as raw JSON; `None`
 /// if `raw` is not an object.
 fn object(raw: &RawValue) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {

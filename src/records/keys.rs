@@ -253,3 +253,77 @@ fn stream(c: &mut Commands<Args<'_>>, key: &[u8], s: Stream) -> Result<StreamMet
             .collect::<Result<_, String>>()?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::json::parse_entries;
+
+    fn commands(lines: &[&str]) -> Result<Vec<Vec<String>>, String> {
+        let mut keys = KeyLines::default();
+        let mut all = Vec::new();
+        for line in lines {
+            let mut out = Vec::new();
+            let n = parse_entries(line, |entries| keys.render(entries, &mut out))?;
+            for buf in &out[..n] {
+                all.push(
+                    buf.args(&[])
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect(),
+                );
+            }
+        }
+        Ok(all)
+    }
+
+    #[test]
+    fn a_line_rebuilds_its_key_as_the_dump_would() {
+        let got = commands(&[
+            r#"{"db":2,"key":"l","type":"list","value":["a",{"base64":"/w=="}],"expire_at_ms":7}"#,
+            r#"{"db":2,"key":"s","type":"string","value":"v","expire_at_ms":null}"#,
+            r#"{"db":0,"key":"z","type":"zset","value":[["m",1.5],["n","-inf"]],"expire_at_ms":null}"#,
+        ])
+        .unwrap();
+        let want: Vec<Vec<&str>> = vec![
+            vec!["SELECT", "2"],
+            vec!["DEL", "l"],
+            vec!["RPUSH", "l", "a", "\u{fffd}"],
+            vec!["PEXPIREAT", "l", "7"],
+            vec!["SET", "s", "v"],
+            vec!["SELECT", "0"],
+            vec!["DEL", "z"],
+            vec!["ZADD", "z", "1.5", "m", "-inf", "n"],
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_discarded_line_deletes_what_was_written_of_its_key() {
+        let got = commands(&[r#"{"key":"q","type":"list","value":["a"],"changed":true}"#]).unwrap();
+        assert_eq!(got, vec![vec!["DEL", "q"]]);
+    }
+
+    #[test]
+    fn lines_not_of_the_dumps_shape_say_what_is_wrong() {
+        for (line, says) in [
+            (r#"{"type":"list","value":[]}"#, "needs \"key\""),
+            (
+                r#"{"key":"k","type":"graph","value":[]}"#,
+                "graph is not a type",
+            ),
+            (
+                r#"{"key":"k","type":"zset","value":[["m","x"]]}"#,
+                "a score is a number",
+            ),
+            (r#"{"key":"k","type":"list","value":"x"}"#, "\"value\""),
+            (
+                r#"{"key":{"base64":"!"},"type":"string","value":"x"}"#,
+                "bad base64",
+            ),
+        ] {
+            let e = commands(&[line]).unwrap_err();
+            assert!(e.contains(says), "{line}: {e}");
+        }
+    }
+}

@@ -98,6 +98,45 @@ fn a_dump_loads_back_to_the_same_dataset_in_every_command_format() {
     }
 }
 
+/// The same source with keys in two more databases: every format,
+/// JSON lines too (loaded back without a template), rebuilds all of them.
+#[test]
+fn every_format_round_trips_several_databases() {
+    let source = Redis::start();
+    let more = "SELECT 3\nSET three 3\nZADD z3 1 a 2 b\nSELECT 15\nXADD x15 5-5 f v\nSET t15 v\nPEXPIRE t15 90000000\n";
+    let run = rload_pipe(&source, &[], format!("{SOURCE}{more}"));
+    assert_eq!(run.code, 0, "{run:?}");
+    for format in ["resp", "inline", "restore", "jsonl"] {
+        let dumped = dump(&source, &["--format", format]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("dump.{format}"));
+        std::fs::write(&file, &dumped).unwrap();
+        let target = Redis::start();
+        let run = rload(
+            &[
+                "--pipe",
+                "-p",
+                &target.port.to_string(),
+                file.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(run.code, 0, "{format}: {run:?}");
+        assert_same(&source, &target);
+        for db in ["3", "15"] {
+            assert_eq!(
+                source.cli(&["-n", db, "DBSIZE"]),
+                target.cli(&["-n", db, "DBSIZE"]),
+                "{format}: db {db}"
+            );
+        }
+        assert_eq!(
+            source.cli(&["-n", "15", "PEXPIRETIME", "t15"]),
+            target.cli(&["-n", "15", "PEXPIRETIME", "t15"])
+        );
+    }
+}
+
 #[test]
 fn a_dump_replaces_stale_keys_of_other_types() {
     let source = loaded_source();

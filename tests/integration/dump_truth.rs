@@ -422,6 +422,10 @@ fn a_cluster_dump_during_a_live_reshard_misses_no_key() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(moves >= 2, "slots moved {moves} times during the dump");
     let j = json_line(&run);
+    eprintln!(
+        "moves: {moves}, reread slots: {}, retries: {}",
+        j["reread_slots"], j["retries"]
+    );
     let target = loaded(run.stdout);
     assert_eq!(target.dbsize(), 150_000, "{j}");
     assert_eq!(target.digest(), clean.digest());
