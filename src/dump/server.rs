@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::link::{Fault, Link, Retry};
+use super::link::{Fault, Link, ReplyError, Retry};
 use super::page::{PageState, Pager};
 use super::position::Position;
 use super::read::KeyReader;
@@ -187,6 +187,15 @@ fn db_from(
     loop {
         let (next, keys) = scan(pager, reader, cursor, None)?.page;
         pager.page(reader, &keys, state)?;
+        if let Some(slot) = state.moved.first() {
+            // Only a cluster's node redirects: its keys are not all here.
+            return Err(Fault::Reply(ReplyError {
+                command: "a read".into(),
+                text: format!(
+                    "MOVED or ASK for slot {slot}: this is a cluster node whose slots are moving; dump the cluster with -c"
+                ),
+            }));
+        }
         pager.summary.add_keys(db, state.written);
         *state = PageState::default();
         if next == b"0" {
