@@ -32,6 +32,8 @@ mod input;
 mod lzf;
 mod stream;
 pub mod sync;
+#[cfg(test)]
+mod tests;
 mod value;
 
 use std::io::Read;
@@ -320,6 +322,16 @@ impl<R: Read> RdbReader<R> {
 
     /// A key of RDB object type `t`: its name, then the head of its value.
     fn key_start(&mut self, at: u64, t: u8) -> Result<Ready, RdbError> {
+        let last = if self.magic == Magic::Valkey { 22 } else { 25 };
+        if t == 8 || t > last {
+            return Err(RdbError::Unknown {
+                at: At {
+                    offset: at,
+                    keys: 0,
+                },
+                byte: t,
+            });
+        }
         self.key.clear();
         self.input.string_into(&mut self.key, "a key")?;
         let limit = if t == 7 {
