@@ -118,12 +118,13 @@ impl Lzf {
             .filter(|&f| f >= floor)
             .ok_or("a back-reference before the start")?;
         self.produce(len)?;
-        if back >= len {
-            out.extend_from_within(from..from + len);
-        } else {
-            for k in 0..len {
-                out.push(out[from + k]);
-            }
+        // An overlapping reference repeats the last `back` bytes: copy
+        // what is there, which doubles what can be copied next.
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(out.len() - from);
+            out.extend_from_within(from..from + n);
+            left -= n;
         }
         Ok(i)
     }

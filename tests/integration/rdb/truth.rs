@@ -171,7 +171,7 @@ impl KeyAcc {
             Kind::String => json!(esc(&self.bytes)),
             Kind::List => json!(self.items),
             Kind::Set | Kind::Zset | Kind::Hash => {
-                self.items.sort_by_key(|v| v.to_string());
+                self.items.sort_by_cached_key(|v| v.to_string());
                 json!(self.items)
             }
             Kind::Stream => stream_from_meta(self.items, meta.expect("a stream's metadata")),
@@ -215,13 +215,13 @@ fn stream_from_meta(entries: Vec<Json>, m: &StreamMeta) -> Json {
                     json!([esc(&c.name), c.seen_time_ms, c.active_time_ms, ids])
                 })
                 .collect();
-            consumers.sort_by_key(|v| v.to_string());
+            consumers.sort_by_cached_key(|v| v.to_string());
             let read = g.entries_read.filter(|&n| n != u64::MAX);
             json!({"name": esc(&g.name), "last_id": g.last_id.to_string(), "entries_read": read,
                    "pending": pending, "consumers": consumers})
         })
         .collect();
-    groups.sort_by_key(|v| v.to_string());
+    groups.sort_by_cached_key(|v| v.to_string());
     json!({"entries": entries, "length": m.length, "last_id": m.last_id.to_string(),
            "first_id": m.first_id.map(|i| i.to_string()), "max_deleted": m.max_deleted_id.map(|i| i.to_string()),
            "entries_added": m.entries_added, "groups": groups})
@@ -337,7 +337,7 @@ fn server_value(c: &mut Client, key: &[u8], kind: &str, hfe: bool) -> Json {
         "list" => json!(strings(c.bytes_list(&[b"LRANGE", key, b"0", b"-1"]))),
         "set" => {
             let mut m = strings(c.bytes_list(&[b"SMEMBERS", key]));
-            m.sort_by_key(|s| json!(s).to_string());
+            m.sort_by_cached_key(|s| json!(s).to_string());
             json!(m)
         }
         "zset" => {
@@ -346,7 +346,7 @@ fn server_value(c: &mut Client, key: &[u8], kind: &str, hfe: bool) -> Json {
                 .chunks(2)
                 .map(|p| json!([esc(&p[0]), score(&p[1])]))
                 .collect();
-            pairs.sort_by_key(|v| v.to_string());
+            pairs.sort_by_cached_key(|v| v.to_string());
             json!(pairs)
         }
         "hash" => {
@@ -362,7 +362,7 @@ fn server_value(c: &mut Client, key: &[u8], kind: &str, hfe: bool) -> Json {
                     json!([esc(&p[0]), esc(&p[1]), t])
                 })
                 .collect();
-            pairs.sort_by_key(|v| v.to_string());
+            pairs.sort_by_cached_key(|v| v.to_string());
             json!(pairs)
         }
         "stream" => super::truth_stream::server_stream(c, key),

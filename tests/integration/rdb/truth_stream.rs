@@ -66,7 +66,7 @@ pub fn server_stream(c: &mut Client, key: &[u8]) -> Json {
         })
         .collect();
     let mut groups: Vec<Json> = items(get(&info, "groups")).into_iter().map(group).collect();
-    groups.sort_by_key(|v| v.to_string());
+    groups.sort_by_cached_key(|v| v.to_string());
     let id = |name| get(&info, name).map(text);
     json!({"entries": entries, "length": int(get(&info, "length")), "last_id": id("last-generated-id"),
            "first_id": id("recorded-first-entry-id"), "max_deleted": id("max-deleted-entry-id"),
@@ -107,7 +107,7 @@ fn group(g: Value) -> Json {
             ])
         })
         .collect();
-    consumers.sort_by_key(|v| v.to_string());
+    consumers.sort_by_cached_key(|v| v.to_string());
     json!({"name": esc(&bytes(get(&g, "name").unwrap())), "last_id": get(&g, "last-delivered-id").map(text),
            "entries_read": int(get(&g, "entries-read")), "pending": pending, "consumers": consumers})
 }
