@@ -91,6 +91,26 @@ impl<'a> Listpack<'a> {
         let first = *b
             .get(at)
             .ok_or_else(|| bad(at, "a listpack entry or its end", "the blob's end"))?;
+        // The common cases, a 7-bit integer or a string under 64 bytes,
+        // have a one-byte back-length: their size.
+        if first < 0xc0 {
+            let n = if first < 0x80 {
+                0
+            } else {
+                usize::from(first & 0x3f)
+            };
+            if b.get(at + 1 + n)
+                .is_some_and(|&back| usize::from(back) == n + 1)
+            {
+                self.at = at + n + 2;
+                self.seen += 1;
+                return Ok(Some(if first < 0x80 {
+                    Entry::Int(i64::from(first))
+                } else {
+                    Entry::Str(&b[at + 1..at + 1 + n])
+                }));
+            }
+        }
         if first == 0xff {
             if at + 1 != b.len() {
                 return Err(bad(
@@ -178,6 +198,10 @@ impl<'a> Listpack<'a> {
 /// Decodes a listpack's entries into `out`; returns how many.
 pub(super) fn listpack_into(blob: &[u8], out: &mut Flat) -> Result<usize, Bad> {
     let mut lp = listpack(blob)?;
+    // Room for every element, an integer's text being at most 3 bytes per
+    // encoded byte (a 7-bit integer's 1 byte makes up to 3 digits).
+    out.data.reserve(3 * blob.len());
+    out.ends.reserve(usize::from(lp.declared).min(blob.len()));
     let mut n = 0;
     while let Some(e) = lp.next_entry()? {
         e.push_to(out);

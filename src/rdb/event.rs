@@ -122,11 +122,28 @@ pub struct KeyEnd<'a> {
     pub elements: u64,
     /// A stream's metadata.
     pub stream: Option<&'a StreamMeta>,
-    /// The key's serialized value (its type byte and value, exactly as in
-    /// the file) if it is no longer than the reader's raw limit: with
-    /// [`restore_payload`](super::restore_payload), what `RESTORE` takes.
-    /// Always there for a module value, which only `RESTORE` can load.
-    pub raw: Option<&'a [u8]>,
+    /// The key's serialized value, exactly as in the file, if it is no
+    /// longer than the reader's raw limit: what `RESTORE` takes, through
+    /// [`Raw::restore_payload`]. Always there for a module value, which
+    /// only `RESTORE` can load.
+    pub raw: Option<Raw<'a>>,
+}
+
+/// A key's value as the file serializes it.
+#[derive(Clone, Copy, Debug)]
+pub struct Raw<'a> {
+    /// The RDB object type byte.
+    pub encoding: u8,
+    /// The value after it.
+    pub value: &'a [u8],
+}
+
+impl Raw<'_> {
+    /// The payload `RESTORE` takes, for a server that reads RDB `version`:
+    /// see [`restore_payload`](super::crc64::restore_payload).
+    pub fn restore_payload(&self, version: u16) -> Vec<u8> {
+        super::crc64::restore_payload(self.encoding, self.value, version)
+    }
 }
 
 /// One thing read from the RDB.

@@ -29,15 +29,21 @@ pub(super) enum Length {
     Special(u8),
 }
 
-/// A copy of what is consumed, up to a limit.
+/// What is consumed between a start and an end, up to a limit: left in the
+/// buffer while it stays there, copied aside when the buffer moves.
 #[derive(Default)]
 struct Capture {
     on: bool,
     /// The buffer position from which bytes are not copied yet.
     from: usize,
+    /// Whether the buffer moved since the start, so the bytes are in
+    /// `data`.
+    spilled: bool,
     data: Vec<u8>,
     limit: usize,
     over: bool,
+    /// Where the last capture's bytes are in the buffer, if they stayed.
+    kept: Option<(usize, usize)>,
 }
 
 pub(super) struct Input<R> {
@@ -80,17 +86,22 @@ impl<R: Read> Input<R> {
 
     /// The CRC-64 of everything consumed so far.
     pub(super) fn crc(&mut self) -> Option<u64> {
-        self.fold();
+        self.fold_crc();
         self.crc
     }
 
-    /// Folds the bytes consumed since the last fold into the CRC and the
-    /// capture.
-    fn fold(&mut self) {
+    /// Folds the bytes consumed since the last fold into the CRC: done
+    /// before the buffer moves, so the CRC runs over large slices.
+    fn fold_crc(&mut self) {
         if let Some(crc) = self.crc {
             self.crc = Some(crc64(crc, &self.buf[self.crc_from..self.pos]));
             self.crc_from = self.pos;
         }
+    }
+
+    /// Copies the bytes consumed since the capture's start, or its last
+    /// copy, out of the buffer (which is about to move).
+    fn fold_capture(&mut self) {
         let c = &mut self.capture;
         if c.on {
             if !c.over {
@@ -102,7 +113,7 @@ impl<R: Read> Input<R> {
                     c.data.extend_from_slice(new);
                 }
             }
-            c.from = self.pos;
+            (c.from, c.spilled) = (self.pos, true);
         }
     }
 
@@ -112,7 +123,8 @@ impl<R: Read> Input<R> {
         if self.end - self.pos >= n {
             return Ok(());
         }
-        self.fold();
+        self.fold_crc();
+        self.fold_capture();
         self.buf.copy_within(self.pos..self.end, 0);
         self.base += self.pos as u64;
         self.end -= self.pos;
@@ -156,12 +168,14 @@ impl<R: Read> Input<R> {
     }
 
     /// The next `n` (at most [`BUF_SIZE`]) bytes.
+    #[inline]
     pub(super) fn take(&mut self, n: usize, what: &'static str) -> Result<&[u8], RdbError> {
         self.fill(n, what)?;
         self.pos += n;
         Ok(&self.buf[self.pos - n..self.pos])
     }
 
+    #[inline]
     pub(super) fn u8(&mut self, what: &'static str) -> Result<u8, RdbError> {
         if self.pos == self.end {
             self.fill(1, what)?;
@@ -185,7 +199,22 @@ impl<R: Read> Input<R> {
     /// A length: `00xxxxxx` (6 bits), `01xxxxxx xxxxxxxx` (14 bits),
     /// `0x80` + 4 bytes or `0x81` + 8 bytes big-endian, or `11xxxxxx` for a
     /// specially encoded string.
+    #[inline]
     pub(super) fn length(&mut self, what: &'static str) -> Result<Length, RdbError> {
+        // The common case, a 6-bit length or a special encoding, in one byte.
+        if let Some(&first) = self.buf[..self.end].get(self.pos) {
+            match first >> 6 {
+                0 => {
+                    self.pos += 1;
+                    return Ok(Length::Len(u64::from(first)));
+                }
+                3 => {
+                    self.pos += 1;
+                    return Ok(Length::Special(first & 0x3f));
+                }
+                _ => {}
+            }
+        }
         let at = self.offset();
         let first = self.u8(what)?;
         Ok(match first >> 6 {
@@ -211,6 +240,7 @@ impl<R: Read> Input<R> {
     }
 
     /// A plain length (not a string's special encoding).
+    #[inline]
     pub(super) fn len(&mut self, what: &'static str) -> Result<u64, RdbError> {
         let at = self.offset();
         match self.length(what)? {
@@ -224,6 +254,7 @@ impl<R: Read> Input<R> {
     }
 
     /// A string (plain, an integer, or LZF-compressed), appended to `out`.
+    #[inline]
     pub(super) fn string_into(
         &mut self,
         out: &mut Vec<u8>,
@@ -231,6 +262,11 @@ impl<R: Read> Input<R> {
     ) -> Result<(), RdbError> {
         let at = self.offset();
         match self.length(what)? {
+            Length::Len(n) if n <= (self.end - self.pos) as u64 => {
+                out.extend_from_slice(&self.buf[self.pos..self.pos + n as usize]);
+                self.pos += n as usize;
+                Ok(())
+            }
             Length::Len(n) => self.bytes_into(n, out, what),
             Length::Special(k @ 0..=2) => {
                 let v = self.int(k, what)?;
@@ -307,18 +343,20 @@ impl<R: Read> Input<R> {
         Ok(())
     }
 
-    /// Starts copying what is consumed, after `prefix`, up to `limit` bytes
-    /// in all (past it, the copy is dropped).
-    pub(super) fn start_capture(&mut self, prefix: &[u8], limit: usize) {
+    /// Starts keeping what is consumed, up to `limit` bytes (past it, it
+    /// is dropped).
+    pub(super) fn start_capture(&mut self, limit: usize) {
         let c = &mut self.capture;
         c.data.clear();
-        c.data.extend_from_slice(prefix);
-        (c.on, c.over, c.from, c.limit) = (true, prefix.len() > limit, self.pos, limit);
+        (c.on, c.spilled, c.over, c.from, c.limit) = (true, false, false, self.pos, limit);
     }
 
-    /// The last copy, as [`end_capture`](Self::end_capture) left it.
+    /// The last capture, as [`end_capture`](Self::end_capture) left it.
     pub(super) fn captured(&self) -> &[u8] {
-        &self.capture.data
+        match self.capture.kept {
+            Some((from, to)) => &self.buf[from..to],
+            None => &self.capture.data,
+        }
     }
 
     /// The last `n` bytes consumed, while no read came since.
@@ -326,11 +364,22 @@ impl<R: Read> Input<R> {
         &self.buf[self.pos - n..self.pos]
     }
 
-    /// Stops copying, and gives the copy if it stayed within its limit.
-    pub(super) fn end_capture(&mut self) -> Option<&[u8]> {
-        self.fold();
-        let on = std::mem::replace(&mut self.capture.on, false);
-        (on && !self.capture.over).then_some(&self.capture.data[..])
+    /// Stops keeping, and says whether all was kept (within the limit);
+    /// [`captured`](Self::captured) then gives it, until the next read.
+    pub(super) fn end_capture(&mut self) -> bool {
+        let c = &mut self.capture;
+        if !std::mem::replace(&mut c.on, false) {
+            return false;
+        }
+        if !c.spilled {
+            c.kept = Some((c.from, self.pos));
+            return self.pos - c.from <= c.limit;
+        }
+        c.kept = None;
+        c.on = true;
+        self.fold_capture();
+        self.capture.on = false;
+        !self.capture.over
     }
 }
 
@@ -396,21 +445,27 @@ mod tests {
     }
 
     #[test]
-    fn captures_what_is_consumed_across_refills_up_to_its_limit() {
+    fn captures_what_is_consumed_in_the_buffer_and_across_refills_up_to_its_limit() {
         let data: Vec<u8> = (0..3 * BUF_SIZE).map(|i| i as u8).collect();
         let mut i = Input::new(io::Cursor::new(data.clone()));
         i.take(10, "x").unwrap();
-        i.start_capture(b"T", 2 * BUF_SIZE);
+        i.start_capture(100);
+        i.take(100, "x").unwrap();
+        assert!(i.end_capture());
+        assert_eq!(i.captured(), &data[10..110]);
+        i.start_capture(2 * BUF_SIZE);
         for _ in 0..BUF_SIZE / 1000 + 5 {
             i.take(1000, "x").unwrap();
         }
         let end = i.offset() as usize;
-        let mut want = b"T".to_vec();
-        want.extend_from_slice(&data[10..end]);
-        assert_eq!(i.end_capture(), Some(&want[..]));
-        i.start_capture(b"T", 100);
+        assert!(i.end_capture());
+        assert_eq!(i.captured(), &data[110..end]);
+        i.start_capture(100);
         i.take(101, "x").unwrap();
-        assert_eq!(i.end_capture(), None);
+        assert!(!i.end_capture());
+        i.start_capture(BUF_SIZE / 2);
+        i.take(BUF_SIZE, "x").unwrap();
+        assert!(!i.end_capture(), "over its limit across a refill");
     }
 
     #[test]

@@ -87,6 +87,7 @@ impl Lzf {
     }
 
     /// Runs the operation at `data[i]`, returning where the next starts.
+    #[inline(always)]
     fn op(
         &mut self,
         data: &[u8],

@@ -38,10 +38,10 @@ mod value;
 
 use std::io::Read;
 
-pub use crc64::{crc64, restore_payload};
+pub use crc64::crc64;
 pub use elems::Elems;
 pub use error::{At, RdbError};
-pub use event::{Event, KeyEnd, KeyStart, Kind, ModuleType, Piece};
+pub use event::{Event, KeyEnd, KeyStart, Kind, ModuleType, Piece, Raw};
 pub use stream::{Consumer, Entries, PendingEntry, StreamGroup, StreamId, StreamMeta};
 
 use elems::Flat;
@@ -312,9 +312,9 @@ impl<R: Read> RdbReader<R> {
             ));
         }
         let when = self.input.len("a module aux when")?;
-        self.input.start_capture(&[], MODULE_RAW_LIMIT);
+        self.input.start_capture(MODULE_RAW_LIMIT);
         value::skip_module_value(&mut self.input)?;
-        if self.input.end_capture().is_none() {
+        if !self.input.end_capture() {
             return Err(RdbError::unsupported(at, "module aux data over 512 MiB"));
         }
         Ok(Ready::ModuleAux { module, when })
@@ -340,7 +340,7 @@ impl<R: Read> RdbReader<R> {
             self.raw_limit
         };
         if limit > 0 {
-            self.input.start_capture(&[t], limit);
+            self.input.start_capture(limit);
         }
         self.rtype = t;
         self.elements = 0;
@@ -352,7 +352,7 @@ impl<R: Read> RdbReader<R> {
 
     /// The end of the current key.
     fn key_end(&mut self) -> Result<Ready, RdbError> {
-        let raw = self.input.end_capture().is_some();
+        let raw = self.input.end_capture();
         if matches!(self.kind, Kind::Module(_)) && !raw {
             return Err(RdbError::unsupported(
                 self.input.offset(),
@@ -434,7 +434,10 @@ impl<R: Read> RdbReader<R> {
             Ready::KeyEnd { raw, stream } => Event::KeyEnd(KeyEnd {
                 elements: self.elements,
                 stream: stream.then_some(&self.meta),
-                raw: raw.then(|| self.input.captured()),
+                raw: raw.then(|| Raw {
+                    encoding: self.rtype,
+                    value: self.input.captured(),
+                }),
             }),
             Ready::End { checksum } => Event::End { checksum },
         }

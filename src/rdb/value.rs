@@ -436,12 +436,10 @@ impl<R: Read> RdbReader<R> {
         }
         let tuple = if c.how == How::Items { 1 } else { 2 };
         let start = c.next;
-        let mut end = start + tuple;
-        while end < len
-            && end - start < MAX_PIECE_ELEMENTS
-            && self.out.bytes(start..end) < MAX_PIECE_BYTES
-        {
-            end += tuple;
+        let mut end = len.min(start + MAX_PIECE_ELEMENTS / tuple * tuple);
+        // Past the byte bound, halve the run (keeping at least one tuple).
+        while end - start > tuple && self.out.bytes(start..end) > MAX_PIECE_BYTES {
+            end = start + ((end - start) / 2).div_ceil(tuple) * tuple;
         }
         c.next = end;
         Some(Ready::Piece(Shown::Elems(c.how, start..end)))

@@ -222,10 +222,10 @@ fn raw_values_restore_to_the_same_keys_on_a_server() {
         match event {
             Event::KeyStart(k) => (db, key, expire) = (k.db, k.key.to_vec(), k.expire_at_ms),
             Event::KeyEnd(end) => {
-                let payload = rload::rdb::restore_payload(
-                    end.raw.expect("small keys keep their bytes"),
-                    version,
-                );
+                let payload = end
+                    .raw
+                    .expect("small keys keep their bytes")
+                    .restore_payload(version);
                 c.cmd(&[b"SELECT", db.to_string().as_bytes()]);
                 let ttl = expire.unwrap_or(0).to_string();
                 let reply = c.cmd(&[b"RESTORE", &key, ttl.as_bytes(), &payload, b"ABSTTL"]);

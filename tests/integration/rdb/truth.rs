@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 
-use rload::rdb::{Event, Kind, Piece, RdbReader, StreamMeta};
+use rload::rdb::{Event, Kind, Piece, Raw, RdbReader, StreamMeta};
 use rload::resp::{Value, encode_to_vec, parse_value};
 use serde_json::{Value as Json, json};
 
@@ -166,7 +166,7 @@ impl KeyAcc {
         }
     }
 
-    fn finish(mut self, meta: Option<&StreamMeta>, raw: Option<&[u8]>) -> Json {
+    fn finish(mut self, meta: Option<&StreamMeta>, raw: Option<Raw<'_>>) -> Json {
         let value = match self.kind {
             Kind::String => json!(esc(&self.bytes)),
             Kind::List => json!(self.items),
@@ -177,7 +177,8 @@ impl KeyAcc {
             Kind::Stream => stream_from_meta(self.items, meta.expect("a stream's metadata")),
             Kind::Module(_) => {
                 let raw = raw.expect("a module value's bytes");
-                json!(raw.iter().map(|b| format!("{b:02x}")).collect::<String>())
+                let bytes = [&[raw.encoding][..], raw.value].concat();
+                json!(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
             }
         };
         json!({"db": self.db, "key": self.key, "type": self.kind.name(), "expire": self.expire, "value": value})
