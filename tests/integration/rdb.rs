@@ -501,3 +501,61 @@ fn a_100_mb_string_reads_in_flat_memory_plain_and_lzf_compressed() {
         );
     }
 }
+
+/// Every event of a fixture, in order, as `f` sees it.
+fn for_each_event(name: &str, mut f: impl FnMut(&Event<'_>)) {
+    let file = std::fs::File::open(fixtures().join(name)).unwrap();
+    let mut reader = RdbReader::new(std::io::BufReader::new(file)).unwrap();
+    while let Some(e) = reader.next().unwrap() {
+        f(&e);
+    }
+}
+
+#[test]
+fn keys_carry_the_lru_idle_time_or_lfu_frequency_their_server_kept() {
+    let (mut idle, mut freq, mut keys) = (0, 0, 0);
+    for_each_event("redis-7.0.rdb", |e| {
+        if let Event::KeyStart(k) = e {
+            keys += 1;
+            idle += u64::from(k.idle.is_some());
+        }
+    });
+    assert_eq!(idle, keys, "allkeys-lru keeps an idle time per key");
+    keys = 0;
+    for_each_event("redis-7.2.rdb", |e| {
+        if let Event::KeyStart(k) = e {
+            keys += 1;
+            freq += u64::from(k.freq.is_some());
+        }
+    });
+    assert_eq!(freq, keys, "allkeys-lfu keeps a frequency per key");
+}
+
+#[test]
+fn module_values_and_aux_data_keep_their_serialized_bytes() {
+    let (mut values, mut aux) = (Vec::new(), Vec::new());
+    for_each_event("redis-7.4-module.rdb", |e| match e {
+        Event::KeyEnd(end) => {
+            if let Some(raw) = end.raw.filter(|r| r.encoding == 7) {
+                values.push(raw.value.len());
+            }
+        }
+        Event::KeyStart(k) => {
+            if let rload::rdb::Kind::Module(m) = k.kind {
+                assert_eq!((m.name().as_str(), m.version()), ("test__rdb", 1));
+            }
+        }
+        Event::ModuleAux { module, when, data } => {
+            aux.push((module.name(), *when, data.last().copied()));
+        }
+        _ => {}
+    });
+    assert_eq!(values.len(), 1, "the module value, with its bytes");
+    assert!(values[0] > 10);
+    let want = |when| ("test__rdb".to_string(), when, Some(0u8));
+    assert_eq!(
+        aux,
+        [want(1), want(2)],
+        "aux data before and after the keyspace, ending in its EOF"
+    );
+}
