@@ -139,8 +139,10 @@ pub struct Raw<'a> {
 }
 
 impl Raw<'_> {
-    /// The payload `RESTORE` takes, for a server that reads RDB `version`:
-    /// see [`restore_payload`](super::crc64::restore_payload).
+    /// The payload `RESTORE` takes, for a server that reads RDB `version`
+    /// (the file's, from [`RdbReader::version`](super::RdbReader::version)):
+    /// the type byte and the value, the version as 2 bytes little-endian,
+    /// and the CRC-64 of all that as 8 bytes little-endian.
     pub fn restore_payload(&self, version: u16) -> Vec<u8> {
         super::crc64::restore_payload(self.encoding, self.value, version)
     }

@@ -4,12 +4,13 @@
 use std::io::Read;
 use std::ops::Range;
 
-use super::encoded::{self, Bad, Entry};
 use super::error::RdbError;
 use super::event::{Kind, ModuleType, Piece};
-use super::input::{Input, Length};
+use super::input::Length;
 use super::lzf::{LZF_WINDOW, Lzf};
-use super::{MAX_PIECE_BYTES, MAX_PIECE_ELEMENTS, Magic, RdbReader, Ready, stream};
+use super::opcodes::Ready;
+use super::plain::skip_module_value;
+use super::{MAX_PIECE_BYTES, MAX_PIECE_ELEMENTS, Magic, RdbReader, stream};
 
 /// A string is handed out in windows of this size.
 const STRING_WINDOW: usize = 512 * 1024;
@@ -72,8 +73,8 @@ pub(super) enum Blob {
 /// How decoded elements in `out` are handed out.
 #[derive(Clone, Copy)]
 pub(super) struct Chunk {
-    next: usize,
-    how: How,
+    pub(super) next: usize,
+    pub(super) how: How,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -263,169 +264,6 @@ impl<R: Read> RdbReader<R> {
         Ok(Ready::Piece(Shown::Window(keep)))
     }
 
-    /// Reads up to a piece's worth of plainly encoded elements.
-    fn plain_step(&mut self, shape: Shape, left: u64) -> Result<Ready, RdbError> {
-        self.out.clear();
-        self.expires.clear();
-        let mut n = 0;
-        while n < left
-            && self.out.len() < MAX_PIECE_ELEMENTS
-            && self.out.data.len() < MAX_PIECE_BYTES
-        {
-            self.plain_element(shape)?;
-            n += 1;
-        }
-        self.value = Value::Plain {
-            shape,
-            left: left - n,
-        };
-        self.elements += n;
-        let how = match shape {
-            Shape::Item => How::Items,
-            Shape::ZsetText | Shape::ZsetBinary | Shape::Hash => How::Pairs,
-            _ => How::Expiring,
-        };
-        Ok(Ready::Piece(Shown::Elems(how, 0..self.out.len())))
-    }
-
-    /// Reads one element (or pair) of `shape` into `out`.
-    fn plain_element(&mut self, shape: Shape) -> Result<(), RdbError> {
-        let (input, out) = (&mut self.input, &mut self.out);
-        let at = input.offset();
-        let ttl = match shape {
-            Shape::HashTtl { .. } | Shape::HashTtlAbsolute => input.len("a hash field's TTL")?,
-            _ => 0,
-        };
-        input.string_into(&mut out.data, "an element")?;
-        out.seal();
-        match shape {
-            Shape::Item => return Ok(()),
-            Shape::ZsetText => zset_text_score(input, &mut out.data)?,
-            Shape::ZsetBinary => {
-                let at = input.offset();
-                let score = f64::from_bits(input.u64_le("a binary score")?);
-                if score.is_nan() {
-                    return Err(RdbError::corrupt(at, "a score that is a number", "NaN"));
-                }
-                format_score(score, &mut out.data);
-            }
-            _ => input.string_into(&mut out.data, "a hash value")?,
-        }
-        out.seal();
-        let expire = match shape {
-            Shape::HashTtl { min } if ttl != 0 => Some(ttl.checked_add(min).map(|t| t - 1)),
-            Shape::HashTtlAbsolute if ttl != 0 => Some(Some(ttl)),
-            Shape::HashValkey => {
-                let t = input.u64_le("a hash field's expiry")? as i64;
-                (t != -1).then_some(Some(t as u64))
-            }
-            _ => None,
-        };
-        let expire = match expire {
-            None => None,
-            Some(Some(t)) if t <= i64::MAX as u64 => Some(t as i64),
-            Some(_) => {
-                return Err(RdbError::corrupt(
-                    at,
-                    "a hash field expiry in range",
-                    "an overflow",
-                ));
-            }
-        };
-        if matches!(
-            shape,
-            Shape::HashTtl { .. } | Shape::HashTtlAbsolute | Shape::HashValkey
-        ) {
-            self.expires.push(expire);
-        }
-        Ok(())
-    }
-
-    /// Reads a blob (a string) into `blob`, returning where it started.
-    fn read_blob(&mut self, what: &'static str) -> Result<u64, RdbError> {
-        let at = self.input.offset();
-        self.blob.clear();
-        self.input.string_into(&mut self.blob, what)?;
-        Ok(at)
-    }
-
-    /// Reads and decodes a value held in one blob, then hands it out.
-    fn blob_value(&mut self, blob: Blob) -> Result<(), RdbError> {
-        let at = self.read_blob("an encoded value")?;
-        self.out.clear();
-        self.expires.clear();
-        let (out, bytes) = (&mut self.out, &self.blob[..]);
-        let decoded = match blob {
-            Blob::Zipmap => encoded::zipmap_into(bytes, out),
-            Blob::ListZiplist => encoded::ziplist_into(bytes, out),
-            Blob::Intset => encoded::intset_into(bytes, out),
-            Blob::SetListpack => encoded::listpack_into(bytes, out),
-            Blob::PairsZiplist => encoded::ziplist_into(bytes, out).and_then(even),
-            Blob::PairsListpack => encoded::listpack_into(bytes, out).and_then(even),
-            Blob::HashTtlListpack => triples_into(bytes, out, &mut self.expires),
-        };
-        let n = decoded.map_err(|b| blob_error(at, self.blob.len(), b))?;
-        self.elements += n as u64;
-        let how = match blob {
-            Blob::ListZiplist | Blob::Intset | Blob::SetListpack => How::Items,
-            Blob::HashTtlListpack => How::Expiring,
-            _ => How::Pairs,
-        };
-        self.chunk = Some(Chunk { next: 0, how });
-        Ok(())
-    }
-
-    /// Reads one quicklist node into `out`: a ziplist, a listpack, or
-    /// (container 1) a single plain element.
-    fn quicklist_node(&mut self, ziplists: bool) -> Result<(), RdbError> {
-        let at = self.input.offset();
-        let container = if ziplists {
-            2
-        } else {
-            self.input.len("a quicklist node's container")?
-        };
-        if !matches!(container, 1 | 2) {
-            return Err(RdbError::corrupt(
-                at,
-                "a quicklist node container (1 or 2)",
-                container,
-            ));
-        }
-        let at = self.read_blob("a quicklist node")?;
-        self.out.clear();
-        let n = if container == 1 {
-            self.out.push(&self.blob);
-            1
-        } else if ziplists {
-            encoded::ziplist_into(&self.blob, &mut self.out)
-                .map_err(|b| blob_error(at, self.blob.len(), b))?
-        } else {
-            encoded::listpack_into(&self.blob, &mut self.out)
-                .map_err(|b| blob_error(at, self.blob.len(), b))?
-        };
-        self.elements += n as u64;
-        self.chunk = Some(Chunk {
-            next: 0,
-            how: How::Items,
-        });
-        Ok(())
-    }
-
-    /// Reads one stream node (its master ID, then its listpack) into
-    /// `entries`; whether it holds a live entry.
-    fn stream_node(&mut self) -> Result<bool, RdbError> {
-        let at = self.read_blob("a stream node key")?;
-        let master = stream::node_id(&self.blob)
-            .map_err(|f| RdbError::corrupt(at, "a 16-byte stream node key", f))?;
-        let at = self.read_blob("a stream node")?;
-        self.entries.clear();
-        self.entries
-            .add_node(master, &self.blob)
-            .map_err(|b| blob_error(at, self.blob.len(), b))?;
-        self.elements += self.entries.len() as u64;
-        Ok(self.entries.len() > 0)
-    }
-
     /// The next run of decoded elements, if any are left to hand out.
     fn next_chunk(&mut self) -> Option<Ready> {
         let c = self.chunk.as_mut()?;
@@ -458,149 +296,5 @@ impl<R: Read> RdbReader<R> {
             },
             Shown::Entries => Piece::Entries(self.entries.view()),
         }
-    }
-}
-
-/// A blob's error at the file offset of the blob's string.
-fn blob_error(at: u64, len: usize, b: Bad) -> RdbError {
-    RdbError::corrupt(
-        at,
-        b.expected,
-        format!("{} (at byte {} of the {len}-byte blob)", b.found, b.at),
-    )
-}
-
-/// Checks that a blob of pairs held an even number of elements.
-fn even(n: usize) -> Result<usize, Bad> {
-    if n % 2 == 1 {
-        return Err(Bad {
-            at: 0,
-            expected: "pairs of elements",
-            found: format!("{n} elements"),
-        });
-    }
-    Ok(n / 2)
-}
-
-/// Decodes a listpack of (field, value, TTL) triples into pairs in `out`
-/// and expiries (TTL 0: none) in `expires`; returns how many pairs.
-fn triples_into(
-    blob: &[u8],
-    out: &mut super::elems::Flat,
-    expires: &mut Vec<Option<i64>>,
-) -> Result<usize, Bad> {
-    let mut lp = encoded::listpack(blob)?;
-    let mut n = 0;
-    while let Some(field) = lp.next_entry()? {
-        let value = lp.next_entry()?;
-        let ttl = lp.next_entry()?;
-        let (Some(value), Some(Entry::Int(ttl))) = (value, ttl) else {
-            return Err(Bad {
-                at: 0,
-                expected: "a field, a value and an integer TTL",
-                found: "an incomplete triple".into(),
-            });
-        };
-        field.push_to(out);
-        value.push_to(out);
-        expires.push((ttl != 0).then_some(ttl));
-        n += 1;
-    }
-    Ok(n)
-}
-
-/// A score written as text after a length byte: 253 is NaN (which no
-/// sorted set holds), 254 `inf`, 255 `-inf`.
-fn zset_text_score<R: Read>(input: &mut Input<R>, out: &mut Vec<u8>) -> Result<(), RdbError> {
-    let at = input.offset();
-    match input.u8("a score")? {
-        253 => return Err(RdbError::corrupt(at, "a score that is a number", "NaN")),
-        254 => out.extend_from_slice(b"inf"),
-        255 => out.extend_from_slice(b"-inf"),
-        n => {
-            let text = input.take(usize::from(n), "a score")?;
-            let valid = std::str::from_utf8(text)
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok());
-            if valid.is_none_or(f64::is_nan) {
-                return Err(RdbError::corrupt(
-                    at,
-                    "a score",
-                    String::from_utf8_lossy(text),
-                ));
-            }
-            out.extend_from_slice(text);
-        }
-    }
-    Ok(())
-}
-
-/// Writes a binary score as the shortest text that reads back as the same
-/// double: an integer where it is one, `inf` and `-inf`.
-pub(super) fn format_score(score: f64, out: &mut Vec<u8>) {
-    if score == 0.0 && score.is_sign_negative() {
-        out.extend_from_slice(b"-0");
-    } else if score.is_infinite() {
-        out.extend_from_slice(if score > 0.0 { b"inf" } else { b"-inf" });
-    } else if score.fract() == 0.0 && score.abs() < 1e15 {
-        out.extend_from_slice(itoa::Buffer::new().format(score as i64).as_bytes());
-    } else {
-        use std::io::Write;
-        // Debug is the shortest round-trip text, in exponent form when
-        // very large or small.
-        let _ = write!(out, "{score:?}");
-    }
-}
-
-/// Consumes a module value's opcodes up to its end marker: 1 and 2 are
-/// integers (lengths), 3 a 4-byte float, 4 an 8-byte double, 5 a string.
-pub(super) fn skip_module_value<R: Read>(input: &mut Input<R>) -> Result<(), RdbError> {
-    loop {
-        let at = input.offset();
-        match input.len("a module value opcode")? {
-            0 => return Ok(()),
-            1 | 2 => {
-                input.len("a module integer")?;
-            }
-            3 => {
-                input.take(4, "a module float")?;
-            }
-            4 => {
-                input.take(8, "a module double")?;
-            }
-            5 => input.skip_string("a module string")?,
-            op => return Err(RdbError::corrupt(at, "a module value opcode (0 to 5)", op)),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_scores_so_they_read_back_exactly() {
-        for s in [
-            0.0,
-            -0.0,
-            1.0,
-            -3.0,
-            0.1,
-            1.5e300,
-            -2.5e-300,
-            123456789.123,
-            1e15,
-            9007199254740993.0,
-        ] {
-            let mut out = Vec::new();
-            format_score(s, &mut out);
-            let back: f64 = std::str::from_utf8(&out).unwrap().parse().unwrap();
-            assert_eq!(back.to_bits(), s.to_bits(), "{s}");
-        }
-        let mut out = Vec::new();
-        format_score(f64::NEG_INFINITY, &mut out);
-        out.push(b' ');
-        format_score(42.0, &mut out);
-        assert_eq!(out, b"-inf 42");
     }
 }
