@@ -58,6 +58,7 @@ pub use stream::{Consumer, Entries, PendingEntry, StreamGroup, StreamId, StreamM
 use elems::Flat;
 use input::Input;
 use opcodes::header_version;
+pub use opcodes::is_rdb_header;
 use stream::EntryBuf;
 use value::{Chunk, Value};
 

@@ -246,6 +246,12 @@ impl<R: Read> RdbReader<R> {
     }
 }
 
+/// Whether `prefix` (the first 9 bytes or more of an input) is an RDB
+/// header this reader takes: `REDIS` and 4 digits, or `VALKEY` and 3.
+pub fn is_rdb_header(prefix: &[u8]) -> bool {
+    prefix.len() >= 9 && header_version(&prefix[..9]).is_ok()
+}
+
 /// The magic and version of a 9-byte header: `REDIS` and 4 digits, or
 /// `VALKEY` and 3.
 pub(super) fn header_version(header: &[u8]) -> Result<(Magic, u32), RdbError> {

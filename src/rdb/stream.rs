@@ -66,7 +66,8 @@ pub struct StreamGroup {
     pub name: Vec<u8>,
     /// The last ID delivered to it.
     pub last_id: StreamId,
-    /// Entries read, as `XINFO` counts them (type 19 and later).
+    /// Entries read, as `XINFO` counts them (type 19 and later; `None`
+    /// also where the server did not know).
     pub entries_read: Option<u64>,
     /// Entries delivered and not acknowledged.
     pub pending: Vec<PendingEntry>,
@@ -250,7 +251,9 @@ pub(super) fn read_meta<R: Read>(
         input.string_into(&mut g.name, "a group name")?;
         g.last_id = id(input)?;
         if rtype >= 19 {
-            g.entries_read = Some(input.len("a group's entries read")?);
+            // -1 (all ones) stands for "unknown".
+            let read = input.len("a group's entries read")?;
+            g.entries_read = (read != u64::MAX).then_some(read);
         }
         for _ in 0..input.len("a group's pending count")? {
             g.pending.push(PendingEntry {

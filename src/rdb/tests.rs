@@ -371,6 +371,20 @@ fn refuses_what_it_does_not_read_naming_the_offset_and_keys() {
 }
 
 #[test]
+fn recognises_the_headers_it_reads() {
+    for (prefix, is) in [
+        (&b"REDIS0012\xfa"[..], true),
+        (b"REDIS0003", true),
+        (b"VALKEY080", true),
+        (b"REDIS0013", false),
+        (b"REDIS001", false),
+        (b"SET k v\r\n", false),
+    ] {
+        assert_eq!(is_rdb_header(prefix), is, "{prefix:?}");
+    }
+}
+
+#[test]
 fn refuses_unknown_versions_and_other_files() {
     for (header, want) in [
         ("REDIS0013", "RDB version 13 behind the REDIS magic"),

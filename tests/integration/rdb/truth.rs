@@ -217,8 +217,7 @@ fn stream_from_meta(entries: Vec<Json>, m: &StreamMeta) -> Json {
                 })
                 .collect();
             consumers.sort_by_cached_key(|v| v.to_string());
-            let read = g.entries_read.filter(|&n| n != u64::MAX);
-            json!({"name": esc(&g.name), "last_id": g.last_id.to_string(), "entries_read": read,
+            json!({"name": esc(&g.name), "last_id": g.last_id.to_string(), "entries_read": g.entries_read,
                    "pending": pending, "consumers": consumers})
         })
         .collect();
