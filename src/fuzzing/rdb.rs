@@ -56,15 +56,19 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, RngExt, SeedableRng};
 
-    /// The fixtures, the seeds of the fuzz target too.
-    const FIXTURES: [&[u8]; 7] = [
+    /// Every RDB fixture, the seeds of the fuzz target too.
+    const FIXTURES: [&[u8]; 11] = [
         include_bytes!("../../tests/fixtures/rdb/redis-7.0.rdb"),
         include_bytes!("../../tests/fixtures/rdb/redis-7.2.rdb"),
         include_bytes!("../../tests/fixtures/rdb/redis-7.4-module.rdb"),
-        include_bytes!("../../tests/fixtures/rdb/redis-encodings.rdb"),
         include_bytes!("../../tests/fixtures/rdb/redis-corrupt_empty_keys.rdb"),
-        include_bytes!("../../tests/fixtures/rdb/redis-list-quicklist.rdb"),
+        include_bytes!("../../tests/fixtures/rdb/redis-corrupt_ziplist.rdb"),
+        include_bytes!("../../tests/fixtures/rdb/redis-encodings.rdb"),
+        include_bytes!("../../tests/fixtures/rdb/redis-hash-ziplist.rdb"),
         include_bytes!("../../tests/fixtures/rdb/redis-hash-zipmap.rdb"),
+        include_bytes!("../../tests/fixtures/rdb/redis-list-quicklist.rdb"),
+        include_bytes!("../../tests/fixtures/rdb/redis-scriptbackup.rdb"),
+        include_bytes!("../../tests/fixtures/rdb/redis-zset-ziplist.rdb"),
     ];
 
     /// Bytes that mean something to the format: length markers, the LZF
@@ -92,7 +96,7 @@ mod tests {
     #[test]
     fn mutated_and_truncated_fixtures_never_panic_and_read_the_same_in_pieces() {
         let mut rng = StdRng::seed_from_u64(25);
-        for case in 0..3_000 {
+        for case in 0..4_400 {
             let fixture = FIXTURES[case % FIXTURES.len()];
             let mut data = vec![rng.next_u32() as u8];
             data.extend_from_slice(&mutate(&mut rng, fixture));
