@@ -400,6 +400,7 @@ fn read_in_a_child(path: &Path) -> (u64, u64, u64) {
         .take(3)
         .map(|w| w.parse().unwrap())
         .collect();
+    eprintln!("{}: peak RSS {} KiB", path.display(), n[2]);
     (n[0], n[1], n[2])
 }
 
