@@ -4,14 +4,15 @@
 # cargo-fuzz (cargo install cargo-fuzz).
 # Usage: fuzz/run.sh [RUNS] [TARGET...]
 # SANITIZER=address (the default) finds memory errors in unsafe code;
-# SANITIZER=none runs several times faster.
+# SANITIZER=none runs several times faster. The rdb target's seeds are the
+# RDB fixtures (tests/fixtures/rdb), so its inputs may be up to 32 KiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10000000}
 shift || true
-targets=("${@:-inline input replies coalesce}")
+targets=("${@:-inline input replies coalesce rdb}")
 for target in ${targets[@]}; do
   mkdir -p "fuzz/corpus/$target"
   cargo +nightly fuzz run -s "${SANITIZER:-address}" "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
-    -runs="$runs" -max_len=4096 -print_final_stats=1
+    -runs="$runs" -max_len="$([ "$target" = rdb ] && echo 32768 || echo 4096)" -print_final_stats=1
 done

@@ -5,7 +5,9 @@
 use std::io::{self, Read};
 
 mod coalesce;
+mod rdb;
 pub use coalesce::coalesce;
+pub use rdb::rdb_file;
 
 use crate::input::inline::split_inline;
 use crate::input::plain::PlainLines;

@@ -22,6 +22,9 @@
 //!   a [`input::CommandSource`] turns them into commands with their
 //!   positions: [`input::InputReader`] reads inline lines (redis-cli's
 //!   quoting) and RESP frames, validating each before it is sent.
+//! - [`rdb`]: RDB snapshots as a source: a streaming reader of every RDB
+//!   version and encoding, yielding each key in bounded pieces, and a
+//!   replica's full sync that fetches one from a live server.
 //! - `conn`: connects over TCP, a unix socket or TLS (rustls), with AUTH,
 //!   SELECT and HELLO, and reads the server's limits.
 //! - `pipe`: one connection's engine: a writer thread, a reader thread, and
@@ -70,6 +73,7 @@ mod meter;
 mod pipe;
 pub mod progress;
 mod rate;
+pub mod rdb;
 mod rebuild;
 pub mod records;
 pub mod report;

@@ -230,6 +230,13 @@ impl Connection {
         Ok(value)
     }
 
+    /// Hands over the stream and the bytes read from it but not consumed,
+    /// for a protocol that is not replies (a replica's sync payload).
+    pub(crate) fn into_parts(mut self) -> (Stream, Vec<u8>) {
+        self.buf.drain(..self.start);
+        (self.stream, self.buf)
+    }
+
     /// Splits the connection for the pipe: the reader's half, the writer's
     /// half, and a handle that can shut both down from any thread.
     pub(crate) fn split(self) -> io::Result<(ReadHalf, WriteHalf, Closer)> {

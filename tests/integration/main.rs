@@ -13,6 +13,7 @@ mod faults;
 mod input_edges;
 mod input_errors;
 mod pipe;
+mod rdb;
 mod records;
 mod reliability;
 mod reporting;
