@@ -116,6 +116,11 @@ pub struct Args {
     /// CSV/TSV: the field delimiter, one character ('\t' for a tab)
     #[arg(long, value_name = "CHAR")]
     delimiter: Option<String>,
+    /// TSV: fields may be quoted as in CSV (a tab inside quotes is part of
+    /// the field, "" a quote); by default a quote in TSV is just a
+    /// character, as in PostgreSQL's COPY
+    #[arg(long)]
+    tsv_quotes: bool,
     /// Give up after this many seconds with no reply while waiting on the
     /// server, writing or at the end (0 waits forever)
     #[arg(
@@ -432,6 +437,7 @@ impl Args {
                 self.templates,
                 !self.no_header,
                 self.delimiter.as_deref(),
+                self.tsv_quotes,
                 &inputs,
             )?;
         }
