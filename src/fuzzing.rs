@@ -5,7 +5,9 @@
 use std::io::{self, Read};
 
 mod coalesce;
+mod records;
 pub use coalesce::coalesce;
+pub use records::{csv_records, json_records, records};
 
 use crate::input::inline::split_inline;
 use crate::input::plain::PlainLines;
