@@ -14,7 +14,7 @@
 use super::feeder::{Feeder, Halt};
 use crate::command::classify;
 use crate::conn::Connection;
-use crate::error::ConnectError;
+use crate::error::{ConnectError, Error};
 use crate::input::InvalidKind;
 use crate::input::{CommandSource, Next};
 use crate::pipe::Watch;
@@ -58,12 +58,13 @@ impl Feeder {
     ///
     /// # Errors
     ///
-    /// The probe's connection failed.
+    /// The probe's connection failed, or the input ends before the resume
+    /// point.
     pub(crate) fn skip_to_resume_point<S: CommandSource + ?Sized>(
         &mut self,
         source: &mut S,
         mut probe: Option<&mut Connection>,
-    ) -> Result<Option<u32>, ConnectError> {
+    ) -> Result<Option<u32>, Error> {
         let mut db = None;
         let mut block: Option<SkippedBlock> = None;
         while self.seq < self.resume_from {
@@ -77,13 +78,14 @@ impl Feeder {
                     }
                     continue;
                 }
+                // Resuming a load of other input, most likely: nothing is
+                // sent, and the exit status says so.
                 Ok(Next::End) => {
-                    self.events.notice(&format!(
+                    return Err(Error::Config(format!(
                         "--resume-from {} is past the end of the input, which holds {}: nothing was sent",
                         self.resume_from,
                         count(self.seq, "command")
-                    ));
-                    break;
+                    )));
                 }
                 Err(e) => match self.skip_or_stop(e) {
                     Ok(()) => continue,
