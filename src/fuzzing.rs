@@ -245,6 +245,26 @@ mod tests {
         }
     }
 
+    /// Every committed seed of every fuzz target passes its check.
+    #[test]
+    fn the_committed_fuzz_seeds_hold() {
+        let targets: [(&str, fn(&[u8])); 5] = [
+            ("inline", super::inline_line),
+            ("input", super::input_stream),
+            ("replies", super::reply_stream),
+            ("coalesce", super::coalesce),
+            ("records", super::records),
+        ];
+        for (target, check) in targets {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fuzz/seeds")
+                .join(target);
+            for seed in std::fs::read_dir(&dir).unwrap() {
+                check(&std::fs::read(seed.unwrap().path()).unwrap());
+            }
+        }
+    }
+
     #[test]
     fn reply_scanning_is_independent_of_arrival_and_agrees_with_the_parser() {
         let mut rng = StdRng::seed_from_u64(3);
