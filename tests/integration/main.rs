@@ -12,6 +12,7 @@ mod faults;
 mod input_edges;
 mod input_errors;
 mod pipe;
+mod record_errors;
 mod records;
 mod reliability;
 mod reporting;

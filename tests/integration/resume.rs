@@ -168,16 +168,34 @@ fn max_errors_reached_inside_a_transaction_discards_it() {
     assert_eq!(redis.dbsize(), 300_002);
 }
 
+/// A resume point past the end of the input is most likely a resume of
+/// another input: nothing is sent, and the exit status is not 0.
 #[test]
-fn a_resume_point_past_the_end_of_the_input_is_reported() {
+fn a_resume_point_past_the_end_of_the_input_fails_and_sends_nothing() {
     let redis = Redis::start();
     let run = rload_pipe(&redis, &["--resume-from", "10"], "SET a 1\nSET b 2\n");
-    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr.contains(
             "--resume-from 10 is past the end of the input, which holds 2 commands: nothing was sent"
         ),
         "{run:?}"
+    );
+    assert!(!run.stdout.contains("errors: 0"), "no load ran: {run:?}");
+    assert_eq!(redis.dbsize(), 0);
+    let one = rload_pipe(&redis, &["--resume-from", "3"], "SET a 1\nSET b 2\n");
+    assert_eq!(one.code, 2, "{one:?}");
+    assert!(one.stderr.contains("which holds 2 commands"), "{one:?}");
+    // At the very end, the load is done: nothing to send, and that is all.
+    let done = rload_pipe(&redis, &["--resume-from", "2"], "SET a 1\nSET b 2\n");
+    assert_eq!(done.code, 0, "{done:?}");
+    assert_eq!(done.counts(), (0, 0));
+    let json = rload_pipe(&redis, &["--json", "--resume-from", "9"], "SET a 1\n");
+    assert_eq!(json.code, 2, "{json:?}");
+    assert!(
+        json.stdout
+            .contains("past the end of the input, which holds 1 command:"),
+        "{json:?}"
     );
     assert_eq!(redis.dbsize(), 0);
 }
