@@ -248,7 +248,8 @@ mod tests {
     /// Every committed seed of every fuzz target passes its check.
     #[test]
     fn the_committed_fuzz_seeds_hold() {
-        let targets: [(&str, fn(&[u8])); 5] = [
+        type Check = fn(&[u8]);
+        let targets: [(&str, Check); 5] = [
             ("inline", super::inline_line),
             ("input", super::input_stream),
             ("replies", super::reply_stream),
