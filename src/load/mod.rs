@@ -73,9 +73,15 @@ fn load<S: CommandSource + ?Sized>(
         sink = Box::new(Coalescer::new(sink, config.cluster));
     }
     let fed = feeder.run(source, &mut *sink);
-    let finished = sink.finish(!fed.sink_stopped, fed.all_read);
+    let announced = fed.all_read;
+    let finished = sink.finish(!fed.sink_stopped, announced);
     let summary = account::summarize(finished, fed, &feeder, started.elapsed());
     if summary.stop.is_none() && summary.all_sent && !summary.emitted {
+        if !announced {
+            // The transaction the input ended inside was none: the server
+            // refused its MULTI.
+            events.all_sent();
+        }
         events.last_reply();
     }
     Ok(summary)

@@ -68,6 +68,9 @@ pub(crate) struct Window {
     block_db: Option<u32>,
     /// The open transaction is rload's own ([`Watch::Atomic`]).
     atomic: Option<AtomicBlock>,
+    /// The last input `MULTI` the server refused (ACL): no transaction
+    /// opened, and the commands after it ran one by one.
+    pub(crate) refused_multi: Option<u64>,
     pub(crate) commit: Commit,
     pub(crate) uncommitted: Uncommitted,
 }
@@ -226,6 +229,9 @@ impl Window {
                     self.commit.db = self.block_db.or(self.commit.db);
                 }
                 self.end_block();
+            }
+            Some(Watch::Multi) if !ok && self.multi.is_none() => {
+                self.refused_multi = Some(meta.seq)
             }
             Some(Watch::Discard) => self.end_block(),
             Some(Watch::Reset) => {

@@ -317,3 +317,96 @@ fn a_select_in_a_skipped_transaction_counts_only_if_the_transaction_ran() {
         5,
     );
 }
+
+/// A `MULTI` the server refuses opens no transaction: its commands run one
+/// by one, so the account says so (no "discarded", no stop at the end of
+/// the input), and the resume point is after them: resuming does not run
+/// them twice. Refused for its arguments, and by an ACL without `multi`.
+#[test]
+fn a_refused_multi_opens_no_transaction_and_the_resume_point_follows_its_commands() {
+    let redis = Redis::start();
+    redis.cli(&[
+        "ACL", "SETUSER", "nomulti", "on", ">pw", "~*", "+@all", "-multi",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data.txt");
+    let name = file.display().to_string();
+    let port = redis.port.to_string();
+    for (multi, who) in [
+        ("MULTI now", &["--pipe", "-p", &port][..]),
+        (
+            "MULTI",
+            &[
+                "--pipe",
+                "-p",
+                &port,
+                "--user",
+                "nomulti",
+                "-a",
+                "pw",
+                "--no-auth-warning",
+            ][..],
+        ),
+    ] {
+        redis.cli(&["FLUSHALL"]);
+        // The input ends inside what it meant as a transaction.
+        let input = format!("SET a 1\n{multi}\nINCR n\nRPUSH l x\n");
+        let mut args = who.to_vec();
+        args.push("--json");
+        let run = crate::support::rload(&args, input.as_str());
+        assert_eq!(run.code, 1, "{multi}: {run:?}");
+        let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        assert_eq!(json["errors"], 1, "the MULTI's error: {json}");
+        assert_eq!(json["replies"], 4, "{json}");
+        assert_eq!(json["all_sent"], true, "{json}");
+        assert_eq!(
+            json["discarded_transaction"],
+            serde_json::Value::Null,
+            "{json}"
+        );
+        assert!(json["stop"].is_null(), "{json}");
+        assert_eq!(
+            (
+                redis.cli(&["GET", "n"]),
+                redis.cli(&["LRANGE", "l", "0", "-1"])
+            ),
+            ("1".into(), "x".into())
+        );
+
+        // Stopped by an invalid line after it: resumed, nothing runs twice.
+        redis.cli(&["FLUSHALL"]);
+        std::fs::write(&file, format!("{input}SET b \"2\nSET c 3\n")).unwrap();
+        let mut args = who.to_vec();
+        args.push(&name);
+        let run = crate::support::rload(&args, "");
+        assert_eq!(run.code, 3, "{multi}: {run:?}");
+        assert!(!run.stderr.contains("discarded"), "{multi}: {run:?}");
+        assert!(
+            run.stderr
+                .contains("the server acknowledged 4 commands; the last was command 4"),
+            "{multi}: {run:?}"
+        );
+        std::fs::write(&file, format!("{input}SET b 2\nSET c 3\n")).unwrap();
+        let line = run
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("rload: fix the input, then resume with: "))
+            .unwrap_or_else(|| panic!("no resume line: {run:?}"));
+        assert!(line.ends_with("--resume-from 4"), "{multi}: {line}");
+        let mut again = Command::new("sh");
+        if let Some(rest) = line.strip_prefix("REDISCLI_AUTH=... ") {
+            again.env("REDISCLI_AUTH", "pw").args(["-c", rest]);
+        } else {
+            again.args(["-c", line]);
+        }
+        let again = run_with(&mut again, Vec::new());
+        assert_eq!(again.code, 0, "{multi}: {line}: {again:?}");
+        assert_eq!(again.counts(), (0, 2), "{again:?}");
+        assert_eq!(redis.cli(&["GET", "n"]), "1", "{multi}: INCR ran once");
+        assert_eq!(redis.cli(&["LRANGE", "l", "0", "-1"]), "x", "{multi}");
+        assert_eq!(
+            (redis.cli(&["GET", "b"]), redis.cli(&["GET", "c"])),
+            ("2".into(), "3".into())
+        );
+    }
+}
