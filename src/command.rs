@@ -39,6 +39,8 @@ pub(crate) fn classify(args: &Args<'_>, databases: u32) -> Result<Option<Watch>,
             _ => None,
         },
         7 if bare && is("DISCARD") => Some(Watch::Discard),
+        5 if args.len() > 1 && is("WATCH") => Some(Watch::Keys),
+        7 if bare && is("UNWATCH") => Some(Watch::Unwatch),
         4 if is("QUIT") => {
             return Err("QUIT would close the connection before the load ends; remove it".into());
         }
@@ -101,6 +103,8 @@ mod tests {
         assert_eq!(classify_line("exec"), Ok(Some(Watch::Exec)));
         assert_eq!(classify_line("Discard"), Ok(Some(Watch::Discard)));
         assert_eq!(classify_line("RESET"), Ok(Some(Watch::Reset)));
+        assert_eq!(classify_line("watch a b"), Ok(Some(Watch::Keys)));
+        assert_eq!(classify_line("UNWATCH"), Ok(Some(Watch::Unwatch)));
     }
 
     #[test]
@@ -110,7 +114,14 @@ mod tests {
         assert_eq!(classify_line("SELECT 1 2"), Ok(None));
         assert_eq!(classify_line("SELECT 16"), Ok(None), "no such database");
         assert_eq!(classify_line("CLIENT REPLY ON"), Ok(None));
-        for line in ["MULTI now", "EXEC x", "DISCARD all", "RESET 1"] {
+        for line in [
+            "MULTI now",
+            "EXEC x",
+            "DISCARD all",
+            "RESET 1",
+            "WATCH",
+            "UNWATCH k",
+        ] {
             assert_eq!(
                 classify_line(line),
                 Ok(None),
