@@ -4,6 +4,7 @@
 mod cluster;
 mod cluster_faults;
 mod coalesce;
+mod coalesce_users;
 mod connect;
 mod differential;
 mod dump;
