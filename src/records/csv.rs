@@ -190,7 +190,7 @@ impl Parser for Csv {
         &mut self,
         data: &[u8],
         eof: bool,
-        _render: &mut dyn FnMut(&dyn Record) -> Result<(), String>,
+        render: &mut dyn FnMut(&dyn Record) -> Result<(), String>,
     ) -> Parsed {
         // Blank lines between records are skipped; a record starts at its
         // first byte.
@@ -210,7 +210,20 @@ impl Parser for Csv {
         };
         let width = self.nend;
         let record = &data[lead..lead + used];
-        let quoting = if self.quoting && memchr::memchr(b'"', record).is_some() {
+        // A record whose text is its fields, its delimiters and its line
+        // end, byte for byte, opened no quoted field (csv-core drops the
+        // quotes of one): only another may be quoted wrong. (At the end of
+        // the input, a line end may be a field's own, in a quoted field
+        // never closed: that record is checked whatever its length.)
+        let end = record
+            .iter()
+            .rev()
+            .take(2)
+            .take_while(|&&b| b == b'\n' || b == b'\r')
+            .count();
+        let last = eof && lead + used == data.len();
+        let plain = !last && record.len() == self.nout + width.saturating_sub(1) + end;
+        let quoting = if self.quoting && !plain && memchr::memchr(b'"', record).is_some() {
             quoting_error(record, self.delimiter)
         } else {
             None
@@ -233,12 +246,20 @@ impl Parser for Csv {
                 result: Err(why),
             };
         }
-        // Rendered once the bytes are consumed (a huge record is then
-        // held once, in `fields`).
         self.fed = 0;
-        Parsed::Held { lead, used }
+        if self.nout > BIG_RECORD {
+            // Rendered once the bytes are consumed: a huge record is then
+            // held once, in `fields`, while it is rendered.
+            return Parsed::Held { lead, used };
+        }
+        Parsed::Record {
+            lead,
+            used,
+            result: self.render_held(render),
+        }
     }
 
+    #[inline]
     fn render_held(
         &mut self,
         render: &mut dyn FnMut(&dyn Record) -> Result<(), String>,
@@ -348,18 +369,32 @@ impl Record for CsvRecord<'_> {
     }
 
     fn all(&self, out: &mut ArgBuf) -> Result<(), String> {
-        let mut push = |name: &[u8], value: usize| {
+        let mut push = |name: &[u8], value: &[u8]| {
             let start = out.scratch.len();
             out.scratch.extend_from_slice(name);
             out.push_scratch(start);
             let start = out.scratch.len();
-            let value = self.field(value).expect("a column of the record");
             out.scratch.extend_from_slice(value);
             out.push_scratch(start);
         };
         match self.header {
-            Some(h) => h.all.iter().for_each(|&(n, v)| push(&h.names[n], v)),
-            None => (0..self.ends.len()).for_each(|i| push(i.to_string().as_bytes(), i)),
+            // A name given twice: once, with its last value.
+            Some(h) if h.all.len() < h.names.len() => {
+                for &(name, value) in &h.all {
+                    push(&h.names[name], self.field(value).expect("a column"));
+                }
+            }
+            header => {
+                let mut start = 0;
+                for (i, &end) in self.ends.iter().enumerate() {
+                    let value = &self.fields[start..end];
+                    match header {
+                        Some(h) => push(&h.names[i], value),
+                        None => push(itoa::Buffer::new().format(i).as_bytes(), value),
+                    }
+                    start = end;
+                }
+            }
         }
         Ok(())
     }

@@ -43,6 +43,8 @@ pub(crate) struct Json {
     lines: bool,
     place: Place,
     scan: Scan,
+    /// Nothing of the input is seen yet: a byte order mark may come.
+    fresh: bool,
 }
 
 impl Json {
@@ -51,6 +53,7 @@ impl Json {
             lines,
             place: Place::Start,
             scan: Scan::default(),
+            fresh: true,
         }
     }
 
@@ -199,24 +202,21 @@ impl Parser for Json {
         eof: bool,
         render: &mut dyn FnMut(&dyn Record) -> Result<(), String>,
     ) -> Parsed {
-        // A byte order mark, then white space, go before a record; the
-        // mark may be cut by a read.
+        // A byte order mark (at the very start of the input, and maybe
+        // cut by a read), then white space, go before a record.
         const BOM: &[u8] = b"\xef\xbb\xbf";
-        let at_start = self.place == Place::Start;
-        if at_start && !eof && !data.is_empty() && BOM.len() > data.len() && BOM.starts_with(data) {
+        let fresh = self.fresh;
+        if fresh && !eof && !data.is_empty() && BOM.len() > data.len() && BOM.starts_with(data) {
             return Parsed::NeedMore { lead: 0 };
         }
-        let bom = if at_start && data.starts_with(BOM) {
+        self.fresh &= data.is_empty();
+        let bom = if fresh && data.starts_with(BOM) {
             BOM.len()
         } else {
             0
         };
         let lead = bom + data[bom..].iter().take_while(|&&b| is_space(b)).count();
         if self.lines {
-            // Only the first line may start with a byte order mark.
-            if !data.is_empty() {
-                self.place = Place::Done;
-            }
             let Some((used, line)) = Self::next_line(&data[lead..], eof) else {
                 return if eof {
                     Parsed::End { lead: data.len() }

@@ -194,7 +194,7 @@ impl RecordSource {
 
     /// Gives back the memory of a huge record once it is consumed.
     fn release(&mut self) {
-        if self.buf.len() > 8 * READ_SIZE && self.end - self.start < READ_SIZE {
+        if self.end - self.start < READ_SIZE {
             self.buf.copy_within(self.start..self.end, 0);
             (self.end, self.start) = (self.end - self.start, 0);
             self.buf.truncate(2 * READ_SIZE);
@@ -292,7 +292,9 @@ impl CommandSource for RecordSource {
                     self.consume(lead);
                     self.pos = self.position();
                     self.consume(used);
-                    self.release();
+                    if self.buf.len() > 8 * READ_SIZE {
+                        self.release();
+                    }
                     match self.render_held() {
                         Ok(()) => self.accept()?,
                         Err(why) => return Err(self.invalid(self.pos, InvalidKind::Record(why))),
@@ -376,6 +378,7 @@ impl CommandSource for RecordSource {
 }
 
 /// Renders `record` by each of `templates`, into `out`.
+#[inline]
 fn render(templates: &[Template], out: &mut [ArgBuf], record: &dyn Record) -> Result<(), String> {
     for (t, o) in templates.iter().zip(out.iter_mut()) {
         t.render(record, o)

@@ -27,7 +27,7 @@ pub(super) fn render_element(
         };
         format!("a record must be a JSON object, {{...}}, not {what}")
     })?;
-    render(&JsonRecord { entries })
+    render(&JsonRecord::new(entries))
 }
 
 /// The entries of a JSON object, in order, each value as raw JSON; `None`
@@ -89,14 +89,29 @@ fn array(raw: &RawValue) -> Option<Vec<&RawValue>> {
 /// One JSON object: its entries, in order.
 struct JsonRecord<'a> {
     entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+    /// Some key is given twice.
+    duplicates: bool,
 }
 
-impl JsonRecord<'_> {
+impl<'a> JsonRecord<'a> {
+    fn new(entries: Vec<(Cow<'a, str>, &'a RawValue)>) -> Self {
+        let mut record = JsonRecord {
+            entries,
+            duplicates: false,
+        };
+        record.duplicates = record.has_duplicates();
+        record
+    }
+
     /// The value at `path`: keys of objects, indexes of arrays.
     fn find(&self, path: &[String]) -> Option<&RawValue> {
         let (first, rest) = path.split_first()?;
         // A key given twice: the last value wins, as `JSON.parse` has it.
-        let mut at = self.entries.iter().rev().find(|(k, _)| k == first)?.1;
+        let mut at = if self.duplicates {
+            self.entries.iter().rev().find(|(k, _)| k == first)?.1
+        } else {
+            self.entries.iter().find(|(k, _)| k == first)?.1
+        };
         for step in rest {
             at = match at.get().as_bytes().first() {
                 Some(b'{') => object(at)?.into_iter().rev().find(|(k, _)| k == step)?.1,
@@ -109,12 +124,33 @@ impl JsonRecord<'_> {
 
     /// Whether a key is given twice.
     fn has_duplicates(&self) -> bool {
+        const FEW: usize = 16;
         let keys = &self.entries;
-        if keys.len() <= 16 {
-            return (1..keys.len()).any(|i| keys[..i].iter().any(|(k, _)| *k == keys[i].0));
+        if keys.len() > FEW {
+            let mut seen = rustc_hash::FxHashSet::default();
+            return !keys.iter().all(|(k, _)| seen.insert(k));
         }
-        let mut seen = rustc_hash::FxHashSet::default();
-        !keys.iter().all(|(k, _)| seen.insert(k))
+        // Few keys, on every record: a small table on the stack, by their
+        // length and their first and last bytes; their bytes are compared
+        // only when those agree.
+        const SLOTS: usize = 64;
+        let mut table = [u8::MAX; SLOTS];
+        for (i, (k, _)) in keys.iter().enumerate() {
+            let b = k.as_bytes();
+            let (first, last) = (b.first().copied(), b.last().copied());
+            let mut slot = (b.len() * 7
+                + usize::from(first.unwrap_or(0)) * 3
+                + usize::from(last.unwrap_or(0)))
+                % SLOTS;
+            while let Some(&j) = table.get(slot).filter(|&&j| j != u8::MAX) {
+                if keys[usize::from(j)].0 == *k {
+                    return true;
+                }
+                slot = (slot + 1) % SLOTS;
+            }
+            table[slot] = i as u8;
+        }
+        false
     }
 }
 
@@ -192,10 +228,9 @@ impl Record for JsonRecord<'_> {
     /// A key given twice is given once, at its first place, with its last
     /// value, as `JSON.parse` reads it.
     fn all(&self, out: &mut ArgBuf) -> Result<(), String> {
-        let duplicates = self.has_duplicates();
         for (i, (name, raw)) in self.entries.iter().enumerate() {
             let mut raw = *raw;
-            if duplicates {
+            if self.duplicates {
                 if self.entries[..i].iter().any(|(k, _)| k == name) {
                     continue;
                 }
