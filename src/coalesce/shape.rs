@@ -83,6 +83,7 @@ fn item_arity(kind: Kind) -> (usize, usize) {
 
 /// The kind of a command, if it is one `--coalesce` may merge; `args` are
 /// its arguments, the name first, then the key, then the items.
+#[inline]
 pub(crate) fn mergeable<'a>(mut args: impl ExactSizeIterator<Item = &'a [u8]>) -> Option<Kind> {
     let n = args.len();
     let name = args.next()?;
@@ -127,6 +128,7 @@ pub(crate) fn mergeable<'a>(mut args: impl ExactSizeIterator<Item = &'a [u8]>) -
     Some(kind)
 }
 
+#[inline]
 fn kind_of(name: &[u8]) -> Option<Kind> {
     if name.len() > 6 {
         return None;
