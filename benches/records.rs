@@ -93,6 +93,7 @@ fn bench_records(c: &mut Criterion) {
                 templates: templates(&["HSET user:{id} {*}", "ZADD by_age {age} {id}"]),
                 header: true,
                 delimiter: None,
+                tsv_quotes: false,
             },
         ),
         (
@@ -106,6 +107,7 @@ fn bench_records(c: &mut Criterion) {
                 ]),
                 header: true,
                 delimiter: None,
+                tsv_quotes: false,
             },
         ),
     ];

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10000000}
 shift || true
-targets=("${@:-inline input replies coalesce rdb}")
+targets=("${@:-inline input replies coalesce rdb records}")
 for target in ${targets[@]}; do
   mkdir -p "fuzz/corpus/$target"
   cargo +nightly fuzz run -s "${SANITIZER:-address}" "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \

@@ -15,17 +15,22 @@ use crate::pipe::Watch;
 /// connection, so replies could no longer be matched to commands.
 ///
 /// A `SELECT` is watched only for a database the server has (below
-/// `databases`): any other fails, and changes nothing.
+/// `databases`): any other fails, and changes nothing. So are `MULTI`,
+/// `EXEC`, `DISCARD` and `RESET` with arguments.
 pub(crate) fn classify(args: &Args<'_>, databases: u32) -> Result<Option<Watch>, String> {
     let Some(name) = args.get(0) else {
         return Ok(None);
     };
     // Most commands are ruled out by their length alone.
     let is = |s: &str| name.eq_ignore_ascii_case(s.as_bytes());
+    // MULTI, EXEC, DISCARD and RESET take no arguments: with any, the
+    // server refuses them, and they change nothing (inside a transaction,
+    // they leave it open).
+    let bare = args.len() == 1;
     Ok(match name.len() {
-        4 if is("EXEC") => Some(Watch::Exec),
-        5 if is("MULTI") => Some(Watch::Multi),
-        5 if is("RESET") => Some(Watch::Reset),
+        4 if bare && is("EXEC") => Some(Watch::Exec),
+        5 if bare && is("MULTI") => Some(Watch::Multi),
+        5 if bare && is("RESET") => Some(Watch::Reset),
         6 if is("SELECT") => match args
             .get(1)
             .and_then(|db| std::str::from_utf8(db).ok()?.parse().ok())
@@ -33,7 +38,9 @@ pub(crate) fn classify(args: &Args<'_>, databases: u32) -> Result<Option<Watch>,
             Some(db) if args.len() == 2 && db < databases => Some(Watch::Select(db)),
             _ => None,
         },
-        7 if is("DISCARD") => Some(Watch::Discard),
+        7 if bare && is("DISCARD") => Some(Watch::Discard),
+        5 if args.len() > 1 && is("WATCH") => Some(Watch::Keys),
+        7 if bare && is("UNWATCH") => Some(Watch::Unwatch),
         4 if is("QUIT") => {
             return Err("QUIT would close the connection before the load ends; remove it".into());
         }
@@ -96,6 +103,8 @@ mod tests {
         assert_eq!(classify_line("exec"), Ok(Some(Watch::Exec)));
         assert_eq!(classify_line("Discard"), Ok(Some(Watch::Discard)));
         assert_eq!(classify_line("RESET"), Ok(Some(Watch::Reset)));
+        assert_eq!(classify_line("watch a b"), Ok(Some(Watch::Keys)));
+        assert_eq!(classify_line("UNWATCH"), Ok(Some(Watch::Unwatch)));
     }
 
     #[test]
@@ -105,6 +114,20 @@ mod tests {
         assert_eq!(classify_line("SELECT 1 2"), Ok(None));
         assert_eq!(classify_line("SELECT 16"), Ok(None), "no such database");
         assert_eq!(classify_line("CLIENT REPLY ON"), Ok(None));
+        for line in [
+            "MULTI now",
+            "EXEC x",
+            "DISCARD all",
+            "RESET 1",
+            "WATCH",
+            "UNWATCH k",
+        ] {
+            assert_eq!(
+                classify_line(line),
+                Ok(None),
+                "{line}: refused, it changes nothing"
+            );
+        }
     }
 
     #[test]

@@ -26,7 +26,8 @@
 //!   version and encoding, yielding each key in bounded pieces, and a
 //!   replica's full sync that fetches one from a live server.
 //! - `conn`: connects over TCP, a unix socket or TLS (rustls), with AUTH,
-//!   SELECT and HELLO, and reads the server's limits.
+//!   SELECT and HELLO, and reads the server's limits (and, for
+//!   `--coalesce`, which merges the load's user may be given).
 //! - `pipe`: one connection's engine: a writer thread, a reader thread, and
 //!   a bounded window of commands in flight between them, which is what
 //!   lets an error name its input line, a reconnect replay what was not

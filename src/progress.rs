@@ -255,10 +255,10 @@ impl View {
     /// left`.
     fn counts(&self, done: u64, per_sec: Option<f64>, left: Option<Duration>) -> String {
         let (unit, bytes) = match self.work {
-            Work::Load => ("commands", "read"),
-            Work::Dump => ("keys", "written"),
+            Work::Load => ("command", "read"),
+            Work::Dump => ("key", "written"),
         };
-        let mut text = format!("{} {unit}", HumanCount(done));
+        let mut text = format!("{} {unit}{}", HumanCount(done), plural(done));
         if let Some(r) = per_sec {
             let _ = write!(text, " · {}/s", HumanCount(r.round() as u64));
         }

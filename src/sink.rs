@@ -47,6 +47,13 @@ pub(crate) trait Sink {
         let _ = (begin, at);
         unreachable!("only a sink that can_apply_together is asked to")
     }
+    /// Whether the server holds a `WATCH` of the input's, by its replies to
+    /// every command sent so far: waits for them. Asked only of a sink that
+    /// [`can_apply_together`](Sink::can_apply_together), whose own `EXEC`
+    /// such a `WATCH` would abort (and which would end it).
+    fn watching(&mut self) -> Result<bool, Stopped> {
+        Ok(true)
+    }
     /// Ends a transaction the input left open; nothing more of it is sent.
     /// `multi` is its `MULTI`.
     fn abandon_transaction(&mut self, multi: CmdMeta) -> Result<(), Stopped>;
@@ -131,6 +138,10 @@ impl Sink for Pipe {
         let mut bytes = Vec::new();
         encode_command(&mut bytes, &[name][..]);
         self.push_encoded(&bytes, CmdMeta::own(Some(&at)), Some(watch))
+    }
+
+    fn watching(&mut self) -> Result<bool, Stopped> {
+        Pipe::watching(self)
     }
 
     /// The server would drop it with the connection anyway; `DISCARD` drops

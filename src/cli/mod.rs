@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, redact_uri};
+use crate::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, percent_decode, redact_uri};
 use crate::dump::{DumpFormat, DumpOptions};
 use crate::error::Error;
 use crate::input::Input;
@@ -116,6 +116,11 @@ pub struct Args {
     /// CSV/TSV: the field delimiter, one character ('\t' for a tab)
     #[arg(long, value_name = "CHAR")]
     delimiter: Option<String>,
+    /// TSV: fields may be quoted as in CSV (a tab inside quotes is part of
+    /// the field, "" a quote); by default a quote in TSV is just a
+    /// character, as in PostgreSQL's COPY
+    #[arg(long)]
+    tsv_quotes: bool,
     /// Give up after this many seconds with no reply while waiting on the
     /// server, writing or at the end (0 waits forever)
     #[arg(
@@ -438,6 +443,7 @@ impl Args {
                 self.templates,
                 !self.no_header,
                 self.delimiter.as_deref(),
+                self.tsv_quotes,
                 &inputs,
             )?;
         }
@@ -568,10 +574,21 @@ const SHORT_WITH_VALUE: &[u8] = b"hpsanut";
 /// The command line that carries on a load (or a dump) from where it
 /// stopped: the same arguments with `flag` (`--resume-from`, `--cursor`)
 /// set to `value` (before any `--`, after which everything is a file), and
-/// any password taken out (give it with `REDISCLI_AUTH` instead).
+/// any password taken out: the line starts `REDISCLI_AUTH=...`, for the
+/// user to give it there. A `-u` URI loses its userinfo, its user (if any)
+/// becoming `--user` (unless `--user` is given), so the password comes from
+/// `REDISCLI_AUTH`; `--askpass` stays, and asks for it again.
 pub fn resume_command(argv: &[String], flag: &str, value: &str) -> String {
     let mut out = Vec::new();
     let mut dropped_password = false;
+    let has_user = argv
+        .iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--user" || a.starts_with("--user="));
+    let askpass = argv
+        .iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--askpass");
     let mut it = argv.iter();
     if let Some(program) = it.next() {
         out.push(program.clone());
@@ -603,10 +620,14 @@ pub fn resume_command(argv: &[String], flag: &str, value: &str) -> String {
                         }
                     }
                     (Some('u'), Some(uri)) => {
-                        let bare = strip_uri_password(&uri);
-                        dropped_password |= bare != uri;
+                        let (bare, user, password) = split_uri_userinfo(&uri);
+                        dropped_password |= password;
                         out.push(kept);
                         out.push(bare);
+                        if let Some(user) = user.filter(|_| !has_user) {
+                            out.push("--user".into());
+                            out.push(user);
+                        }
                     }
                     (_, Some(value)) => {
                         out.push(kept);
@@ -625,7 +646,7 @@ pub fn resume_command(argv: &[String], flag: &str, value: &str) -> String {
         .map(|a| shell_quote(a))
         .collect::<Vec<_>>()
         .join(" ");
-    if dropped_password {
+    if dropped_password && !askpass {
         line = format!("REDISCLI_AUTH=... {line}");
     }
     line
@@ -651,11 +672,26 @@ fn split_short_cluster<'a>(
     (token.to_string(), None)
 }
 
-/// A URI without its password; a lone userinfo (`redis://pw@host`) is a
-/// password, as redis-cli reads it.
-fn strip_uri_password(uri: &str) -> String {
-    let redacted = redact_uri(uri);
-    redacted.replace(":***@", "@").replace("://***@", "://")
+/// A URI without its userinfo, the user it named (`user:password@`,
+/// decoded), and whether it held a password. A lone userinfo
+/// (`redis://pw@host`) is a password, as redis-cli reads it.
+fn split_uri_userinfo(uri: &str) -> (String, Option<String>, bool) {
+    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
+        return (uri.to_string(), None, false);
+    };
+    let rest = &uri[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (uri.to_string(), None, false);
+    };
+    let bare = format!("{}{}", &uri[..scheme_end], &rest[at + 1..]);
+    match rest[..at].split_once(':') {
+        Some((user, _)) if !user.is_empty() => {
+            let user = percent_decode(user).unwrap_or_else(|| user.to_string());
+            (bare, Some(user), true)
+        }
+        _ => (bare, None, true),
+    }
 }
 
 fn shell_quote(s: &str) -> String {
@@ -791,9 +827,11 @@ mod tests {
         .to_vec();
         let line = resume_command(&argv, "--resume-from", "1234");
         assert!(!line.contains("hunter2"), "{line}");
+        // The URI's user is a user still: `redis://u@h` would be the
+        // password `u`, as redis-cli reads it.
         assert_eq!(
             line,
-            "REDISCLI_AUTH=... rload --pipe -u redis://u@h 'my file.txt' --resume-from 1234"
+            "REDISCLI_AUTH=... rload --pipe -u redis://h --user u 'my file.txt' --resume-from 1234"
         );
     }
 
@@ -828,6 +866,45 @@ mod tests {
             resume_of(&["rload", "--pipe", "-n", "3", "-h", "host"]),
             "rload --pipe -n 3 -h host --resume-from 7"
         );
+    }
+
+    #[test]
+    fn a_uri_user_becomes_user_and_every_password_comes_from_redis_cli_auth() {
+        for (args, line) in [
+            (
+                &["-u", "redis://bob:pw@h"][..],
+                "REDISCLI_AUTH=... rload --pipe -u redis://h --user bob --resume-from 7",
+            ),
+            (
+                &["-u", "redis://:pw@h:1/2"],
+                "REDISCLI_AUTH=... rload --pipe -u redis://h:1/2 --resume-from 7",
+            ),
+            (
+                &["-u", "rediss://b%40b:p%3Aw@h"],
+                "REDISCLI_AUTH=... rload --pipe -u rediss://h --user b@b --resume-from 7",
+            ),
+            (
+                &["--user", "alice", "-u", "redis://bob:pw@h"],
+                "REDISCLI_AUTH=... rload --pipe --user alice -u redis://h --resume-from 7",
+            ),
+            (
+                &["--user", "bob", "--pass", "pw"],
+                "REDISCLI_AUTH=... rload --pipe --user bob --resume-from 7",
+            ),
+            (
+                &["-u", "redis://h", "--user", "bob"],
+                "rload --pipe -u redis://h --user bob --resume-from 7",
+            ),
+            (
+                &["--askpass", "-a", "pw", "--user", "bob"],
+                "rload --pipe --askpass --user bob --resume-from 7",
+            ),
+        ] {
+            let argv: Vec<&str> = ["rload", "--pipe"].iter().chain(args).copied().collect();
+            let got = resume_of(&argv);
+            assert_eq!(got, line, "{args:?}");
+            assert!(!got.contains("pw") && !got.contains("p%3Aw"), "{got}");
+        }
     }
 
     #[test]

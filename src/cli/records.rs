@@ -1,5 +1,6 @@
-//! The flags of structured input: `--format`, `--template`, `--no-header`
-//! and `--delimiter`, checked against each other and the inputs' names.
+//! The flags of structured input: `--format`, `--template`, `--no-header`,
+//! `--delimiter` and `--tsv-quotes`, checked against each other and the
+//! inputs' names.
 
 use crate::error::Error;
 use crate::input::Input;
@@ -16,6 +17,7 @@ pub(super) fn options(
     templates: Vec<String>,
     header: bool,
     delimiter: Option<&str>,
+    tsv_quotes: bool,
     inputs: &[Input],
 ) -> Result<Option<RecordOptions>, Error> {
     let format = match format {
@@ -28,9 +30,9 @@ pub(super) fn options(
                 "--template needs records: --format csv, tsv, json or jsonl, or files named so (.csv, .json...)".into(),
             ));
         }
-        if !header || delimiter.is_some() {
+        if !header || delimiter.is_some() || tsv_quotes {
             return Err(Error::Config(
-                "--no-header and --delimiter are for --format csv or tsv".into(),
+                "--no-header, --delimiter and --tsv-quotes are for --format csv or tsv".into(),
             ));
         }
         return Ok(None);
@@ -38,6 +40,11 @@ pub(super) fn options(
     if templates.is_empty() && format != Format::Jsonl {
         return Err(Error::Config(format!(
             "--format {format} needs at least one --template, such as --template 'HSET user:{{id}} {{*}}'"
+        )));
+    }
+    if tsv_quotes && format != Format::Tsv {
+        return Err(Error::Config(format!(
+            "--tsv-quotes is for TSV, not {format} (CSV fields may always be quoted)"
         )));
     }
     let csv = matches!(format, Format::Csv | Format::Tsv);
@@ -51,6 +58,7 @@ pub(super) fn options(
         templates,
         header,
         delimiter: delimiter.map(parse_delimiter).transpose()?,
+        tsv_quotes,
     }))
 }
 
@@ -129,20 +137,31 @@ mod tests {
 
     #[test]
     fn records_need_templates_and_commands_take_none() {
-        assert!(options(Some("csv"), vec![], true, None, &[]).is_err());
-        let keys = options(Some("jsonl"), vec![], true, None, &[])
+        assert!(options(Some("csv"), vec![], true, None, false, &[]).is_err());
+        let keys = options(Some("jsonl"), vec![], true, None, false, &[])
             .unwrap()
             .unwrap();
         assert!(
             keys.templates.is_empty(),
             "JSON lines without a template are keys"
         );
-        assert!(options(None, vec!["SET {a} 1".into()], true, None, &[file("x.txt")]).is_err());
+        assert!(
+            options(
+                None,
+                vec!["SET {a} 1".into()],
+                true,
+                None,
+                false,
+                &[file("x.txt")]
+            )
+            .is_err()
+        );
         let o = options(
             None,
             vec!["SET {a} 1".into()],
             false,
             Some("\\t"),
+            false,
             &[file("x.tsv")],
         )
         .unwrap()
@@ -151,7 +170,17 @@ mod tests {
             (o.format, o.header, o.delimiter),
             (Format::Tsv, false, Some(b'\t'))
         );
-        assert!(options(Some("json"), vec!["SET {a} 1".into()], false, None, &[]).is_err());
+        assert!(
+            options(
+                Some("json"),
+                vec!["SET {a} 1".into()],
+                false,
+                None,
+                false,
+                &[]
+            )
+            .is_err()
+        );
         assert!(parse_delimiter(";;").is_err());
     }
 }

@@ -18,7 +18,7 @@ mod topology;
 use std::sync::Arc;
 
 use crate::config::{Config, Endpoint};
-use crate::conn::{self, Limits};
+use crate::conn::{self, Limits, MergeRules};
 use crate::error::{ConnectError, Error};
 use crate::report::Events;
 use crate::resp::Value;
@@ -60,6 +60,7 @@ pub(crate) struct Seed {
     topology: topology::Topology,
     table: keys::CommandTable,
     limits: Limits,
+    merge_rules: MergeRules,
 }
 
 impl Seed {
@@ -108,6 +109,10 @@ impl Seed {
             databases: 1,
             ..node.limits()?
         };
+        let merge_rules = match config.coalesce {
+            true => MergeRules::read(&mut node, config.server.user.as_deref())?,
+            false => MergeRules::WHOLE,
+        };
         Ok(Seed {
             config: config.clone(),
             names: Arc::clone(names),
@@ -115,12 +120,19 @@ impl Seed {
             topology,
             table,
             limits,
+            merge_rules,
         })
     }
 
     /// What the cluster accepts.
     pub(crate) fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// What `--coalesce` may merge for the load's user, as the seed node
+    /// said.
+    pub(crate) fn merge_rules(&self) -> MergeRules {
+        self.merge_rules
     }
 
     /// Connects to every master: the load's sink.

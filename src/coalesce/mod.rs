@@ -31,10 +31,16 @@
 //!   inside rload's own `MULTI` … `EXEC`, so it runs whole or not at all,
 //!   and the window keeps the resume point before it until its `EXEC` is
 //!   answered. Only a sink on one connection can do that (not a cluster's
-//!   router, nor `--emit`), and not while the input has a `WATCH` open,
-//!   which rload's `EXEC` would end.
+//!   router, nor `--emit`), and not while the server holds a `WATCH` of
+//!   the input's (by its replies: see [`Sink::watching`]), which rload's
+//!   `EXEC` would end, and be aborted by.
 //!
-//! In a cluster, `MSET` merges only keys of one slot.
+//! In a cluster, `MSET` merges only keys of one slot. A merged command
+//! must fail whole or not at all, for each input command to get the reply
+//! it would get alone: one on one key does (the same command, the same
+//! key); `MSET` and a batch applied together may not, so they are used
+//! only as [`MergeRules`] allow (for a user allowed everything, on every
+//! key).
 
 mod shape;
 
@@ -43,6 +49,7 @@ use std::hash::{BuildHasher, Hasher};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::cluster::key_slot;
+use crate::conn::MergeRules;
 use crate::input::{Args, Command};
 use crate::pipe::{CmdMeta, Stopped, Watch};
 use crate::resp::encode_bulks;
@@ -77,11 +84,25 @@ pub(crate) struct Coalescer {
     in_block: bool,
     /// The inner sink can apply a batch together (one connection).
     can_apply_together: bool,
-    /// The input `WATCH`ed keys: rload's own `EXEC` would end that (and
-    /// could be aborted by it), so batches are not applied together.
-    watching: bool,
+    /// The server's `WATCH` for the input: rload's own `EXEC` would end
+    /// it (and be aborted by it), so batches do not apply together while
+    /// it is held.
+    watch: WatchState,
     /// Scratch for encoding one merged command.
     out: Vec<u8>,
+}
+
+/// What the coalescer knows of the server's `WATCH` for the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WatchState {
+    /// None is held: none was sent, or the server's replies say it ended.
+    Clear,
+    /// The server's replies say one is held.
+    Held,
+    /// A `WATCH`, or a command that may end one, was sent since the server
+    /// last said: its replies will tell ([`Sink::watching`]). An `EXEC`
+    /// without `MULTI` (or whose `MULTI` the server refused) ends none.
+    Unknown,
 }
 
 /// One merged command in the making.
@@ -130,6 +151,8 @@ struct Batch {
     interleaved: bool,
     commands: usize,
     bytes: usize,
+    /// `SET`s may merge into `MSET` ([`MergeRules::mset`]).
+    mset_allowed: bool,
 }
 
 impl Batch {
@@ -165,6 +188,9 @@ impl Batch {
     fn joinable(&self, kind: Kind, key: &[u8], h: u64, slot: u16, together: bool) -> Option<usize> {
         let last = self.last.get(&h).copied();
         let g = if kind == Kind::Set {
+            if !self.mset_allowed {
+                return None;
+            }
             let g = *self.mset.get(&slot)?;
             // Not if a later group wrote the key since.
             if last.is_some_and(|l| l > g) {
@@ -222,7 +248,7 @@ impl Batch {
                 }
                 self.groups.push(group);
                 let g = self.groups.len() - 1;
-                if kind == Kind::Set {
+                if kind == Kind::Set && self.mset_allowed {
                     self.mset.insert(slot, g);
                 }
                 g
@@ -273,15 +299,20 @@ fn header(out: &mut Vec<u8>, count: usize) {
 }
 
 impl Coalescer {
-    pub(crate) fn new(inner: Box<dyn Sink>, cluster: bool) -> Self {
-        let can_apply_together = inner.can_apply_together();
+    /// Merges what `rules` allow for the load's user, sending it on to
+    /// `inner`; `cluster`: `MSET` keys must share a slot.
+    pub(crate) fn new(inner: Box<dyn Sink>, cluster: bool, rules: MergeRules) -> Self {
+        let can_apply_together = inner.can_apply_together() && rules.together;
         Coalescer {
             inner,
             cluster,
-            batch: Batch::default(),
+            batch: Batch {
+                mset_allowed: rules.mset,
+                ..Batch::default()
+            },
             in_block: false,
             can_apply_together,
-            watching: false,
+            watch: WatchState::Clear,
             out: Vec::new(),
         }
     }
@@ -338,25 +369,39 @@ impl Coalescer {
     ) -> Result<(), Stopped> {
         self.send_batch()?;
         self.track(watch);
-        let name = cmd.args.get(0).unwrap_or_default();
-        if name.eq_ignore_ascii_case(b"WATCH") {
-            self.watching = true;
-        } else if name.eq_ignore_ascii_case(b"UNWATCH") {
-            self.watching = false;
-        }
         self.inner.push(cmd, meta, watch)
     }
 
+    /// Keeps track of the input's transactions, and of what may change the
+    /// server's `WATCH`: the server's replies will say what did.
     fn track(&mut self, watch: Option<Watch>) {
         match watch {
             Some(Watch::Multi) => self.in_block = true,
-            Some(w) if w.ends_block() => {
-                self.in_block = false;
-                // EXEC, DISCARD and RESET end a WATCH too.
-                self.watching = false;
+            Some(w) if w.ends_block() => self.in_block = false,
+            _ => {}
+        }
+        match watch {
+            Some(Watch::Keys) => self.watch = WatchState::Unknown,
+            Some(Watch::Unwatch | Watch::Exec | Watch::Discard | Watch::Reset)
+                if self.watch != WatchState::Clear =>
+            {
+                self.watch = WatchState::Unknown;
             }
             _ => {}
         }
+    }
+
+    /// Whether no `WATCH` is held, so a batch may apply together; asks the
+    /// server's replies when a command since may have changed that.
+    fn watch_clear(&mut self) -> Result<bool, Stopped> {
+        if self.watch == WatchState::Unknown {
+            self.watch = if self.inner.watching()? {
+                WatchState::Held
+            } else {
+                WatchState::Clear
+            };
+        }
+        Ok(self.watch == WatchState::Clear)
     }
 }
 
@@ -386,7 +431,9 @@ impl Sink for Coalescer {
         } else {
             0
         };
-        let together = self.can_apply_together && !self.watching;
+        // Only an RPUSH or LPUSH merges otherwise when the batch applies
+        // together (and only it may need to ask the server).
+        let together = self.can_apply_together && !kind.idempotent() && self.watch_clear()?;
         self.batch.add(kind, key, &cmd.args, slot, meta, together);
         if self.batch.is_full() {
             self.send_batch()?;

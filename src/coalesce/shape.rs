@@ -22,8 +22,11 @@ pub(crate) enum Kind {
     Sadd,
     /// `SREM key member...`
     Srem,
-    /// `HSET key field value...` and `HMSET`, merged as `HSET`.
+    /// `HSET key field value...`
     Hset,
+    /// `HMSET key field value...`, merged as itself: a user may be allowed
+    /// one and not the other.
+    Hmset,
     /// `HDEL key field...`
     Hdel,
     /// `ZADD key score member...`, without flags.
@@ -46,6 +49,7 @@ impl Kind {
             Kind::Sadd => b"SADD",
             Kind::Srem => b"SREM",
             Kind::Hset => b"HSET",
+            Kind::Hmset => b"HMSET",
             Kind::Hdel => b"HDEL",
             Kind::Zadd => b"ZADD",
             Kind::Zrem => b"ZREM",
@@ -71,7 +75,7 @@ fn item_arity(kind: Kind) -> (usize, usize) {
     // (at least, in multiples of)
     match kind {
         Kind::Set => (1, 1),
-        Kind::Hset | Kind::Zadd => (2, 2),
+        Kind::Hset | Kind::Hmset | Kind::Zadd => (2, 2),
         Kind::Geoadd => (3, 3),
         _ => (1, 1),
     }
@@ -79,6 +83,7 @@ fn item_arity(kind: Kind) -> (usize, usize) {
 
 /// The kind of a command, if it is one `--coalesce` may merge; `args` are
 /// its arguments, the name first, then the key, then the items.
+#[inline]
 pub(crate) fn mergeable<'a>(mut args: impl ExactSizeIterator<Item = &'a [u8]>) -> Option<Kind> {
     let n = args.len();
     let name = args.next()?;
@@ -123,6 +128,7 @@ pub(crate) fn mergeable<'a>(mut args: impl ExactSizeIterator<Item = &'a [u8]>) -
     Some(kind)
 }
 
+#[inline]
 fn kind_of(name: &[u8]) -> Option<Kind> {
     if name.len() > 6 {
         return None;
@@ -136,7 +142,8 @@ fn kind_of(name: &[u8]) -> Option<Kind> {
         b"LPUSH" => Kind::Lpush,
         b"SADD" => Kind::Sadd,
         b"SREM" => Kind::Srem,
-        b"HSET" | b"HMSET" => Kind::Hset,
+        b"HSET" => Kind::Hset,
+        b"HMSET" => Kind::Hmset,
         b"HDEL" => Kind::Hdel,
         b"ZADD" => Kind::Zadd,
         b"ZREM" => Kind::Zrem,
@@ -231,7 +238,7 @@ mod tests {
         assert_eq!(shape_of("RPUSH l a b"), Some(Kind::Rpush));
         assert_eq!(shape_of("RPUSH l"), None);
         assert_eq!(shape_of("HSET h f v g w"), Some(Kind::Hset));
-        assert_eq!(shape_of("HMSET h f v"), Some(Kind::Hset));
+        assert_eq!(shape_of("HMSET h f v"), Some(Kind::Hmset));
         assert_eq!(shape_of("HSET h f"), None);
         assert_eq!(shape_of("HSET h f v g"), None);
         assert_eq!(shape_of("ZADD z 1 a 2.5 b"), Some(Kind::Zadd));

@@ -4,6 +4,7 @@
 //! A connection is used synchronously for setup, then split into a read half
 //! for the pipe's reader thread and a write half for its writer.
 
+mod rules;
 mod stream;
 mod tls;
 mod verify;
@@ -14,6 +15,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+pub(crate) use rules::MergeRules;
 pub(crate) use stream::{Closer, ReadHalf, Stream, WriteHalf};
 
 use crate::config::{Endpoint, ServerConfig, TlsConfig};

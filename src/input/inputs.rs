@@ -175,7 +175,10 @@ fn decompressed<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn R
     let whole = io::Cursor::new(head.to_vec()).chain(reader);
     Ok(if head.starts_with(GZIP_MAGIC) {
         // Concatenated members (as `cat a.gz b.gz` makes) are one stream.
-        Box::new(flate2::read::MultiGzDecoder::new(whole))
+        Box::new(super::gzip::Members::new(io::BufReader::with_capacity(
+            32 * 1024,
+            whole,
+        )))
     } else if head.starts_with(ZSTD_MAGIC) {
         Box::new(zstd::stream::read::Decoder::new(whole)?)
     } else {

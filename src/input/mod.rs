@@ -3,6 +3,7 @@
 
 mod args;
 mod error;
+mod gzip;
 pub(crate) mod inline;
 mod inputs;
 pub(crate) mod plain;

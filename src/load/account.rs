@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{Fed, Feeder};
-use crate::input::Location;
+use crate::input::{InputError, InvalidKind, Location};
 use crate::pipe::PipeStop;
 use crate::report::{Acknowledged, NodeSummary, Stop, Summary};
 use crate::sink::Finished;
@@ -46,7 +46,22 @@ pub(super) fn summarize(
             signal,
             drained: !undrained,
         });
-    let stop = pipe_stop.or(interrupted).or(fed.stop).or(local.failure);
+    // The transaction the load stopped inside was none if the server
+    // refused its MULTI (an ACL without it): its commands ran one by one.
+    let multi_refused = feeder.discarded.is_some_and(|block| {
+        pipes
+            .iter()
+            .any(|(_, o)| o.refused_multi == Some(block.seq))
+    });
+    let fed_stop = match fed.stop {
+        Some(Stop::Input(InputError::Invalid {
+            kind: InvalidKind::OpenTransaction,
+            ..
+        })) if multi_refused => None,
+        stop => stop,
+    };
+    let all_read = fed.all_read || (multi_refused && fed.input_ended);
+    let stop = pipe_stop.or(interrupted).or(fed_stop).or(local.failure);
     let timeouts = u64::from(matches!(stop, Some(Stop::Timeout(_))));
     let first_pending = pipes
         .iter()
@@ -75,7 +90,7 @@ pub(super) fn summarize(
     } else {
         Vec::new()
     };
-    let done = feeder.done_through();
+    let done = feeder.done_through(multi_refused);
     Summary {
         replies: pipes.iter().map(|(_, o)| o.replies).sum::<u64>() + local.replies,
         errors: pipes.iter().map(|(_, o)| o.errors).sum::<u64>()
@@ -88,8 +103,9 @@ pub(super) fn summarize(
         resume_from: first_pending.map_or(done, |seq| (seq - 1).min(done)),
         discarded: feeder
             .discarded
-            .map(|pos| Location::new(&feeder.names, pos)),
-        all_sent: fed.all_read && closed,
+            .filter(|_| !multi_refused)
+            .map(|block| Location::new(&feeder.names, block.pos)),
+        all_sent: all_read && closed,
         stop,
         nodes,
         elapsed,

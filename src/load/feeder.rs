@@ -35,11 +35,14 @@ pub(crate) struct Fed {
     pub all_read: bool,
     /// The sink stopped; its account says why.
     pub sink_stopped: bool,
+    /// The whole input was read and handed to the sink, though it ended
+    /// inside a transaction (`all_read` is false then).
+    pub input_ended: bool,
 }
 
 /// A transaction the input has opened and not yet ended.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct OpenBlock {
+pub(crate) struct OpenBlock {
     /// The number of its `MULTI`.
     pub seq: u64,
     /// Where its `MULTI` is.
@@ -68,9 +71,10 @@ pub(crate) struct Feeder {
     pub(crate) emit: bool,
     /// The transaction still open in the input.
     pub(super) open_block: Option<OpenBlock>,
-    /// The `MULTI` of a transaction rload discarded because the load
-    /// stopped inside it.
-    pub(crate) discarded: Option<Position>,
+    /// The transaction rload discarded because the load stopped inside
+    /// it (or the input ended): its `MULTI`, which the server may have
+    /// refused, opening nothing.
+    pub(crate) discarded: Option<OpenBlock>,
     /// Why the load cannot start, found while skipping to the resume point.
     pub(super) early_stop: Option<Halt>,
     /// `--rate`: what holds the commands back.
@@ -117,6 +121,7 @@ impl Feeder {
             Some(halt) => Err(halt),
             None => self.feed_all(source, sink),
         };
+        let input_ended = fed.is_ok();
         let (stop, sink_stopped) = match fed {
             Ok(()) => {
                 let open = self
@@ -134,6 +139,7 @@ impl Feeder {
             all_read: stop.is_none() && !sink_stopped,
             stop,
             sink_stopped,
+            input_ended,
         }
     }
 
@@ -238,13 +244,20 @@ impl Feeder {
         let Some(block) = self.open_block.take() else {
             return;
         };
-        self.discarded = Some(block.pos);
+        self.discarded = Some(block);
         let _ = sink.abandon_transaction(CmdMeta::input(block.seq, block.pos));
     }
 
-    /// The resume point when nothing sent is left unanswered.
-    pub(crate) fn done_through(&self) -> u64 {
-        self.done_through
+    /// The resume point when nothing sent is left unanswered; with
+    /// `multi_refused`, the server refused the `MULTI` of the transaction
+    /// the load stopped inside, so none was open: every command sent is
+    /// done.
+    pub(crate) fn done_through(&self, multi_refused: bool) -> u64 {
+        if multi_refused {
+            self.seq
+        } else {
+            self.done_through
+        }
     }
 
     pub(super) fn invalid_input(&self, pos: Position, kind: InvalidKind) -> InputError {

@@ -68,14 +68,24 @@ fn load<S: CommandSource + ?Sized>(
     source.set_max_bulk(limits.max_bulk);
     let mut feeder = Feeder::new(config, Arc::clone(&names), Arc::clone(&events), limits);
     let db = feeder.skip_to_resume_point(source, target.probe())?;
+    let rules = match config.coalesce {
+        true => Some(target.merge_rules(config)?),
+        false => None,
+    };
     let mut sink = target.start(config, &names, &events, db)?;
-    if config.coalesce {
-        sink = Box::new(Coalescer::new(sink, config.cluster));
+    if let Some(rules) = rules {
+        sink = Box::new(Coalescer::new(sink, config.cluster, rules));
     }
     let fed = feeder.run(source, &mut *sink);
-    let finished = sink.finish(!fed.sink_stopped, fed.all_read);
+    let announced = fed.all_read;
+    let finished = sink.finish(!fed.sink_stopped, announced);
     let summary = account::summarize(finished, fed, &feeder, started.elapsed());
     if summary.stop.is_none() && summary.all_sent && !summary.emitted {
+        if !announced {
+            // The transaction the input ended inside was none: the server
+            // refused its MULTI.
+            events.all_sent();
+        }
         events.last_reply();
     }
     Ok(summary)

@@ -9,12 +9,13 @@
 //! server aborted at `EXEC` (`EXECABORT`, when a queued command is refused)
 //! did not either, and rload finds that out by queueing the transaction's
 //! commands again inside a `MULTI` it then discards, which executes none of
-//! them.
+//! them. A `MULTI` the server refuses (an ACL without it) opens no
+//! transaction: rload asks the server once, when it skips one.
 
 use super::feeder::{Feeder, Halt};
 use crate::command::classify;
 use crate::conn::Connection;
-use crate::error::ConnectError;
+use crate::error::{ConnectError, Error};
 use crate::input::InvalidKind;
 use crate::input::{CommandSource, Next};
 use crate::pipe::Watch;
@@ -58,14 +59,16 @@ impl Feeder {
     ///
     /// # Errors
     ///
-    /// The probe's connection failed.
+    /// The probe's connection failed, or the input ends before the resume
+    /// point.
     pub(crate) fn skip_to_resume_point<S: CommandSource + ?Sized>(
         &mut self,
         source: &mut S,
         mut probe: Option<&mut Connection>,
-    ) -> Result<Option<u32>, ConnectError> {
+    ) -> Result<Option<u32>, Error> {
         let mut db = None;
         let mut block: Option<SkippedBlock> = None;
+        let mut refused = None;
         while self.seq < self.resume_from {
             let cmd = match source.next_buffered() {
                 Ok(Next::Command(cmd)) => cmd,
@@ -77,13 +80,14 @@ impl Feeder {
                     }
                     continue;
                 }
+                // Resuming a load of other input, most likely: nothing is
+                // sent, and the exit status says so.
                 Ok(Next::End) => {
-                    self.events.notice(&format!(
+                    return Err(Error::Config(format!(
                         "--resume-from {} is past the end of the input, which holds {}: nothing was sent",
                         self.resume_from,
                         count(self.seq, "command")
-                    ));
-                    break;
+                    )));
                 }
                 Err(e) => match self.skip_or_stop(e) {
                     Ok(()) => continue,
@@ -99,6 +103,16 @@ impl Feeder {
                         Err(stop) => return Ok(self.stop_early(stop)),
                     }
                 }
+            };
+            // A MULTI the server refuses (an ACL without it) opened nothing
+            // when it was sent: its commands ran one by one.
+            let watch = match watch {
+                Some(Watch::Multi)
+                    if block.is_none() && multi_refused(&mut refused, probe.as_deref_mut())? =>
+                {
+                    None
+                }
+                w => w,
             };
             self.seq += 1;
             self.meter.set_commands(self.seq);
@@ -145,6 +159,23 @@ impl Feeder {
         self.early_stop = Some(stop);
         None
     }
+}
+
+/// Whether the server refuses `MULTI` (an ACL without it), found once
+/// (`known`) on the probe; without a probe, it is taken to accept it.
+fn multi_refused(known: &mut Option<bool>, probe: Option<&mut Connection>) -> Result<bool, Error> {
+    if let Some(refused) = *known {
+        return Ok(refused);
+    }
+    let Some(conn) = probe else {
+        return Ok(false);
+    };
+    let refused = conn.call("MULTI", &[b"MULTI"])?.error().is_some();
+    if !refused {
+        conn.call("DISCARD", &[b"DISCARD"])?;
+    }
+    *known = Some(refused);
+    Ok(refused)
 }
 
 /// Whether a skipped transaction ran when it was sent: queues its commands

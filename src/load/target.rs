@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::cluster;
 use crate::config::Config;
-use crate::conn::{self, Connection, Limits};
+use crate::conn::{self, Connection, Limits, MergeRules};
 use crate::emit::Emit;
 use crate::error::{ConnectError, Error};
 use crate::pipe::{Pipe, PipeOptions, Shared};
@@ -50,6 +50,20 @@ impl Target {
             Target::One { limits, .. } => *limits,
             Target::Cluster(seed) => seed.limits(),
             Target::Emit => Limits::default(),
+        }
+    }
+
+    /// What `--coalesce` may merge for the load's user (every merge for
+    /// `--emit`, which has no server to ask).
+    ///
+    /// # Errors
+    ///
+    /// The connection failed.
+    pub(super) fn merge_rules(&mut self, config: &Config) -> Result<MergeRules, ConnectError> {
+        match self {
+            Target::One { conn, .. } => MergeRules::read(conn, config.server.user.as_deref()),
+            Target::Cluster(seed) => Ok(seed.merge_rules()),
+            Target::Emit => Ok(MergeRules::ALL),
         }
     }
 

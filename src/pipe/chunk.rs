@@ -34,8 +34,13 @@ pub(crate) enum Watch {
     /// rload's own `DISCARD` of a transaction the input left open: the
     /// transaction is over and was not applied, so it is not committed.
     Abandon,
-    /// `RESET`: no transaction, database 0.
+    /// `RESET`: no transaction, no `WATCH`, database 0.
     Reset,
+    /// `WATCH key...`: a later `EXEC` runs only if no such key changed, so
+    /// rload applies nothing together while the server holds it.
+    Keys,
+    /// `UNWATCH`.
+    Unwatch,
     /// rload's own closing `ECHO`.
     Sentinel,
     /// Another command rload adds for itself, such as `ASKING`.

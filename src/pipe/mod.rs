@@ -208,6 +208,25 @@ impl Pipe {
             >= self.pushed
     }
 
+    /// Whether the server holds a `WATCH` of the input's, once every
+    /// command pushed so far is answered: waits for that (a WATCH in the
+    /// input is rare; this is asked only after one).
+    pub(crate) fn watching(&mut self) -> Result<bool, Stopped> {
+        use std::sync::atomic::Ordering;
+        self.flush()?;
+        let (mut since, mut progress) = (Instant::now(), 0);
+        while !self.settled() {
+            let now = self.shared.resolved.load(Ordering::Acquire);
+            if now != progress {
+                (progress, since) = (now, Instant::now());
+            } else if self.shared.check_stall(since, self.timeout) {
+                return Err(Stopped);
+            }
+            thread::sleep(Duration::from_micros(200));
+        }
+        Ok(self.shared.watching.load(Ordering::Acquire))
+    }
+
     /// The pipe's shared state: counters, address, stop reason.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared

@@ -188,6 +188,11 @@ impl Reader {
         } else {
             let acked = self.window.ack(batch.replies, last_type, false);
             self.shared.add_counts(acked.replies, acked.errors);
+            if acked.watch.is_some() {
+                self.shared
+                    .watching
+                    .store(self.window.watching, Ordering::Release);
+            }
             if acked.errors > 0 {
                 self.report_error(&acked.meta, scanner.last_text());
             }

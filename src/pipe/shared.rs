@@ -77,6 +77,9 @@ pub(crate) struct Shared {
     pub interrupt: Interrupt,
     /// The load's running counts, which the pipe's replies add to.
     meter: Meter,
+    /// The server holds a `WATCH` of the input's, as the reader last saw
+    /// the replies (see `Window::watching`).
+    pub watching: AtomicBool,
     /// In a cluster that follows failovers: the connection is gone, and the
     /// router will take back what the pipe holds. Until it does, pushes
     /// still succeed (the pool may grow), so none is lost in between.
@@ -108,6 +111,7 @@ impl Shared {
             interrupt: config.interrupt.clone(),
             meter: config.meter.clone(),
             orphaned: AtomicBool::new(false),
+            watching: AtomicBool::new(false),
         }
     }
 

@@ -68,6 +68,13 @@ pub(crate) struct Window {
     block_db: Option<u32>,
     /// The open transaction is rload's own ([`Watch::Atomic`]).
     atomic: Option<AtomicBlock>,
+    /// The last input `MULTI` the server refused (ACL): no transaction
+    /// opened, and the commands after it ran one by one.
+    pub(crate) refused_multi: Option<u64>,
+    /// The server holds a `WATCH` of the input's, by its replies: `WATCH`
+    /// sets it; `UNWATCH`, `RESET`, and an `EXEC` or `DISCARD` that ends a
+    /// transaction end it (an `EXEC` without `MULTI` does not).
+    pub(crate) watching: bool,
     pub(crate) commit: Commit,
     pub(crate) uncommitted: Uncommitted,
 }
@@ -195,6 +202,12 @@ impl Window {
             if self.multi.is_none() {
                 self.commit_before(&chunk, last);
             }
+            if matches!(acked.watch, Some(Watch::Abandon | Watch::AtomicExec))
+                && self.multi.is_some()
+            {
+                // rload's own DISCARD or EXEC ends the WATCH too.
+                self.watching = false;
+            }
             if acked.watch == Some(Watch::Abandon) {
                 // The transaction was dropped: the commit point stays
                 // before its MULTI, and nothing of it is left to replay.
@@ -204,6 +217,7 @@ impl Window {
             return acked;
         }
         let ok = last_type == b'+';
+        self.follow_watch(acked.watch, ok);
         match acked.watch {
             Some(Watch::Multi) if ok && self.multi.is_none() => {
                 // Commands before the MULTI are done; the MULTI itself is not.
@@ -227,6 +241,9 @@ impl Window {
                 }
                 self.end_block();
             }
+            Some(Watch::Multi) if !ok && self.multi.is_none() => {
+                self.refused_multi = Some(meta.seq)
+            }
             Some(Watch::Discard) => self.end_block(),
             Some(Watch::Reset) => {
                 self.end_block();
@@ -243,6 +260,19 @@ impl Window {
             self.commit_through(Some(chunk.last_input(last)));
         }
         acked
+    }
+
+    /// Follows the input's `WATCH` by the reply to `watch` (`ok`: not an
+    /// error), before the reply ends any transaction.
+    fn follow_watch(&mut self, watch: Option<Watch>, ok: bool) {
+        match watch {
+            Some(Watch::Keys) if ok => self.watching = true,
+            Some(Watch::Unwatch | Watch::Reset) if ok => self.watching = false,
+            // Whatever the reply (run, aborted, EXECABORT): the
+            // transaction is over, and its WATCH with it.
+            Some(Watch::Exec | Watch::Discard) if self.multi.is_some() => self.watching = false,
+            _ => {}
+        }
     }
 
     /// Commits what was answered before command `last` of `chunk`, which
@@ -278,6 +308,9 @@ impl Window {
             return (0, Vec::new());
         };
         let ran = last_type == b'*';
+        // A null (`*-1`, `_`) has no error text: say what it means.
+        const ABORTED: &[u8] = b"rload's transaction was aborted: its EXEC returned null (a WATCHed key changed), so none of it was applied";
+        let text = if last_type == b'_' { ABORTED } else { text };
         let mut reports = Vec::new();
         if ran {
             for (j, error) in element_errors {
@@ -584,6 +617,35 @@ mod tests {
     }
 
     #[test]
+    fn the_watch_follows_the_replies_not_the_input() {
+        let mut w = Window::default();
+        // WATCH, EXEC (no MULTI: refused, the WATCH stays), UNWATCH,
+        // WATCH, MULTI, EXEC (ends it), WATCH (refused by an ACL).
+        let watched = [
+            (0, Watch::Keys),
+            (1, Watch::Exec),
+            (2, Watch::Unwatch),
+            (3, Watch::Keys),
+            (4, Watch::Multi),
+            (5, Watch::Exec),
+            (6, Watch::Keys),
+        ];
+        w.push(chunk(1, 7, &watched));
+        let mut step = |reply: u8| {
+            w.budget();
+            w.ack_counted(1, reply);
+            w.watching
+        };
+        assert!(step(b'+'), "WATCH");
+        assert!(step(b'-'), "EXEC without MULTI ends nothing");
+        assert!(!step(b'+'), "UNWATCH");
+        assert!(step(b'+'), "WATCH");
+        assert!(step(b'+'), "MULTI");
+        assert!(!step(b'_'), "EXEC, aborted by the WATCH, ends it");
+        assert!(!step(b'-'), "a refused WATCH holds nothing");
+    }
+
+    #[test]
     fn rloads_own_discard_commits_nothing_of_the_transaction() {
         let mut w = Window::default();
         w.push(chunk(1, 4, &[(1, Watch::Multi), (3, Watch::Abandon)]));
@@ -652,6 +714,22 @@ mod tests {
         assert_eq!(failed.len(), 2);
         assert!(failed.iter().all(|(_, text)| text == b"EXECABORT"));
         assert_eq!(w.commit.count, 5);
+
+        // Aborted by a WATCH (a null): every command fails, with words
+        // that say so, not the null's "-1".
+        let mut w = Window::default();
+        w.push(block());
+        w.ack_counted(1, b'+');
+        w.budget();
+        w.ack_counted(4, b'_');
+        let (errors, failed) = w.settle_atomic(b'_', b"-1", &[]);
+        assert_eq!(errors, 5);
+        assert!(
+            failed
+                .iter()
+                .all(|(_, text)| text.starts_with(b"rload's transaction was aborted")),
+            "{failed:?}"
+        );
 
         // Lost before the EXEC: a replay sends the whole block again.
         let mut w = Window::default();

@@ -27,6 +27,8 @@ pub(crate) struct PipeOutcome {
     pub first_pending: Option<CmdMeta>,
     pub replies: u64,
     pub errors: u64,
+    /// The last input `MULTI` the server refused, which opened nothing.
+    pub refused_multi: Option<u64>,
 }
 
 /// Reconnect settings for a pipe.
@@ -176,6 +178,7 @@ impl Writer {
             commit: window.commit,
             replies,
             errors,
+            refused_multi: window.refused_multi,
         }
     }
 

@@ -3,19 +3,43 @@
 //! arrive. A UTF-8 byte order mark is skipped; the first record is the
 //! header unless `--no-header`; a record with a different number of fields
 //! than the first is invalid.
+//!
+//! Quoting is checked as RFC 4180 has it, where `csv-core` would guess: a
+//! quoted field that is never closed (a truncated file) and text after a
+//! closing quote (`"a"b`) make the record invalid, and reading goes on at
+//! the line after the one it starts on, so no line is lost unnamed. A quote
+//! inside an unquoted field (`5" tall`) is the quote itself. TSV takes
+//! quotes literally, as its definition and PostgreSQL's `COPY` do, unless
+//! `--tsv-quotes` asks for CSV's quoting.
+//!
+//! A column named twice in the header is read as a JSON object's key given
+//! twice: `{name}` is its last value, and `{*}` gives it once, at its first
+//! place, with its last value.
 
 use std::collections::HashMap;
 
 use csv_core::ReadRecordResult;
 
+mod quoting;
+
+use quoting::quoting_error;
+
 use super::template::{Field, Record, Template};
 use super::{Parsed, Parser};
 use crate::input::ArgBuf;
+use crate::report::count;
+
+/// The record buffer's size to start with...
+const FIELDS_BYTES: usize = 4096;
+/// ...and past which it is given back once a record is done.
+const BIG_RECORD: usize = 1 << 20;
 
 /// Reads CSV records out of a buffer, resuming across reads.
 pub(crate) struct Csv {
     delimiter: u8,
     with_header: bool,
+    /// Fields may be quoted (CSV, and TSV with `--tsv-quotes`).
+    quoting: bool,
     reader: csv_core::Reader,
     /// The record being read: its fields' bytes, and where each ends.
     fields: Vec<u8>,
@@ -28,32 +52,42 @@ pub(crate) struct Csv {
     header: Option<Header>,
     /// The number of fields every record must have.
     width: Option<usize>,
+    /// What is wrong with the header's quoting, for [`Parser::check`].
+    bad_header: Option<String>,
 }
 
 /// The names of the columns, by position, and their positions, by name.
 pub(crate) struct Header {
     pub names: Vec<Vec<u8>>,
+    /// Each name's last column.
     index: HashMap<Vec<u8>, usize>,
+    /// What `{*}` gives: each name's first column, and its last.
+    all: Vec<(usize, usize)>,
 }
 
 impl Csv {
-    pub(crate) fn new(delimiter: u8, with_header: bool) -> Self {
+    pub(crate) fn new(delimiter: u8, with_header: bool, quoting: bool) -> Self {
         Csv {
             delimiter,
             with_header,
-            reader: Self::reader(delimiter),
-            fields: vec![0; 4096],
+            quoting,
+            reader: Self::reader(delimiter, quoting),
+            fields: vec![0; FIELDS_BYTES],
             ends: vec![0; 64],
             nout: 0,
             nend: 0,
             fed: 0,
             header: None,
             width: None,
+            bad_header: None,
         }
     }
 
-    fn reader(delimiter: u8) -> csv_core::Reader {
-        csv_core::ReaderBuilder::new().delimiter(delimiter).build()
+    fn reader(delimiter: u8, quoting: bool) -> csv_core::Reader {
+        csv_core::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .quoting(quoting)
+            .build()
     }
 
     /// Reads the next record, or more of it, from `data` (the bytes from
@@ -79,7 +113,14 @@ impl Csv {
             match res {
                 ReadRecordResult::InputEmpty if !eof => return None,
                 ReadRecordResult::InputEmpty => {}
-                ReadRecordResult::OutputFull => self.fields.resize(self.fields.len() * 2, 0),
+                // A field is never longer than its text: the output needs
+                // at most what is left of the input, so a huge field is
+                // held about once, not up to twice.
+                ReadRecordResult::OutputFull => {
+                    let need = self.nout + (data.len() - self.fed).max(1);
+                    let len = (self.fields.len() * 2).min(need).max(self.fields.len() + 1);
+                    self.fields.resize(len, 0);
+                }
                 ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
                 ReadRecordResult::Record => return Some(self.fed),
                 ReadRecordResult::End => return None,
@@ -138,10 +179,11 @@ impl Parser for Csv {
     }
 
     fn reset(&mut self) {
-        self.reader = Self::reader(self.delimiter);
+        self.reader.reset();
         (self.nout, self.nend, self.fed) = (0, 0, 0);
         self.header = None;
         self.width = None;
+        self.bad_header = None;
     }
 
     fn next(
@@ -167,16 +209,67 @@ impl Parser for Csv {
             };
         };
         let width = self.nend;
+        let record = &data[lead..lead + used];
+        // A record whose text is its fields, its delimiters and its line
+        // end, byte for byte, opened no quoted field (csv-core drops the
+        // quotes of one): only another may be quoted wrong. (At the end of
+        // the input, a line end may be a field's own, in a quoted field
+        // never closed: that record is checked whatever its length.)
+        let end = record
+            .iter()
+            .rev()
+            .take(2)
+            .take_while(|&&b| b == b'\n' || b == b'\r')
+            .count();
+        let last = eof && lead + used == data.len();
+        let plain = !last && record.len() == self.nout + width.saturating_sub(1) + end;
+        let quoting = if self.quoting && !plain && memchr::memchr(b'"', record).is_some() {
+            quoting_error(record, self.delimiter)
+        } else {
+            None
+        };
         if self.with_header && self.header.is_none() {
             let (fields, ends) = self.take_record();
             self.header = Some(Header::new(&fields, &ends));
             self.width = Some(width);
+            self.bad_header = quoting.map(|why| format!("the header is not valid CSV: {why}"));
             return Parsed::Skip { lead, used };
         }
+        if let Some(why) = quoting {
+            // Read on from the next line: what the quote took in may be
+            // records of their own.
+            self.resync();
+            let line = memchr::memchr(b'\n', record).map_or(used, |i| i + 1);
+            return Parsed::Record {
+                lead,
+                used: line,
+                result: Err(why),
+            };
+        }
+        self.fed = 0;
+        if self.nout > BIG_RECORD {
+            // Rendered once the bytes are consumed: a huge record is then
+            // held once, in `fields`, while it is rendered.
+            return Parsed::Held { lead, used };
+        }
+        Parsed::Record {
+            lead,
+            used,
+            result: self.render_held(render),
+        }
+    }
+
+    #[inline]
+    fn render_held(
+        &mut self,
+        render: &mut dyn FnMut(&dyn Record) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let width = self.nend;
         let expected = *self.width.get_or_insert(width);
         let result = if width != expected {
             Err(format!(
-                "the record has {width} fields, but {} {expected}",
+                "the record has {}, but {} {expected}",
+                count(width as u64, "field"),
                 if self.header.is_some() {
                     "the header has"
                 } else {
@@ -192,7 +285,20 @@ impl Parser for Csv {
             render(&record)
         };
         (self.nout, self.nend, self.fed) = (0, 0, 0);
-        Parsed::Record { lead, used, result }
+        if self.fields.len() > BIG_RECORD {
+            // A huge record has gone: give its memory back.
+            self.fields = vec![0; FIELDS_BYTES];
+        }
+        result
+    }
+}
+
+impl Csv {
+    /// Starts afresh, after an invalid record, at the line after its
+    /// first: the header and the width stay.
+    fn resync(&mut self) {
+        self.reader.reset();
+        (self.nout, self.nend, self.fed) = (0, 0, 0);
     }
 }
 
@@ -204,13 +310,17 @@ impl Header {
             names.push(fields[start..end].to_vec());
             start = end;
         }
-        let index = names
+        // The last column of a name given twice wins.
+        let index: HashMap<Vec<u8>, usize> = names
             .iter()
             .enumerate()
-            .rev()
             .map(|(i, n)| (n.clone(), i))
             .collect();
-        Header { names, index }
+        let all = (0..names.len())
+            .filter(|&i| !names[..i].contains(&names[i]))
+            .map(|i| (i, index[&names[i]]))
+            .collect();
+        Header { names, index, all }
     }
 
     /// The position of column `name`.
@@ -259,17 +369,32 @@ impl Record for CsvRecord<'_> {
     }
 
     fn all(&self, out: &mut ArgBuf) -> Result<(), String> {
-        for i in 0..self.ends.len() {
+        let mut push = |name: &[u8], value: &[u8]| {
             let start = out.scratch.len();
-            match self.header {
-                Some(h) => out.scratch.extend_from_slice(&h.names[i]),
-                None => out.scratch.extend_from_slice(i.to_string().as_bytes()),
+            out.scratch.extend_from_slice(name);
+            out.push_scratch(start);
+            let start = out.scratch.len();
+            out.scratch.extend_from_slice(value);
+            out.push_scratch(start);
+        };
+        match self.header {
+            // A name given twice: once, with its last value.
+            Some(h) if h.all.len() < h.names.len() => {
+                for &(name, value) in &h.all {
+                    push(&h.names[name], self.field(value).expect("a column"));
+                }
             }
-            out.push_scratch(start);
-            let start = out.scratch.len();
-            out.scratch
-                .extend_from_slice(self.field(i).expect("i < the number of fields"));
-            out.push_scratch(start);
+            header => {
+                let mut start = 0;
+                for (i, &end) in self.ends.iter().enumerate() {
+                    let value = &self.fields[start..end];
+                    match header {
+                        Some(h) => push(&h.names[i], value),
+                        None => push(itoa::Buffer::new().format(i).as_bytes(), value),
+                    }
+                    start = end;
+                }
+            }
         }
         Ok(())
     }

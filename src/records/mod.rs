@@ -4,24 +4,24 @@
 //! command lines, so everything a load does (`--resume-from`,
 //! `--skip-invalid`, cluster routing) works the same on records.
 //!
+//! - `format`: the formats, how to read them, and the parser for each.
 //! - `template`: templates, and what a record gives them.
-//! - `csv`: CSV and TSV, with `csv-core`.
+//! - `csv`: CSV and TSV, with `csv-core`, and RFC 4180's quoting checked.
 //! - `json`: JSON arrays, streamed, and JSON lines.
 //! - `keys`: with no template, JSON lines of the shape `--dump --format
 //!   jsonl` writes, each rebuilt as the key it describes.
 //!
 //! Each record gives one command per template, in order, numbered as any
 //! command is: resume points count commands, not records. An invalid
-//! record (a field missing, a wrong number of fields, bad JSON) gives no
-//! command; its error names the line where it starts.
+//! record (a field missing, a wrong number of fields, bad JSON or
+//! quoting) gives no command; its error names the line where it starts,
+//! and the records after it are read as if it were not there.
 
 mod csv;
+mod format;
 mod json;
 mod keys;
 mod template;
-
-use std::fmt;
-use std::path::Path;
 
 use crate::input::{
     ArgBuf, Command, CommandSource, Input, InputError, Inputs, InvalidKind, Location, Next,
@@ -29,75 +29,9 @@ use crate::input::{
 };
 use crate::interrupt::Interrupt;
 
+pub(crate) use format::parser;
+pub use format::{Format, RecordOptions};
 pub(crate) use template::{Record, Template};
-
-/// How the input is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Commands: inline lines and RESP frames, as `redis-cli --pipe` takes.
-    Commands,
-    /// Comma-separated values.
-    Csv,
-    /// Tab-separated values.
-    Tsv,
-    /// A JSON array of objects.
-    Json,
-    /// JSON lines: one object per line.
-    Jsonl,
-}
-
-impl Format {
-    /// The format a file's name says: `.csv`, `.tsv`, `.json`, `.jsonl` or
-    /// `.ndjson`, looking through a `.gz` or `.zst` suffix; `None` for any
-    /// other.
-    pub fn of_path(path: &Path) -> Option<Format> {
-        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        let name = ["gz", "zst"]
-            .iter()
-            .find_map(|ext| name.strip_suffix(&format!(".{ext}")))
-            .unwrap_or(&name)
-            .to_string();
-        let (_, ext) = name.rsplit_once('.')?;
-        match ext {
-            "csv" => Some(Format::Csv),
-            "tsv" => Some(Format::Tsv),
-            "json" => Some(Format::Json),
-            "jsonl" | "ndjson" => Some(Format::Jsonl),
-            _ => None,
-        }
-    }
-
-    /// Whether the input is records, which need templates.
-    pub fn is_records(self) -> bool {
-        self != Format::Commands
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Format::Commands => "commands",
-            Format::Csv => "csv",
-            Format::Tsv => "tsv",
-            Format::Json => "json",
-            Format::Jsonl => "jsonl",
-        })
-    }
-}
-
-/// How to read records.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordOptions {
-    /// CSV, TSV, JSON or JSON lines.
-    pub format: Format,
-    /// The templates, as written; each record gives one command per
-    /// template.
-    pub templates: Vec<String>,
-    /// CSV and TSV: the first record names the columns.
-    pub header: bool,
-    /// CSV and TSV: the field delimiter, when not the format's own.
-    pub delimiter: Option<u8>,
-}
 
 /// What a parser found at the start of the bytes it was given. `lead`
 /// bytes (blank lines, white space, separators) go before what it found.
@@ -112,6 +46,10 @@ pub(crate) enum Parsed {
         used: usize,
         result: Result<(), String>,
     },
+    /// A record of `used` bytes the parser holds, read out of them: it is
+    /// rendered by [`Parser::render_held`] once they are consumed, so a
+    /// huge record is not held twice while it is rendered.
+    Held { lead: usize, used: usize },
     /// No more records in this input.
     End { lead: usize },
 }
@@ -129,6 +67,15 @@ pub(crate) trait Parser: Send {
         eof: bool,
         render: &mut dyn FnMut(&dyn Record) -> Result<(), String>,
     ) -> Parsed;
+
+    /// After a [`Parsed::Held`]: renders the record it held.
+    fn render_held(
+        &mut self,
+        render: &mut dyn FnMut(&dyn Record) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let _ = render;
+        unreachable!("a parser that holds no record is never asked to render one")
+    }
 
     /// After a [`Parsed::Skip`]: what is wrong with `templates` given what
     /// was read (a CSV header that lacks a column they name).
@@ -167,6 +114,9 @@ pub struct RecordSource {
     max_bulk: u64,
     /// What [`CommandSource::check`] parsed past the header, to take first.
     peeked: Option<Parsed>,
+    /// A record too long to hold was found: the rest of this input is
+    /// passed over.
+    skip_rest: bool,
 }
 
 impl RecordSource {
@@ -192,20 +142,7 @@ impl RecordSource {
             (true, format) => return Err(RecordError::NoTemplate(format)),
             (false, _) => None,
         };
-        let parser: Box<dyn Parser> = match options.format {
-            Format::Csv | Format::Tsv => {
-                let default = if options.format == Format::Tsv {
-                    b'\t'
-                } else {
-                    b','
-                };
-                let delimiter = options.delimiter.unwrap_or(default);
-                Box::new(csv::Csv::new(delimiter, options.header))
-            }
-            Format::Json => Box::new(json::Json::new(false)),
-            Format::Jsonl => Box::new(json::Json::new(true)),
-            Format::Commands => unreachable!("commands are read by InputReader"),
-        };
+        let parser = parser(options);
         let inputs = Inputs::open(inputs)?;
         Ok(RecordSource {
             inputs,
@@ -225,6 +162,7 @@ impl RecordSource {
             pos: Position::default(),
             max_bulk: crate::resp::MAX_BULK_LEN,
             peeked: None,
+            skip_rest: false,
         })
     }
 
@@ -256,17 +194,31 @@ impl RecordSource {
         let (keys, rendered) = (&mut self.keys, &mut self.rendered);
         let data = &self.buf[self.start..self.end];
         self.parser.next(data, self.eof, &mut |record| {
-            if let Some(keys) = keys {
-                let entries = record.json_entries().ok_or("a key line is a JSON object")?;
-                *rendered = keys.render(entries, out)?;
-                return Ok(());
-            }
-            for (t, o) in templates.iter().zip(out.iter_mut()) {
-                t.render(record, o)
-                    .map_err(|why| format!("{why} (template {})", t.text))?;
-            }
-            Ok(())
+            render(templates, keys, out, rendered, record)
         })
+    }
+
+    /// Renders the record the parser holds, after a [`Parsed::Held`].
+    fn render_held(&mut self) -> Result<(), String> {
+        let (templates, out) = (&self.templates, &mut self.out);
+        let (keys, rendered) = (&mut self.keys, &mut self.rendered);
+        self.parser
+            .render_held(&mut |record| render(templates, keys, out, rendered, record))
+    }
+
+    /// Gives back the memory of a huge record once it is consumed.
+    fn release(&mut self) {
+        if self.end - self.start < READ_SIZE {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.end, self.start) = (self.end - self.start, 0);
+            self.buf.truncate(2 * READ_SIZE);
+            self.buf.shrink_to_fit();
+        }
+        for o in &mut self.out {
+            if o.scratch.capacity() > 8 * READ_SIZE {
+                *o = ArgBuf::default();
+            }
+        }
     }
 
     /// Takes a rendered record's commands, unless an argument is longer
@@ -325,6 +277,12 @@ impl CommandSource for RecordSource {
                     takeable: false,
                 }));
             }
+            if self.skip_rest {
+                if !self.next_input() {
+                    return Ok(Next::End);
+                }
+                self.skip_rest = false;
+            }
             let parsed = match self.peeked.take() {
                 Some(parsed) => parsed,
                 None => self.parse(),
@@ -340,6 +298,18 @@ impl CommandSource for RecordSource {
                     self.pos = self.position();
                     self.consume(used);
                     match result {
+                        Ok(()) => self.accept()?,
+                        Err(why) => return Err(self.invalid(self.pos, InvalidKind::Record(why))),
+                    }
+                }
+                Parsed::Held { lead, used } => {
+                    self.consume(lead);
+                    self.pos = self.position();
+                    self.consume(used);
+                    if self.buf.len() > 8 * READ_SIZE {
+                        self.release();
+                    }
+                    match self.render_held() {
                         Ok(()) => self.accept()?,
                         Err(why) => return Err(self.invalid(self.pos, InvalidKind::Record(why))),
                     }
@@ -361,10 +331,23 @@ impl CommandSource for RecordSource {
         }
         if self.end + READ_SIZE > self.buf.len() {
             if self.end > crate::input::MAX_COMMAND_BYTES {
+                // Nothing after the start of so long a record can be told
+                // apart from it: the rest of this input is passed over.
                 let kind = InvalidKind::TooLong(crate::input::MAX_COMMAND_BYTES);
-                return Err(self.invalid(self.position(), kind));
+                let e = self.invalid(self.position(), kind);
+                self.skip_rest = true;
+                (self.start, self.end) = (0, 0);
+                return Err(e);
             }
-            self.buf.resize(self.end + READ_SIZE, 0);
+            // Grown exactly (a large block is remapped, not copied), so a
+            // huge record is held about once.
+            let len = self.end + READ_SIZE;
+            self.buf.reserve_exact(len - self.buf.len());
+            self.buf.resize(len, 0);
+        } else if self.buf.len() > 8 * READ_SIZE && self.end < READ_SIZE {
+            // A huge record has gone: give its memory back.
+            self.buf.truncate(2 * READ_SIZE);
+            self.buf.shrink_to_fit();
         }
         match self.inputs.read(&mut self.buf[self.end..])? {
             0 => self.eof = true,
@@ -406,6 +389,28 @@ impl CommandSource for RecordSource {
             }
         }
     }
+}
+
+/// Renders `record` into `out`: by each of `templates`, or (with none) as
+/// the key it describes; `rendered` is how many commands it gave.
+#[inline]
+fn render(
+    templates: &[Template],
+    keys: &mut Option<keys::KeyLines>,
+    out: &mut Vec<ArgBuf>,
+    rendered: &mut usize,
+    record: &dyn Record,
+) -> Result<(), String> {
+    if let Some(keys) = keys {
+        let entries = record.json_entries().ok_or("a key line is a JSON object")?;
+        *rendered = keys.render(entries, out)?;
+        return Ok(());
+    }
+    for (t, o) in templates.iter().zip(out.iter_mut()) {
+        t.render(record, o)
+            .map_err(|why| format!("{why} (template {})", t.text))?;
+    }
+    Ok(())
 }
 
 /// Why records cannot be read at all.

@@ -4,6 +4,7 @@
 mod cluster;
 mod cluster_faults;
 mod coalesce;
+mod coalesce_users;
 mod connect;
 mod differential;
 mod dump;
@@ -14,6 +15,7 @@ mod input_edges;
 mod input_errors;
 mod pipe;
 mod rdb;
+mod record_errors;
 mod records;
 mod reliability;
 mod reporting;

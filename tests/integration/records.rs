@@ -146,11 +146,27 @@ fn csv_loads_as_the_reference_renders_it() {
     assert_eq!(run.counts(), (0, 40_000));
 }
 
+/// Quoted TSV (`--tsv-quotes`) and another delimiter load as the
+/// reference renders them.
 #[test]
-fn tsv_and_a_delimiter_load_as_the_reference_renders_them() {
+fn quoted_tsv_and_a_delimiter_load_as_the_reference_renders_them() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("people.tsv");
     std::fs::write(&file, csv_text(&people(3_000), '\t')).unwrap();
+    let mut flags = vec!["--tsv-quotes"];
+    flags.extend_from_slice(&CSV_TEMPLATES);
+    same_as_reference("tsv", &file, &flags);
+    // Plain TSV: no field holds a tab or a line end, and quotes are text.
+    let plain: String = people(3_000)
+        .iter()
+        .map(|row| {
+            let fields: Vec<String> = row.iter().map(|f| f.replace(['\n', '\r'], " ")).collect();
+            format!("{}\n", fields.join("\t"))
+        })
+        .collect();
+    assert!(plain.contains("\"Q\" town"));
+    let file = dir.path().join("plain.tsv");
+    std::fs::write(&file, plain).unwrap();
     same_as_reference("tsv", &file, &CSV_TEMPLATES);
     let file = dir.path().join("people.txt");
     std::fs::write(&file, csv_text(&people(3_000), ';')).unwrap();
@@ -570,6 +586,42 @@ fn a_large_json_array_is_streamed_in_flat_memory() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(redis.dbsize(), 300_000);
     assert!(peak < 40 * 1024, "peak RSS {peak} KiB for a 50+ MB array");
+}
+
+/// A huge CSV field is held about twice (read once out of the input, and
+/// once as the command sent), not four times over.
+#[test]
+fn a_huge_csv_field_loads_in_about_twice_its_size() {
+    const FIELD: usize = 50 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.csv");
+    let mut text = String::with_capacity(FIELD + 64);
+    text.push_str("k,v\nbig,\"");
+    text.extend(std::iter::repeat_n('x', FIELD));
+    text.push_str("\"\nsmall,y\n");
+    std::fs::write(&file, &text).unwrap();
+    drop(text);
+    let redis = Redis::start_with(&["--proto-max-bulk-len", "1gb"]);
+    let port = redis.port.to_string();
+    let name = file.display().to_string();
+    let mut load = crate::support::Background::start_streaming(
+        &["--pipe", "-p", &port, &name, "--template", "SET {k} {v}"],
+        |_| {},
+    );
+    let mut peak = 0;
+    while load.running() {
+        peak = peak.max(load.peak_rss_kib().unwrap_or(0));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let run = load.wait();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(redis.cli(&["STRLEN", "big"]), FIELD.to_string());
+    assert_eq!(redis.cli(&["GET", "small"]), "y");
+    assert!(
+        peak < (FIELD as u64 >> 10) * 5 / 2,
+        "peak RSS {peak} KiB for a field of {} KiB",
+        FIELD >> 10
+    );
 }
 
 /// Cluster mode routes each record's commands like any others.

@@ -168,16 +168,34 @@ fn max_errors_reached_inside_a_transaction_discards_it() {
     assert_eq!(redis.dbsize(), 300_002);
 }
 
+/// A resume point past the end of the input is most likely a resume of
+/// another input: nothing is sent, and the exit status is not 0.
 #[test]
-fn a_resume_point_past_the_end_of_the_input_is_reported() {
+fn a_resume_point_past_the_end_of_the_input_fails_and_sends_nothing() {
     let redis = Redis::start();
     let run = rload_pipe(&redis, &["--resume-from", "10"], "SET a 1\nSET b 2\n");
-    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr.contains(
             "--resume-from 10 is past the end of the input, which holds 2 commands: nothing was sent"
         ),
         "{run:?}"
+    );
+    assert!(!run.stdout.contains("errors: 0"), "no load ran: {run:?}");
+    assert_eq!(redis.dbsize(), 0);
+    let one = rload_pipe(&redis, &["--resume-from", "3"], "SET a 1\nSET b 2\n");
+    assert_eq!(one.code, 2, "{one:?}");
+    assert!(one.stderr.contains("which holds 2 commands"), "{one:?}");
+    // At the very end, the load is done: nothing to send, and that is all.
+    let done = rload_pipe(&redis, &["--resume-from", "2"], "SET a 1\nSET b 2\n");
+    assert_eq!(done.code, 0, "{done:?}");
+    assert_eq!(done.counts(), (0, 0));
+    let json = rload_pipe(&redis, &["--json", "--resume-from", "9"], "SET a 1\n");
+    assert_eq!(json.code, 2, "{json:?}");
+    assert!(
+        json.stdout
+            .contains("past the end of the input, which holds 1 command:"),
+        "{json:?}"
     );
     assert_eq!(redis.dbsize(), 0);
 }
@@ -298,4 +316,97 @@ fn a_select_in_a_skipped_transaction_counts_only_if_the_transaction_ran() {
         ],
         5,
     );
+}
+
+/// A `MULTI` the server refuses opens no transaction: its commands run one
+/// by one, so the account says so (no "discarded", no stop at the end of
+/// the input), and the resume point is after them: resuming does not run
+/// them twice. Refused for its arguments, and by an ACL without `multi`.
+#[test]
+fn a_refused_multi_opens_no_transaction_and_the_resume_point_follows_its_commands() {
+    let redis = Redis::start();
+    redis.cli(&[
+        "ACL", "SETUSER", "nomulti", "on", ">pw", "~*", "+@all", "-multi",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data.txt");
+    let name = file.display().to_string();
+    let port = redis.port.to_string();
+    for (multi, who) in [
+        ("MULTI now", &["--pipe", "-p", &port][..]),
+        (
+            "MULTI",
+            &[
+                "--pipe",
+                "-p",
+                &port,
+                "--user",
+                "nomulti",
+                "-a",
+                "pw",
+                "--no-auth-warning",
+            ][..],
+        ),
+    ] {
+        redis.cli(&["FLUSHALL"]);
+        // The input ends inside what it meant as a transaction.
+        let input = format!("SET a 1\n{multi}\nINCR n\nRPUSH l x\n");
+        let mut args = who.to_vec();
+        args.push("--json");
+        let run = crate::support::rload(&args, input.as_str());
+        assert_eq!(run.code, 1, "{multi}: {run:?}");
+        let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        assert_eq!(json["errors"], 1, "the MULTI's error: {json}");
+        assert_eq!(json["replies"], 4, "{json}");
+        assert_eq!(json["all_sent"], true, "{json}");
+        assert_eq!(
+            json["discarded_transaction"],
+            serde_json::Value::Null,
+            "{json}"
+        );
+        assert!(json["stop"].is_null(), "{json}");
+        assert_eq!(
+            (
+                redis.cli(&["GET", "n"]),
+                redis.cli(&["LRANGE", "l", "0", "-1"])
+            ),
+            ("1".into(), "x".into())
+        );
+
+        // Stopped by an invalid line after it: resumed, nothing runs twice.
+        redis.cli(&["FLUSHALL"]);
+        std::fs::write(&file, format!("{input}SET b \"2\nSET c 3\n")).unwrap();
+        let mut args = who.to_vec();
+        args.push(&name);
+        let run = crate::support::rload(&args, "");
+        assert_eq!(run.code, 3, "{multi}: {run:?}");
+        assert!(!run.stderr.contains("discarded"), "{multi}: {run:?}");
+        assert!(
+            run.stderr
+                .contains("the server acknowledged 4 commands; the last was command 4"),
+            "{multi}: {run:?}"
+        );
+        std::fs::write(&file, format!("{input}SET b 2\nSET c 3\n")).unwrap();
+        let line = run
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("rload: fix the input, then resume with: "))
+            .unwrap_or_else(|| panic!("no resume line: {run:?}"));
+        assert!(line.ends_with("--resume-from 4"), "{multi}: {line}");
+        let mut again = Command::new("sh");
+        if let Some(rest) = line.strip_prefix("REDISCLI_AUTH=... ") {
+            again.env("REDISCLI_AUTH", "pw").args(["-c", rest]);
+        } else {
+            again.args(["-c", line]);
+        }
+        let again = run_with(&mut again, Vec::new());
+        assert_eq!(again.code, 0, "{multi}: {line}: {again:?}");
+        assert_eq!(again.counts(), (0, 2), "{again:?}");
+        assert_eq!(redis.cli(&["GET", "n"]), "1", "{multi}: INCR ran once");
+        assert_eq!(redis.cli(&["LRANGE", "l", "0", "-1"]), "x", "{multi}");
+        assert_eq!(
+            (redis.cli(&["GET", "b"]), redis.cli(&["GET", "c"])),
+            ("2".into(), "3".into())
+        );
+    }
 }

@@ -212,3 +212,186 @@ fn askpass_reads_the_password_from_the_terminal() {
         "{no_tty:?}"
     );
 }
+
+/// The printed resume command works, run as printed with `REDISCLI_AUTH`
+/// set to the password where the line asks for it, for every way of giving
+/// credentials: against a server with `requirepass`, and as an ACL user
+/// (whose name, sent as a password, fails). The password is never printed.
+#[test]
+fn the_printed_resume_command_works_for_every_way_of_giving_credentials() {
+    const PW: &str = "pw-Resume-7";
+    let by_password = Redis::start_with(&["--requirepass", PW]);
+    let by_user = Redis::start_with(&["--requirepass", "default-Other-9"]);
+    by_user.cli(&[
+        "-a",
+        "default-Other-9",
+        "--no-auth-warning",
+        "ACL",
+        "SETUSER",
+        "bob",
+        "on",
+        &format!(">{PW}"),
+        "~*",
+        "&*",
+        "+@all",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data.txt");
+    let name = file.display().to_string();
+    let (p, u) = (by_password.port, by_user.port);
+    let cases: Vec<(&Redis, Vec<String>, bool)> = vec![
+        (
+            &by_password,
+            vec!["-p".into(), p.to_string(), "-a".into(), PW.into()],
+            false,
+        ),
+        (
+            &by_password,
+            vec!["-p".into(), p.to_string(), format!("--pass={PW}")],
+            false,
+        ),
+        (
+            &by_password,
+            vec!["-u".into(), format!("redis://:{PW}@127.0.0.1:{p}")],
+            false,
+        ),
+        (
+            &by_password,
+            vec!["-u".into(), format!("redis://{PW}@127.0.0.1:{p}")],
+            false,
+        ),
+        (&by_password, vec!["-p".into(), p.to_string()], true),
+        (
+            &by_user,
+            vec![
+                "-p".into(),
+                u.to_string(),
+                "--user".into(),
+                "bob".into(),
+                "-a".into(),
+                PW.into(),
+            ],
+            false,
+        ),
+        (
+            &by_user,
+            vec!["-u".into(), format!("redis://bob:{PW}@127.0.0.1:{u}")],
+            false,
+        ),
+        (
+            &by_user,
+            vec![
+                "-u".into(),
+                format!("redis://bob:{PW}@127.0.0.1:{u}/0"),
+                "-n".into(),
+                "0".into(),
+            ],
+            false,
+        ),
+        (
+            &by_user,
+            vec![
+                "-u".into(),
+                format!("redis://127.0.0.1:{u}"),
+                "--user".into(),
+                "bob".into(),
+            ],
+            true,
+        ),
+    ];
+    for (redis, creds, from_env) in cases {
+        redis.cli(&[
+            "-a",
+            PW,
+            "--user",
+            if redis.port == u { "bob" } else { "default" },
+            "--no-auth-warning",
+            "FLUSHALL",
+        ]);
+        std::fs::write(&file, "SET a 1\nSET b \"2\nSET c 3\n").unwrap();
+        let mut args = vec!["--pipe", "--no-auth-warning"];
+        args.extend(creds.iter().map(String::as_str));
+        args.push(&name);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rload"));
+        cmd.args(&args);
+        if from_env {
+            cmd.env("REDISCLI_AUTH", PW);
+        }
+        let run = run_with(&mut cmd, Vec::new());
+        assert_eq!(run.code, 3, "{creds:?}: {run:?}");
+        assert!(
+            !run.stderr.contains(PW) && !run.stdout.contains(PW),
+            "{run:?}"
+        );
+        let line = run
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("rload: fix the input, then resume with: "))
+            .unwrap_or_else(|| panic!("no resume line: {run:?}"))
+            .to_string();
+        assert!(line.ends_with("--resume-from 1"), "{line}");
+        // As the user would: the password in REDISCLI_AUTH, where the line
+        // asks for it (or where it was all along).
+        let (asks, line) = match line.strip_prefix("REDISCLI_AUTH=... ") {
+            Some(rest) => (true, rest.to_string()),
+            None => (false, line),
+        };
+        assert!(
+            asks || from_env,
+            "{creds:?}: the line must ask for the password: {line}"
+        );
+        std::fs::write(&file, "SET a 1\nSET b 2\nSET c 3\n").unwrap();
+        let mut again = Command::new("sh");
+        again.args(["-c", &line]).env_remove("REDISCLI_AUTH");
+        if asks || from_env {
+            again.env("REDISCLI_AUTH", PW);
+        }
+        let again = run_with(&mut again, Vec::new());
+        assert_eq!(again.code, 0, "{creds:?}: {line}: {again:?}");
+        assert_eq!(again.counts(), (0, 2), "{creds:?}: {again:?}");
+        let user = if redis.port == u { "bob" } else { "default" };
+        let get = |k: &str| redis.cli(&["--user", user, "-a", PW, "--no-auth-warning", "GET", k]);
+        assert_eq!(
+            (get("a"), get("b"), get("c")),
+            ("1".into(), "2".into(), "3".into()),
+            "{creds:?}"
+        );
+    }
+
+    // --askpass stays in the line, and asks again: typed on a terminal.
+    std::fs::write(&file, "SET a 1\nSET b \"2\n").unwrap();
+    let cmd = format!(
+        "{} --pipe -p {u} --user bob --askpass {name}",
+        env!("CARGO_BIN_EXE_rload")
+    );
+    let run = run_with(
+        Command::new("script").args(["-qec", &cmd, "/dev/null"]),
+        format!("{PW}\n").into_bytes(),
+    );
+    let line = run
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.trim_end()
+                .strip_prefix("rload: fix the input, then resume with: ")
+        })
+        .unwrap_or_else(|| panic!("no resume line: {run:?}"))
+        .to_string();
+    assert!(
+        line.contains("--askpass") && !line.starts_with("REDISCLI_AUTH"),
+        "{line}"
+    );
+    std::fs::write(&file, "SET a 1\nSET b 2\n").unwrap();
+    let again = run_with(
+        Command::new("script").args(["-qec", &line, "/dev/null"]),
+        format!("{PW}\n").into_bytes(),
+    );
+    assert!(
+        again.stdout.contains("errors: 0, replies: 1"),
+        "{line}: {again:?}"
+    );
+    assert_eq!(
+        by_user.cli(&["--user", "bob", "-a", PW, "--no-auth-warning", "GET", "b"]),
+        "2"
+    );
+}

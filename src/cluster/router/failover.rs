@@ -59,10 +59,16 @@ impl Router {
             .iter()
             .map(|&m| self.members[usize::from(m)].pipe.shared().addr.clone())
             .collect();
+        let what = match cmds.len() {
+            0 => format!("{addr} had no command left unacknowledged"),
+            n => format!(
+                "sending it the {} {addr} had not acknowledged",
+                count(n as u64, "command")
+            ),
+        };
         self.events.notice(&format!(
-            "{addr}'s slots are served by {}; sending it the {} {addr} had not acknowledged",
-            names.join(", "),
-            count(cmds.len() as u64, "command")
+            "{addr}'s slots are served by {}; {what}",
+            names.join(", ")
         ));
         self.resend(cmds, &heirs)?;
         self.stranded = None;

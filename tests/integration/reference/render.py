@@ -5,8 +5,10 @@ with the templates, and writes the commands as RESP to stdout, for
 `redis-cli --pipe`. Written apart from rload's code, from the README's
 rules, so a test can compare the two.
 
-Usage: render.py FORMAT FILE [--no-header] [--delimiter C] --template T...
+Usage: render.py FORMAT FILE [--no-header] [--delimiter C] [--tsv-quotes] --template T...
 Invalid records (a missing field, a wrong number of fields) are skipped.
+TSV takes quotes literally unless --tsv-quotes; a name given twice (a
+CSV column, a JSON key) is one entry with its last value, as a dict has it.
 """
 
 import csv
@@ -178,11 +180,12 @@ def resp(args):
     return out
 
 
-def records(fmt, path, header, delimiter):
+def records(fmt, path, header, delimiter, tsv_quotes):
     opener = gzip.open if path.endswith(".gz") else open
     if fmt in ("csv", "tsv"):
         with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
-            rows = csv.reader(f, delimiter=delimiter or ("\t" if fmt == "tsv" else ","))
+            quoting = csv.QUOTE_NONE if fmt == "tsv" and not tsv_quotes else csv.QUOTE_MINIMAL
+            rows = csv.reader(f, delimiter=delimiter or ("\t" if fmt == "tsv" else ","), quoting=quoting)
             names, width = None, None
             for row in rows:
                 if not row:
@@ -209,17 +212,19 @@ def records(fmt, path, header, delimiter):
 
 def main():
     fmt, path, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
-    header, delimiter, templates = True, None, []
+    header, delimiter, tsv_quotes, templates = True, None, False, []
     while rest:
         flag = rest.pop(0)
         if flag == "--no-header":
             header = False
         elif flag == "--delimiter":
             delimiter = rest.pop(0)
+        elif flag == "--tsv-quotes":
+            tsv_quotes = True
         elif flag == "--template":
             templates.append(parse_template(rest.pop(0)))
     out = sys.stdout.buffer
-    for record in records(fmt, path, header, delimiter):
+    for record in records(fmt, path, header, delimiter, tsv_quotes):
         if record is None:
             continue
         try:
