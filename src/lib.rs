@@ -53,6 +53,7 @@
 //!   connection.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod cli;
 pub mod cluster;
 mod coalesce;

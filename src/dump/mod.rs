@@ -53,9 +53,10 @@ use write::{Encoded, Encoding, JsonLines, Output};
 const PAGE: usize = 1000;
 
 /// How keys are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DumpFormat {
     /// Commands as RESP (the default).
+    #[default]
     Resp,
     /// Commands as inline lines, quoted as redis-cli reads them.
     Inline,
@@ -78,7 +79,7 @@ impl DumpFormat {
 }
 
 /// What to dump, and how.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DumpOptions {
     /// How keys are written.
     pub format: DumpFormat,
@@ -215,8 +216,28 @@ pub fn dump(
         DumpFormat::Inline => Box::new(Commands::new(Encoded::new(&mut out, Encoding::Inline))),
         DumpFormat::Jsonl => Box::new(JsonLines::new(&mut out)),
     };
+    let mut summary = dump_into(config, options, output.as_mut(), events)?;
+    drop(output);
+    if out.failed
+        && !matches!(&summary.stop, Some(Stop::ConnectionLost { addr, .. }) if addr == OUTPUT)
+    {
+        summary.stop = Some(output_lost());
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Dumps the server (or cluster) `config` names into `output`; see
+/// [`dump`].
+pub(crate) fn dump_into(
+    config: &Config,
+    options: &DumpOptions,
+    output: &mut dyn Output,
+    events: Arc<dyn Events>,
+) -> Result<DumpSummary, Error> {
+    let started = Instant::now();
     let mut pager = Pager {
-        output: output.as_mut(),
+        output,
         options,
         events: events.as_ref(),
         interrupt: config.interrupt.clone(),
@@ -247,17 +268,12 @@ pub fn dump(
         summary.resume = Some(position.to_string());
         summary.partial = partial;
     }
+    let output = pager.output;
     if output.flush().is_err() && summary.stop.is_none() {
         summary.stop = Some(output_lost());
     }
     summary.written = output.written();
     summary.long_lines = output.long_lines();
-    drop(output);
-    if out.failed
-        && !matches!(&summary.stop, Some(Stop::ConnectionLost { addr, .. }) if addr == OUTPUT)
-    {
-        summary.stop = Some(output_lost());
-    }
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

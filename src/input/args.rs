@@ -14,6 +14,16 @@ pub(crate) struct Span {
 }
 
 impl Span {
+    /// The argument `scratch[start..end]`.
+    #[inline(always)]
+    pub(crate) fn scratch(start: usize, end: usize) -> Span {
+        Span {
+            start,
+            end,
+            in_scratch: true,
+        }
+    }
+
     /// The argument `base[start..end]`.
     #[inline(always)]
     pub(crate) fn base(start: usize, end: usize) -> Span {

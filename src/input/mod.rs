@@ -3,6 +3,7 @@
 
 mod args;
 mod error;
+pub mod fed;
 mod gzip;
 pub(crate) mod inline;
 mod inputs;
@@ -20,7 +21,7 @@ pub use inline::InlineError;
 pub use inputs::Inputs;
 pub use reader::{Command, HUGE_COMMAND, InputReader, MAX_COMMAND_BYTES, Next, Position};
 pub use resp::{FrameError, FrameErrorKind, MAX_BULK_LEN};
-pub use source::Input;
+pub use source::{Input, SharedReader};
 
 pub(crate) use resp::{frame_args, show_size};
 

@@ -39,7 +39,43 @@ pub enum Input {
         /// The commands.
         data: bytes::Bytes,
     },
+    /// Bytes a program produces as the load goes, for embedding; `name` is
+    /// used in messages. It can be read once.
+    Stream {
+        /// The name to use in messages.
+        name: String,
+        /// The bytes.
+        reader: SharedReader,
+    },
 }
+
+/// A reader an [`Input::Stream`] hands over once, to the load that opens
+/// it; two are equal when they are the same one.
+#[derive(Clone)]
+pub struct SharedReader(std::sync::Arc<std::sync::Mutex<Option<Box<dyn Read + Send>>>>);
+
+impl SharedReader {
+    /// Wraps `reader`.
+    pub fn new(reader: impl Read + Send + 'static) -> Self {
+        SharedReader(std::sync::Arc::new(std::sync::Mutex::new(Some(Box::new(
+            reader,
+        )))))
+    }
+}
+
+impl std::fmt::Debug for SharedReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedReader")
+    }
+}
+
+impl PartialEq for SharedReader {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedReader {}
 
 impl Input {
     /// The name messages use for this input.
@@ -47,7 +83,7 @@ impl Input {
         match self {
             Input::Stdin => "<stdin>".to_string(),
             Input::File(p) => p.display().to_string(),
-            Input::Bytes { name, .. } => name.clone(),
+            Input::Bytes { name, .. } | Input::Stream { name, .. } => name.clone(),
         }
     }
 
@@ -70,6 +106,7 @@ impl Input {
                 .filter(std::fs::Metadata::is_file)
                 .map(|m| m.len()),
             Input::Bytes { data, .. } => Some(data.len() as u64),
+            Input::Stream { .. } => None,
         }
     }
 
@@ -78,7 +115,7 @@ impl Input {
     pub(crate) fn check(&self) -> Result<(), InputError> {
         match self {
             Input::File(_) => self.open().map(drop),
-            Input::Stdin | Input::Bytes { .. } => Ok(()),
+            Input::Stdin | Input::Bytes { .. } | Input::Stream { .. } => Ok(()),
         }
     }
 
@@ -93,6 +130,14 @@ impl Input {
                 Ok((Box::new(io::stdin()), fd))
             }
             Input::Bytes { data, .. } => Ok((Box::new(io::Cursor::new(data.clone())), None)),
+            Input::Stream { name, reader } => {
+                let taken = reader.0.lock().map(|mut r| r.take()).ok().flatten();
+                let reader = taken.ok_or_else(|| InputError::Open {
+                    name: name.clone(),
+                    source: io::Error::other("a stream can be read only once"),
+                })?;
+                Ok((reader, None))
+            }
             Input::File(path) => {
                 let name = self.name();
                 let file = File::open(path).map_err(|source| InputError::Open {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub(crate) use feeder::{Fed, Feeder};
+pub(crate) use target::Target;
 
 use crate::coalesce::Coalescer;
 use crate::config::Config;
@@ -63,7 +64,20 @@ fn load<S: CommandSource + ?Sized>(
     source.watch(config.interrupt.clone(), config.meter.clone());
     source.check()?;
     let names: Arc<[String]> = source.names().into();
-    let mut target = target::Target::connect(config, &names, &events)?;
+    let target = Target::connect(config, &names, &events)?;
+    load_into(config, source, events, started, target)
+}
+
+/// Loads the commands of `source` into `target`, connected already (an
+/// embedding program connects first, to fail before it feeds anything).
+pub(crate) fn load_into<S: CommandSource + ?Sized>(
+    config: &Config,
+    source: &mut S,
+    events: Arc<dyn Events>,
+    started: Instant,
+    mut target: Target,
+) -> Result<Summary, Error> {
+    let names: Arc<[String]> = source.names().into();
     let limits = target.limits();
     source.set_max_bulk(limits.max_bulk);
     let mut feeder = Feeder::new(config, Arc::clone(&names), Arc::clone(&events), limits);

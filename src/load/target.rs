@@ -15,7 +15,7 @@ use crate::report::Events;
 use crate::sink::Sink;
 
 /// Connected, not yet started.
-pub(super) enum Target {
+pub(crate) enum Target {
     /// One server: the connection the load will use.
     One { conn: Connection, limits: Limits },
     /// A cluster: its layout and command table, read from one node.
@@ -26,7 +26,7 @@ pub(super) enum Target {
 
 impl Target {
     /// Connects as `config` says.
-    pub(super) fn connect(
+    pub(crate) fn connect(
         config: &Config,
         names: &Arc<[String]>,
         events: &Arc<dyn Events>,

@@ -9,6 +9,7 @@ mod connect;
 mod differential;
 mod dump;
 mod dump_truth;
+mod embed;
 mod fake_peer;
 mod faults;
 mod input_edges;
