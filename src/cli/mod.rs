@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{ArgAction, Parser};
 
 use crate::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, percent_decode, redact_uri};
-use crate::dump::{DumpFormat, DumpOptions};
+use crate::dump::{DumpFormat, DumpOptions, Split};
 use crate::error::Error;
 use crate::input::Input;
 use crate::progress::Show;
@@ -100,6 +100,10 @@ pub struct Args {
     /// printed)
     #[arg(long, value_name = "CURSOR")]
     cursor: Option<String>,
+    /// --dump: read only part I of N (keys by hash slot, modulo N), so that
+    /// N dumps can read one keyspace in parallel, each key read by one
+    #[arg(long, value_name = "I/N")]
+    split: Option<String>,
     /// How the input is written: commands, csv, tsv, json or jsonl
     /// [default: from the files' extension, else commands]; with --dump,
     /// how keys are written: resp (default), inline, jsonl or restore
@@ -431,6 +435,7 @@ impl Args {
             if self.db.is_some() || db_in_uri {
                 options.db = Some(config.server.db);
             }
+            options.split = self.split.as_deref().map(Split::parse).transpose()?;
             config.dump = Some(options);
             if !self.files.is_empty() || !self.templates.is_empty() {
                 return Err(Error::Config(
@@ -484,6 +489,7 @@ impl Args {
                 ("--match", self.pattern.is_some()),
                 ("--type", !self.types.is_empty()),
                 ("--cursor", self.cursor.is_some()),
+                ("--split", self.split.is_some()),
             ] {
                 if given {
                     return refuse(
@@ -554,6 +560,7 @@ fn dump_options(
         types,
         cursor,
         db: None,
+        split: None,
     })
 }
 

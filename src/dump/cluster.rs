@@ -146,6 +146,14 @@ pub(crate) fn run(
         },
         None => (SlotSet::all(), None),
     };
+    if let Some(split) = options.split {
+        // A part of the keyspace is a part of the slots.
+        for s in 0..crate::cluster::SLOTS as u16 {
+            if !split.has_slot(s) {
+                left.remove(s);
+            }
+        }
+    }
     let mut seeds = vec![config.server.clone()];
     let mut readers: HashMap<String, KeyReader> = HashMap::new();
     let mut reconnects = config.reconnect;

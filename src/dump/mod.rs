@@ -92,6 +92,51 @@ pub struct DumpOptions {
     /// Only this database (`-n`); every database that has keys when
     /// `None` (the output then `SELECT`s each).
     pub db: Option<u32>,
+    /// Only one part of the keys (`--split I/N`), so that several dumps
+    /// read a keyspace in parallel, each key read by exactly one.
+    pub split: Option<Split>,
+}
+
+/// Part `index` of `count` of a keyspace: the keys whose hash slot (as a
+/// cluster computes it, `{tags}` included) is `index` modulo `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// Which part, from 0.
+    pub index: u16,
+    /// How many parts.
+    pub count: u16,
+}
+
+impl Split {
+    /// Whether hash slot `slot` is in this part.
+    pub fn has_slot(self, slot: u16) -> bool {
+        slot % self.count == self.index
+    }
+
+    /// Whether `key` is in this part.
+    pub fn has(self, key: &[u8]) -> bool {
+        self.has_slot(crate::cluster::key_slot(key))
+    }
+
+    /// Reads `I/N`.
+    ///
+    /// # Errors
+    ///
+    /// Not two numbers, or I not below N.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let bad = || {
+            Error::Config(format!(
+                "--split {text}: give I/N, part I (from 0) of N parts, N at most 16384"
+            ))
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u16, u16) =
+            (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if count == 0 || index >= count || count as usize > crate::cluster::SLOTS {
+            return Err(bad());
+        }
+        Ok(Split { index, count })
+    }
 }
 
 /// How one key's read ended.

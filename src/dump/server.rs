@@ -185,7 +185,10 @@ fn db_from(
         pager.output.select(db)?;
     }
     loop {
-        let (next, keys) = scan(pager, reader, cursor, None)?.page;
+        let (next, mut keys) = scan(pager, reader, cursor, None)?.page;
+        if let Some(split) = pager.options.split {
+            keys.retain(|k| split.has(k));
+        }
         pager.page(reader, &keys, state)?;
         if let Some(slot) = state.moved.first() {
             // Only a cluster's node redirects: its keys are not all here.

@@ -703,3 +703,46 @@ fn a_stopped_cluster_dump_names_only_the_masters_it_read() {
     assert_eq!(back.code, 0, "{back:?}");
     assert_eq!(target.digest(), loaded(input).digest());
 }
+
+#[test]
+fn split_dumps_read_each_key_once_between_them() {
+    let source = Redis::start();
+    let input = format!("{}SELECT 3\n{}", set_lines(0..20_000), lists(5, 1200));
+    assert_eq!(rload_pipe(&source, &[], input).code, 0);
+    let cluster = Cluster::start(3);
+    let port = cluster.port();
+    assert_eq!(
+        rload(&["--pipe", "-c", "-p", &port], set_lines(0..20_000)).code,
+        0
+    );
+    for (what, base) in [
+        (
+            "a server",
+            vec!["--dump", "-p", &source.port.to_string()].join(" "),
+        ),
+        ("a cluster", format!("--dump -c -p {port}")),
+    ] {
+        let target = Redis::start();
+        let mut total = 0;
+        for i in 0..4 {
+            let split = format!("{i}/4");
+            let args: Vec<&str> = base
+                .split(' ')
+                .chain(["--split", &split, "--json"])
+                .collect();
+            let run = rload(&args, "");
+            assert_eq!(run.code, 0, "{what} {split}: {run:?}");
+            total += json_line(&run)["keys"].as_u64().unwrap();
+            assert_eq!(rload_pipe(&target, &[], run.stdout).code, 0);
+        }
+        if what == "a server" {
+            assert_eq!(total, 20_005, "each key once");
+            assert_eq!(target.digest(), source.digest());
+        } else {
+            assert_eq!(total, 20_000, "each key once");
+            assert_eq!(target.digest(), loaded(set_lines(0..20_000)).digest());
+        }
+    }
+    let bad = rload(&["--dump", "-p", "1", "--split", "4/4"], "");
+    assert_eq!(bad.code, 2, "{bad:?}");
+}
