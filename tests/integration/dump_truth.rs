@@ -716,10 +716,7 @@ fn split_dumps_read_each_key_once_between_them() {
         0
     );
     for (what, base) in [
-        (
-            "a server",
-            vec!["--dump", "-p", &source.port.to_string()].join(" "),
-        ),
+        ("a server", format!("--dump -p {}", source.port)),
         ("a cluster", format!("--dump -c -p {port}")),
     ] {
         let target = Redis::start();
