@@ -63,6 +63,7 @@ mod conn;
 pub mod dump;
 mod emit;
 pub mod error;
+pub mod filter;
 /// Checks for the fuzz targets in `fuzz/`: only built for tests and with
 /// the `fuzzing` feature, never into the shipped library.
 #[cfg(any(test, feature = "fuzzing"))]

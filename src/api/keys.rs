@@ -275,6 +275,11 @@ impl Output for Collect {
         Err(io::Error::other("keys are values, not DUMP payloads"))
     }
 
+    /// Function libraries are not keys: the iterator yields keys only.
+    fn function(&mut self, _code: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+
     fn written(&self) -> u64 {
         self.keys
     }

@@ -104,6 +104,10 @@ pub struct Args {
     /// N dumps can read one keyspace in parallel, each key read by one
     #[arg(long, value_name = "I/N")]
     split: Option<String>,
+    /// --dump: read the server with SCAN, never from a snapshot of it (the
+    /// default takes its snapshot, as a replica does, where it may)
+    #[arg(long)]
+    scan: bool,
     /// How the input is written: commands, csv, tsv, json or jsonl
     /// [default: from the files' extension, else commands]; with --dump,
     /// how keys are written: resp (default), inline, jsonl or restore
@@ -436,12 +440,27 @@ impl Args {
                 options.db = Some(config.server.db);
             }
             options.split = self.split.as_deref().map(Split::parse).transpose()?;
-            config.dump = Some(options);
-            if !self.files.is_empty() || !self.templates.is_empty() {
+            options.scan = self.scan;
+            if !self.templates.is_empty() {
                 return Err(Error::Config(
-                    "--dump reads the server, not files: it takes no FILE or --template".into(),
+                    "--dump writes keys out: it takes no --template".into(),
                 ));
             }
+            match inputs.as_slice() {
+                _ if self.files.is_empty() => {}
+                [one] => options.input = Some(one.clone()),
+                _ => {
+                    return Err(Error::Config(
+                        "--dump reads a server, or one RDB file: give one FILE at most".into(),
+                    ));
+                }
+            }
+            if options.input.is_some() && self.scan {
+                return Err(Error::Config(
+                    "--scan is for a server; an RDB file is read whole".into(),
+                ));
+            }
+            config.dump = Some(options);
         } else {
             config.records = records::options(
                 self.format.as_deref(),
@@ -490,6 +509,7 @@ impl Args {
                 ("--type", !self.types.is_empty()),
                 ("--cursor", self.cursor.is_some()),
                 ("--split", self.split.is_some()),
+                ("--scan", self.scan),
             ] {
                 if given {
                     return refuse(
@@ -561,6 +581,8 @@ fn dump_options(
         cursor,
         db: None,
         split: None,
+        input: None,
+        scan: false,
     })
 }
 

@@ -53,6 +53,7 @@ impl KeyReader {
         let ending = Ending {
             expire_at,
             stream: None,
+            ..Ending::default()
         };
         if kind == Kind::String {
             let bytes = value
@@ -237,6 +238,7 @@ impl KeyReader {
         let ending = Ending {
             expire_at: self.expire_at(&state.expiry, now),
             stream: state.stream,
+            ..Ending::default()
         };
         out.end(key, kind, &ending)?;
         Ok(KeyOutcome::Whole)

@@ -142,7 +142,7 @@ pub(crate) fn run(
     let (mut left, mut resume) = match &options.cursor {
         Some(c) => match Position::parse(c, true)? {
             Position::Cluster { at, left } => (left, at),
-            Position::Server { .. } => unreachable!("parsed as a cluster's"),
+            _ => unreachable!("parsed as a cluster's"),
         },
         None => (SlotSet::all(), None),
     };

@@ -28,6 +28,7 @@ mod position;
 mod read;
 mod server;
 mod shape;
+mod snapshot;
 mod summary;
 mod write;
 
@@ -35,6 +36,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use crate::filter::Split;
 pub use summary::DumpSummary;
 
 use crate::config::Config;
@@ -95,48 +97,10 @@ pub struct DumpOptions {
     /// Only one part of the keys (`--split I/N`), so that several dumps
     /// read a keyspace in parallel, each key read by exactly one.
     pub split: Option<Split>,
-}
-
-/// Part `index` of `count` of a keyspace: the keys whose hash slot (as a
-/// cluster computes it, `{tags}` included) is `index` modulo `count`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Split {
-    /// Which part, from 0.
-    pub index: u16,
-    /// How many parts.
-    pub count: u16,
-}
-
-impl Split {
-    /// Whether hash slot `slot` is in this part.
-    pub fn has_slot(self, slot: u16) -> bool {
-        slot % self.count == self.index
-    }
-
-    /// Whether `key` is in this part.
-    pub fn has(self, key: &[u8]) -> bool {
-        self.has_slot(crate::cluster::key_slot(key))
-    }
-
-    /// Reads `I/N`.
-    ///
-    /// # Errors
-    ///
-    /// Not two numbers, or I not below N.
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        let bad = || {
-            Error::Config(format!(
-                "--split {text}: give I/N, part I (from 0) of N parts, N at most 16384"
-            ))
-        };
-        let (i, n) = text.split_once('/').ok_or_else(bad)?;
-        let (index, count): (u16, u16) =
-            (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-        if count == 0 || index >= count || count as usize > crate::cluster::SLOTS {
-            return Err(bad());
-        }
-        Ok(Split { index, count })
-    }
+    /// An RDB file to dump, instead of a server.
+    pub input: Option<crate::input::Input>,
+    /// Read the server with `SCAN`, never from its snapshot (`--scan`).
+    pub scan: bool,
 }
 
 /// How one key's read ended.
@@ -294,10 +258,15 @@ pub(crate) fn dump_into(
             .rate
             .map_or(PAGE, |r| (r / 10).clamp(1, PAGE as u64) as usize),
     };
-    let ended = if config.cluster {
-        cluster::run(&mut pager, config, options)?
-    } else {
-        server::run(&mut pager, config, options)?
+    let snapshot = !options.scan && options.cursor.is_none();
+    let ended = match &options.input {
+        Some(input) => snapshot::file(&mut pager, options, input)?,
+        None if config.cluster => cluster::run(&mut pager, config, options)?,
+        None if snapshot => match snapshot::live(&mut pager, &config.server, options)? {
+            Some(ended) => ended,
+            None => server::run(&mut pager, config, options)?,
+        },
+        None => server::run(&mut pager, config, options)?,
     };
     let mut summary = std::mem::replace(&mut pager.summary, DumpSummary::new(options.format));
     summary.retries = pager.retry.count;
@@ -310,7 +279,7 @@ pub(crate) fn dump_into(
     } = ended
     {
         summary.stop = Some(stop);
-        summary.resume = Some(position.to_string());
+        summary.resume = (position != Position::Again).then(|| position.to_string());
         summary.partial = partial;
     }
     let output = pager.output;

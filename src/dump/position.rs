@@ -92,6 +92,11 @@ pub(crate) enum Position {
         at: Option<(String, Vec<u8>, SlotSet)>,
         left: SlotSet,
     },
+    /// An RDB file: the keys read whole, which going on passes over.
+    Keys(u64),
+    /// A snapshot: it cannot be gone on with (the next is another
+    /// instant); the dump is taken again.
+    Again,
 }
 
 impl Position {
@@ -156,6 +161,8 @@ impl std::fmt::Display for Position {
                 }
                 write!(f, "/{}", left.ranges())
             }
+            Position::Keys(n) => write!(f, "keys:{n}"),
+            Position::Again => Ok(()),
         }
     }
 }

@@ -96,13 +96,14 @@ impl DumpSummary {
     }
 
     /// The exit status: 0 when every key was written; 1 for an error
-    /// reply or a timeout; 5 for a lost connection or a broken output; 128
-    /// + N for signal N.
+    /// reply or a timeout; 3 for an RDB file that cannot be read on; 5 for
+    /// a lost connection or a broken output; 128 + N for signal N.
     pub fn exit_code(&self) -> i32 {
         match &self.stop {
             None => exit::OK,
             Some(Stop::Interrupted { signal, .. }) => 128 + signal,
             Some(Stop::ErrorReply { .. } | Stop::Timeout(_)) => exit::ERRORS,
+            Some(Stop::Input(_)) => exit::INPUT,
             Some(_) => exit::CONNECTION_LOST,
         }
     }

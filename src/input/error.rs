@@ -100,6 +100,8 @@ pub enum InvalidKind {
     Refused(String),
     /// The input ends inside the transaction this `MULTI` opened.
     OpenTransaction,
+    /// An RDB file cannot be read on: what is wrong, and where.
+    Rdb(String),
     /// A record does not give a command: why (a field a template needs is
     /// missing, the record is not valid CSV or JSON).
     Record(String),
@@ -126,7 +128,7 @@ impl std::fmt::Display for InvalidKind {
                 "the command is longer than {} MiB, the most rload holds for one command",
                 max >> 20
             ),
-            InvalidKind::Refused(why) => f.write_str(why),
+            InvalidKind::Refused(why) | InvalidKind::Rdb(why) => f.write_str(why),
             InvalidKind::ArgTooLong { index, len, max } => write!(
                 f,
                 "argument {index} is {len} bytes long, over the server's limit of {} (proto-max-bulk-len)",

@@ -41,6 +41,7 @@ mod input;
 mod lzf;
 mod opcodes;
 mod plain;
+pub(crate) mod replay;
 mod stream;
 pub mod sync;
 #[cfg(test)]

@@ -102,11 +102,15 @@ pub fn snapshot(cfg: &ServerConfig) -> Result<Snapshot, SyncError> {
 /// As [`snapshot`].
 pub(crate) fn start(mut conn: Connection) -> Result<Snapshot, SyncError> {
     let addr = conn.addr().to_string();
+    let diskless = !waits_for_diskless(&mut conn);
     for args in [
         [&b"REPLCONF"[..], b"listening-port", b"0"],
         [b"REPLCONF", b"capa", b"eof"],
         [b"REPLCONF", b"rdb-only", b"1"],
     ] {
+        if args[1] == b"capa" && !diskless {
+            continue;
+        }
         conn.call("REPLCONF", &args)?;
     }
     let (stream, buf) = conn.into_parts();
@@ -120,6 +124,25 @@ pub(crate) fn start(mut conn: Connection) -> Result<Snapshot, SyncError> {
         offset: None,
     };
     s.handshake().map_err(|e| e.at(&addr))
+}
+
+/// Whether the server would wait before a diskless sync
+/// (`repl-diskless-sync-delay`, 5 s by default, in case more replicas come
+/// to share it): then a sync from disk, which starts at once, is asked
+/// for, by not offering to take a diskless one. A server that does not say
+/// (an ACL without CONFIG) is offered both.
+fn waits_for_diskless(conn: &mut Connection) -> bool {
+    let get = |conn: &mut Connection, name: &str| -> Option<String> {
+        let reply = conn
+            .call("CONFIG GET", &[b"CONFIG", b"GET", name.as_bytes()])
+            .ok()?;
+        let items = reply.into_items()?;
+        let value = items.get(1)?.as_bytes()?;
+        Some(String::from_utf8_lossy(value).into_owned())
+    };
+    let on = get(conn, "repl-diskless-sync").is_some_and(|v| v == "yes");
+    let delay = get(conn, "repl-diskless-sync-delay").and_then(|v| v.parse::<u64>().ok());
+    on && delay.is_some_and(|d| d > 0)
 }
 
 /// A handshake failure, before the address is put on it.

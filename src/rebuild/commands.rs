@@ -176,7 +176,11 @@ impl<S: CommandSink> Output for Commands<S> {
         if let Some(at) = ending.expire_at {
             self.command(&[b"PEXPIREAT", key, at.to_string().as_bytes()])?;
         }
-        Ok(())
+        field_expiry(self, key, &ending.field_expiry)
+    }
+
+    fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.command(&[b"FUNCTION", b"LOAD", b"REPLACE", code])
     }
 
     fn discard(&mut self, key: &[u8], _kind: Kind, _why: Discard) -> io::Result<()> {
@@ -197,6 +201,7 @@ impl<S: CommandSink> Output for Commands<S> {
                 let ending = Ending {
                     expire_at,
                     stream: None,
+                    ..Ending::default()
                 };
                 self.end(key, Kind::String, &ending)
             }
@@ -218,6 +223,24 @@ impl<S: CommandSink> Output for Commands<S> {
     fn flush(&mut self) -> io::Result<()> {
         self.sink.flush()
     }
+}
+
+/// `HPEXPIREAT key at FIELDS n field...` for each time some of a hash's
+/// fields expire at (Redis 7.4).
+fn field_expiry<S: CommandSink>(
+    c: &mut Commands<S>,
+    key: &[u8],
+    fields: &[(Vec<u8>, i64)],
+) -> io::Result<()> {
+    let mut sorted: Vec<&(Vec<u8>, i64)> = fields.iter().collect();
+    sorted.sort_by_key(|(_, at)| *at);
+    for group in sorted.chunk_by(|a, b| a.1 == b.1) {
+        let (at, n) = (group[0].1.to_string(), group.len().to_string());
+        let mut args: Vec<&[u8]> = vec![b"HPEXPIREAT", key, at.as_bytes(), b"FIELDS", n.as_bytes()];
+        args.extend(group.iter().map(|(f, _)| f.as_slice()));
+        c.command(&args)?;
+    }
+    Ok(())
 }
 
 /// A stream's last ID and its consumer groups; and, when it has no entry

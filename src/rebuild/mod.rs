@@ -85,6 +85,9 @@ pub(crate) struct Ending {
     /// When it expires, in milliseconds since the epoch.
     pub expire_at: Option<i64>,
     pub stream: Option<StreamMeta>,
+    /// A hash's fields that expire (Redis 7.4's field expiration), and
+    /// when, in milliseconds since the epoch.
+    pub field_expiry: Vec<(Vec<u8>, i64)>,
 }
 
 /// Why what was written of a key must not stand.
@@ -121,9 +124,12 @@ pub(crate) trait Output {
             &Ending {
                 expire_at,
                 stream: None,
+                ..Ending::default()
             },
         )
     }
+    /// A function library, loaded with `FUNCTION LOAD REPLACE`.
+    fn function(&mut self, code: &[u8]) -> io::Result<()>;
     /// A key whole, as `DUMP` serialized it (written by the restore format;
     /// the others never read payloads).
     fn payload(&mut self, key: &[u8], payload: &[u8], expire_at: Option<i64>) -> io::Result<()>;

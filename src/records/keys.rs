@@ -123,6 +123,11 @@ impl KeyLines {
     ) -> Result<usize, String> {
         let mut c = Commands::new(Args { out, n: 0 });
         let io = |e: io::Error| e.to_string();
+        if let Some(code) = field(entries, "function") {
+            let code = parse::<Bin>(code, "function")?.bytes()?;
+            c.function(&code).map_err(io)?;
+            return Ok(c.sink().n);
+        }
         let key = field(entries, "key").ok_or("a key line needs \"key\"")?;
         let key = parse::<Bin>(key, "key")?.bytes()?;
         let kind_name: String = parse(
@@ -156,8 +161,19 @@ impl KeyLines {
             return Ok(c.sink().n);
         }
         let stream = rebuild(&mut c, &key, kind, value)?;
-        c.end(&key, kind, &Ending { expire_at, stream })
-            .map_err(io)?;
+        let field_expiry = match field(entries, "field_expire_at_ms") {
+            Some(raw) => parse::<Vec<(Bin, i64)>>(raw, "field_expire_at_ms")?
+                .into_iter()
+                .map(|(f, at)| Ok((f.bytes()?, at)))
+                .collect::<Result<_, String>>()?,
+            None => Vec::new(),
+        };
+        let ending = Ending {
+            expire_at,
+            stream,
+            field_expiry,
+        };
+        c.end(&key, kind, &ending).map_err(io)?;
         Ok(c.sink().n)
     }
 }

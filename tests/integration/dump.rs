@@ -330,7 +330,7 @@ fn a_dump_cut_short_goes_on_from_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dump.txt");
     let command = format!(
-        "{} --dump -p {} --format inline > {}",
+        "{} --dump --scan -p {} --format inline > {}",
         env!("CARGO_BIN_EXE_rload"),
         source.port,
         file.display()
@@ -397,7 +397,10 @@ fn a_key_that_goes_away_mid_dump_is_not_left_half_written() {
     input.push_str("SET other 1\n");
     assert_eq!(rload_pipe(&source, &[], input).code, 0);
     let port = source.port.to_string();
-    let dumping = Background::start_streaming(&["--dump", "-p", &port, "--format", "resp"], |_| {});
+    let dumping = Background::start_streaming(
+        &["--dump", "--scan", "-p", &port, "--format", "resp"],
+        |_| {},
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     source.cli(&["DEL", "doomed"]);
     let run: Run = dumping.wait();

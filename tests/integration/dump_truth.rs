@@ -22,7 +22,8 @@ use crate::support::{
 /// `rload --dump -p PORT` plus `flags`; the dump, and the account's JSON.
 fn dump_json(port: u16, flags: &[&str]) -> (Run, Value) {
     let port = port.to_string();
-    let mut args = vec!["--dump", "-p", &port, "--json"];
+    // These cases are about reading with SCAN: a snapshot has none of them.
+    let mut args = vec!["--dump", "--scan", "-p", &port, "--json"];
     args.extend_from_slice(flags);
     let run = rload(&args, "");
     let j = json_line(&run);
@@ -188,7 +189,7 @@ fn a_replica_cut_from_its_master_is_waited_for_or_the_dump_stops_saying_why() {
     // The default bound: the link comes back while it waits, and the
     // dump is whole.
     let port = replica.port.to_string();
-    let dumping = Background::start(&["--dump", "-p", &port, "--json"], Vec::new());
+    let dumping = Background::start(&["--dump", "--scan", "-p", &port, "--json"], Vec::new());
     thread::sleep(Duration::from_millis(1500));
     replica.cli(&["REPLICAOF", "NO", "ONE"]);
     let run = dumping.wait();
@@ -210,6 +211,7 @@ fn an_acl_that_forbids_a_read_stops_the_dump_with_its_error_never_a_short_key() 
     let run = rload(
         &[
             "--dump",
+            "--scan",
             "-p",
             &port,
             "--user",
@@ -259,6 +261,7 @@ fn a_user_without_scripting_dumps_every_key_and_json_lines_hold_big_strings() {
         let run = rload(
             &[
                 "--dump",
+                "--scan",
                 "-p",
                 &port,
                 "--user",
@@ -414,7 +417,9 @@ fn a_cluster_dump_during_a_live_reshard_misses_no_key() {
     });
     thread::sleep(Duration::from_millis(300));
     let run = rload(
-        &["--dump", "-c", "-p", &port, "--rate", "30000", "--json"],
+        &[
+            "--dump", "--scan", "-c", "-p", &port, "--rate", "30000", "--json",
+        ],
         "",
     );
     stop.store(true, Ordering::Relaxed);
@@ -508,7 +513,7 @@ fn signals_interrupt_a_dump_which_goes_on_from_where_it_stopped() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("dump.resp");
         let command = format!(
-            "exec {} --dump -p {} --rate 20000 --json > {}",
+            "exec {} --dump --scan -p {} --rate 20000 --json > {}",
             env!("CARGO_BIN_EXE_rload"),
             source.port,
             file.display()
@@ -560,7 +565,16 @@ fn reconnect_lets_a_dump_go_on_by_itself_after_a_lost_connection() {
     assert_eq!(rload_pipe(&source, &[], set_lines(0..100_000)).code, 0);
     let port = source.port.to_string();
     let dumping = Background::start(
-        &["--dump", "-p", &port, "--reconnect", "3", "--rate", "50000"],
+        &[
+            "--dump",
+            "--scan",
+            "-p",
+            &port,
+            "--reconnect",
+            "3",
+            "--rate",
+            "50000",
+        ],
         Vec::new(),
     );
     thread::sleep(Duration::from_millis(500));
@@ -598,7 +612,7 @@ fn a_slow_rate_writes_its_first_key_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dump");
     let command = format!(
-        "exec {} --dump -p {} --rate 1 > {}",
+        "exec {} --dump --scan -p {} --rate 1 > {}",
         env!("CARGO_BIN_EXE_rload"),
         source.port,
         file.display()
@@ -669,7 +683,7 @@ fn a_stopped_cluster_dump_names_only_the_masters_it_read() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dump.resp");
     let command = format!(
-        "exec {} --dump -c -p {port} --rate 5000 --json > {}",
+        "exec {} --dump --scan -c -p {port} --rate 5000 --json > {}",
         env!("CARGO_BIN_EXE_rload"),
         file.display()
     );

@@ -169,6 +169,15 @@ impl<W: Write> Output for JsonLines<W> {
             }
             self.out.write_all(b"}")?;
         }
+        if !ending.field_expiry.is_empty() {
+            self.out.write_all(b",\"field_expire_at_ms\":[")?;
+            for (i, (field, at)) in ending.field_expiry.iter().enumerate() {
+                self.out.write_all(if i == 0 { b"[" } else { b",[" })?;
+                self.bin(field)?;
+                write!(self.out, ",{at}]")?;
+            }
+            self.out.write_all(b"]")?;
+        }
         match ending.expire_at {
             Some(at) => write!(self.out, ",\"expire_at_ms\":{at}}}")?,
             None => self.out.write_all(b",\"expire_at_ms\":null}")?,
@@ -197,6 +206,14 @@ impl<W: Write> Output for JsonLines<W> {
         Err(io::Error::other(
             "JSON lines hold values, not DUMP payloads",
         ))
+    }
+
+    /// A line of its own, `{"function": "#!lua name=..."}`, which the
+    /// loader reads back as `FUNCTION LOAD REPLACE`.
+    fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.out.write_all(b"{\"function\":")?;
+        self.bin(code)?;
+        self.out.write_all(b"}\n")
     }
 
     fn written(&self) -> u64 {
@@ -228,6 +245,7 @@ mod tests {
             &Ending {
                 expire_at: Some(5),
                 stream: None,
+                ..Ending::default()
             },
         )
         .unwrap();

@@ -1,0 +1,340 @@
+//! Dumping from an RDB: a file (`rload --dump dump.rdb`: converting a
+//! backup without a server), or a live server's own snapshot, taken as a
+//! replica's full sync takes it (`PSYNC`, or `SYNC`; the diskless form
+//! too). A snapshot is the dataset at one instant, for the cost of a fork
+//! on the server rather than a script per page; where the server refuses
+//! the sync (managed services often do), the dump reads with `SCAN`
+//! instead, and says so.
+//!
+//! The RDB's keys are replayed ([`crate::rdb::replay`]) into the same
+//! output a `SCAN` dump writes, filtered by `--match`, `--type`, `-n` and
+//! `--split` as they are read. A file's dump cut short goes on from the
+//! number of keys it read (`--cursor keys:N`); a snapshot's is taken again.
+
+use std::io::{self, Read};
+
+use super::link::Fault;
+use super::page::Pager;
+use super::position::Position;
+use super::{DumpOptions, Ended, stop_of};
+use crate::config::{Config, ServerConfig};
+use crate::error::Error;
+use crate::filter::{Glob, KeyFilter};
+use crate::input::{Input, InputError, Inputs, InvalidKind, Location};
+use crate::rdb::replay::{Replay, ReplayError, ReplayOptions, Step};
+use crate::rdb::sync::{self, SyncError};
+use crate::rdb::{RdbError, RdbReader};
+use crate::report::Stop;
+
+/// An input's bytes (decompressed), as a reader.
+struct InputRead(Inputs);
+
+impl Read for InputRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(io::Error::other)
+    }
+}
+
+/// The filter `options` ask for.
+fn filter(options: &DumpOptions) -> KeyFilter {
+    KeyFilter {
+        pattern: options.pattern.as_deref().map(|p| Glob::new(p.as_bytes())),
+        types: options.types.clone(),
+        db: options.db.map(u64::from),
+        split: options.split,
+    }
+}
+
+/// How the replay writes keys: `SELECT`s unless `-n` picks a database;
+/// `RESTORE` payloads for the restore format.
+fn replay_options(options: &DumpOptions) -> ReplayOptions {
+    ReplayOptions {
+        select: options.db.is_none(),
+        restore_upto: (options.format == super::DumpFormat::Restore).then_some(u32::MAX),
+        now_ms: Some(super::big::now_ms()),
+    }
+}
+
+/// The keys a `--cursor keys:N` skips.
+fn keys_to_skip(options: &DumpOptions) -> Result<u64, Error> {
+    let Some(cursor) = &options.cursor else {
+        return Ok(0);
+    };
+    cursor
+        .strip_prefix("keys:")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "--cursor {cursor}: a dump of an RDB file goes on with keys:N, as it printed"
+            ))
+        })
+}
+
+/// Dumps the RDB file `input`.
+pub(crate) fn file(
+    pager: &mut Pager<'_>,
+    options: &DumpOptions,
+    input: &Input,
+) -> Result<Ended, Error> {
+    let skip = keys_to_skip(options)?;
+    let name = input.name();
+    if let Some(size) = input.size() {
+        pager.meter.set_total(size);
+    }
+    let mut inputs = Inputs::open(std::slice::from_ref(input))?;
+    inputs.watch(pager.interrupt.clone(), pager.meter.clone());
+    let reader = RdbReader::new(InputRead(inputs)).map_err(|e| not_rdb(&name, &e))?;
+    pager.summary.reached(&name);
+    let mut replay = Replay::new(reader, filter(options), replay_options(options));
+    let ended = run(pager, &mut replay, skip, &name);
+    Ok(match ended {
+        Ok(()) => Ended::Done,
+        Err((stop, keys)) => Ended::stopped(stop, Position::Keys(keys), 0),
+    })
+}
+
+/// An input that is not an RDB file, or one this reader does not read.
+fn not_rdb(name: &str, e: &RdbError) -> Error {
+    Error::Config(format!(
+        "--dump reads a server, or an RDB file: {name} is not one ({e})"
+    ))
+}
+
+/// Dumps a live server from its snapshot; `None` when it refuses to give
+/// one (the caller reads it with `SCAN` instead).
+pub(crate) fn live(
+    pager: &mut Pager<'_>,
+    server: &ServerConfig,
+    options: &DumpOptions,
+) -> Result<Option<Ended>, Error> {
+    let addr = server.addr();
+    let whole = options.pattern.is_none() && options.types.is_empty() && options.split.is_none();
+    if whole && let Some(total) = keys_held(server, options.db) {
+        pager.meter.set_total(total);
+    }
+    let snapshot = match sync::snapshot(server) {
+        Ok(s) => s,
+        Err(SyncError::Refused { reply, .. }) => {
+            pager.events.notice(&format!(
+                "{addr} refused a replica's snapshot ({reply}): reading keys with SCAN instead"
+            ));
+            return Ok(None);
+        }
+        Err(SyncError::Connect(e)) => return Err(Error::Connect(e)),
+        Err(e) => {
+            pager.events.notice(&format!(
+                "{addr} gave no snapshot ({e}): reading keys with SCAN instead"
+            ));
+            return Ok(None);
+        }
+    };
+    let name = format!("{addr} (its snapshot)");
+    let reader = match RdbReader::new(snapshot) {
+        Ok(r) => r,
+        Err(e) => {
+            pager.events.notice(&format!(
+                "{addr} sent a snapshot rload cannot read ({e}): reading keys with SCAN instead"
+            ));
+            return Ok(None);
+        }
+    };
+    pager.summary.reached(&addr);
+    let mut replay = Replay::new(reader, filter(options), replay_options(options));
+    Ok(Some(match run(pager, &mut replay, 0, &name) {
+        Ok(()) => Ended::Done,
+        // A snapshot cannot be gone on with: the next is another instant.
+        Err((stop, _)) => Ended::stopped(stop, Position::Again, 0),
+    }))
+}
+
+/// The keys the server holds (in database `db`, or all), for a progress
+/// display; `None` if it does not say.
+fn keys_held(server: &ServerConfig, db: Option<u32>) -> Option<u64> {
+    let mut conn = crate::conn::connect(server).ok()?;
+    let info = conn.call("INFO", &[b"INFO", b"keyspace"]).ok()?;
+    let dbs = super::shape::keyspace(&info)?;
+    Some(
+        dbs.iter()
+            .filter(|d| db.is_none_or(|n| n == d.0))
+            .map(|d| d.1)
+            .sum(),
+    )
+}
+
+/// Replays the whole RDB into the pager's output, passing over the first
+/// `skip` keys; a stop, with the keys read before it.
+fn run<R: Read>(
+    pager: &mut Pager<'_>,
+    replay: &mut Replay<R>,
+    skip: u64,
+    name: &str,
+) -> Result<(), (Stop, u64)> {
+    let first_db = pager.options.db.unwrap_or(0);
+    let Pager {
+        output,
+        interrupt,
+        meter,
+        bucket,
+        summary,
+        ..
+    } = pager;
+    let mut sink = Skipping {
+        inner: &mut **output,
+        skipping: skip > 0,
+        db: first_db,
+        keys: Vec::new(),
+    };
+    let config = Config::default();
+    loop {
+        if let Some(signal) = interrupt.requested() {
+            let stop = Stop::Interrupted {
+                signal,
+                drained: true,
+            };
+            return Err((stop, replay.reader().keys_done()));
+        }
+        let step = replay.step(&mut sink);
+        let keys = replay.reader().keys_done();
+        match step {
+            Ok(Step::Key(n)) => {
+                let was = std::mem::replace(&mut sink.skipping, n < skip);
+                if !was {
+                    meter.add_commands(1);
+                    if let Err(f) = wait(bucket, interrupt, &mut *sink.inner) {
+                        return Err((stop_of(name, f, &config), keys));
+                    }
+                }
+            }
+            Ok(Step::Other) => {}
+            Ok(Step::End) => break,
+            Err(ReplayError::Output(e)) => {
+                return Err((stop_of(name, Fault::Output(e), &config), keys));
+            }
+            Err(ReplayError::Rdb(e)) => return Err((rdb_stop(name, &e, keys), keys)),
+        }
+    }
+    for (db, n) in &sink.keys {
+        summary.add_keys(*db, *n);
+    }
+    summary.skipped += replay.done.modules;
+    Ok(())
+}
+
+/// `--rate`: waits for a token per key.
+fn wait(
+    bucket: &mut Option<crate::rate::Bucket>,
+    interrupt: &crate::interrupt::Interrupt,
+    output: &mut dyn crate::rebuild::Output,
+) -> Result<(), Fault> {
+    let Some(bucket) = bucket else {
+        return Ok(());
+    };
+    if !bucket.wait(1, interrupt, || {
+        let _ = output.flush();
+    }) && let Some(signal) = interrupt.requested()
+    {
+        return Err(Fault::Interrupted(signal));
+    }
+    Ok(())
+}
+
+/// An RDB that cannot be read on, as the dump's stop: the input, the key
+/// it stopped in, and the byte offset.
+fn rdb_stop(name: &str, e: &RdbError, keys: u64) -> Stop {
+    let names = [name.to_string()];
+    let at = crate::input::Position {
+        source: 0,
+        line: keys + 1,
+        offset: e.at().map_or(0, |at| at.offset),
+    };
+    Stop::Input(InputError::Invalid {
+        at: Location::new(&names, at),
+        kind: InvalidKind::Rdb(e.to_string()),
+    })
+}
+
+/// An output that drops what is written while a continuation passes over
+/// the keys the dump it goes on from already wrote.
+struct Skipping<'a> {
+    inner: &'a mut dyn crate::rebuild::Output,
+    skipping: bool,
+    /// The database keys go into, and the keys written to each.
+    db: u32,
+    keys: Vec<(u32, u64)>,
+}
+
+impl Skipping<'_> {
+    fn count(&mut self) {
+        match self.keys.iter_mut().find(|(d, _)| *d == self.db) {
+            Some((_, n)) => *n += 1,
+            None => self.keys.push((self.db, 1)),
+        }
+    }
+}
+
+impl crate::rebuild::Output for Skipping<'_> {
+    fn select(&mut self, db: u32) -> io::Result<()> {
+        self.db = db;
+        self.inner.select(db)
+    }
+    fn begin(&mut self, key: &[u8], kind: crate::rebuild::Kind) -> io::Result<()> {
+        if self.skipping {
+            return Ok(());
+        }
+        self.inner.begin(key, kind)
+    }
+    fn piece(
+        &mut self,
+        key: &[u8],
+        kind: crate::rebuild::Kind,
+        piece: crate::rebuild::Piece<'_>,
+        first: bool,
+    ) -> io::Result<()> {
+        if self.skipping {
+            return Ok(());
+        }
+        self.inner.piece(key, kind, piece, first)
+    }
+    fn end(
+        &mut self,
+        key: &[u8],
+        kind: crate::rebuild::Kind,
+        ending: &crate::rebuild::Ending,
+    ) -> io::Result<()> {
+        if self.skipping {
+            return Ok(());
+        }
+        self.count();
+        self.inner.end(key, kind, ending)
+    }
+    fn discard(
+        &mut self,
+        key: &[u8],
+        kind: crate::rebuild::Kind,
+        why: crate::rebuild::Discard,
+    ) -> io::Result<()> {
+        if self.skipping {
+            return Ok(());
+        }
+        self.inner.discard(key, kind, why)
+    }
+    fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        if self.skipping {
+            return Ok(());
+        }
+        self.inner.function(code)
+    }
+    fn payload(&mut self, key: &[u8], payload: &[u8], at: Option<i64>) -> io::Result<()> {
+        if self.skipping {
+            return Ok(());
+        }
+        self.count();
+        self.inner.payload(key, payload, at)
+    }
+    fn written(&self) -> u64 {
+        self.inner.written()
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

@@ -1,0 +1,193 @@
+//! Which keys a dump (or a load of an RDB file) takes: [`Glob`] patterns
+//! as Redis matches them (`stringmatchlen` in `util.c`, for `SCAN ...
+//! MATCH` and `KEYS`: `*` any bytes, `?` one byte, `[abc]`, `[^abc]`,
+//! `[a-z]` a set or range of bytes, `\x` the byte `x` itself), a part of
+//! the keyspace ([`Split`]), and all of them with types and a database
+//! ([`KeyFilter`]), for keys not read from a server that would filter them
+//! itself: an RDB file's.
+
+use crate::error::Error;
+
+/// A pattern, matched against keys as Redis matches them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Glob(Vec<u8>);
+
+impl Glob {
+    /// The pattern `pattern`.
+    pub fn new(pattern: &[u8]) -> Self {
+        Glob(pattern.to_vec())
+    }
+
+    /// Whether `key` matches.
+    pub fn matches(&self, key: &[u8]) -> bool {
+        matches(&self.0, key)
+    }
+}
+
+/// Part `index` of `count` of a keyspace: the keys whose hash slot (as a
+/// cluster computes it, `{tags}` included) is `index` modulo `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// Which part, from 0.
+    pub index: u16,
+    /// How many parts.
+    pub count: u16,
+}
+
+impl Split {
+    /// Whether hash slot `slot` is in this part.
+    pub fn has_slot(self, slot: u16) -> bool {
+        slot % self.count == self.index
+    }
+
+    /// Whether `key` is in this part.
+    pub fn has(self, key: &[u8]) -> bool {
+        self.has_slot(crate::cluster::key_slot(key))
+    }
+
+    /// Reads `I/N`.
+    ///
+    /// # Errors
+    ///
+    /// Not two numbers, or I not below N.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let bad = || {
+            Error::Config(format!(
+                "--split {text}: give I/N, part I (from 0) of N parts, N at most 16384"
+            ))
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u16, u16) =
+            (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if count == 0 || index >= count || count as usize > crate::cluster::SLOTS {
+            return Err(bad());
+        }
+        Ok(Split { index, count })
+    }
+}
+
+/// The keys to take: those matching `pattern`, of one of `types` (all when
+/// empty), in database `db` (all when `None`), in `split`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyFilter {
+    /// Only keys matching this glob.
+    pub pattern: Option<Glob>,
+    /// Only keys of these types (`TYPE`'s names).
+    pub types: Vec<String>,
+    /// Only keys of this database.
+    pub db: Option<u64>,
+    /// Only keys of this part of the keyspace.
+    pub split: Option<Split>,
+}
+
+impl KeyFilter {
+    /// Whether the key `key` of type `kind` in database `db` is taken.
+    pub fn takes(&self, db: u64, key: &[u8], kind: &str) -> bool {
+        self.db.is_none_or(|d| d == db)
+            && (self.types.is_empty() || self.types.iter().any(|t| t == kind))
+            && self.pattern.as_ref().is_none_or(|g| g.matches(key))
+            && self.split.is_none_or(|s| s.has(key))
+    }
+}
+
+fn matches(mut p: &[u8], mut s: &[u8]) -> bool {
+    while let Some(&c) = p.first() {
+        match c {
+            b'*' => {
+                while p.len() > 1 && p[1] == b'*' {
+                    p = &p[1..];
+                }
+                if p.len() == 1 {
+                    return true;
+                }
+                return (0..=s.len()).any(|i| matches(&p[1..], &s[i..]));
+            }
+            b'?' => {
+                if s.is_empty() {
+                    return false;
+                }
+                s = &s[1..];
+            }
+            b'[' => {
+                let Some((&b, rest)) = s.split_first() else {
+                    return false;
+                };
+                let (hit, after) = class(&p[1..], b);
+                if !hit {
+                    return false;
+                }
+                (p, s) = (after, rest);
+                continue;
+            }
+            b'\\' if p.len() >= 2 => {
+                if s.first() != Some(&p[1]) {
+                    return false;
+                }
+                (p, s) = (&p[2..], &s[1..]);
+                continue;
+            }
+            _ => {
+                if s.first() != Some(&c) {
+                    return false;
+                }
+                s = &s[1..];
+            }
+        }
+        p = &p[1..];
+    }
+    s.is_empty()
+}
+
+/// Whether byte `b` is in the class that starts at `p` (after its `[`),
+/// and the pattern after the class's `]` (or its end, as Redis reads an
+/// unclosed class).
+fn class(mut p: &[u8], b: u8) -> (bool, &[u8]) {
+    let not = p.first() == Some(&b'^');
+    if not {
+        p = &p[1..];
+    }
+    let mut hit = false;
+    loop {
+        match p {
+            [] => break,
+            [b']', rest @ ..] => return (hit != not, rest),
+            [b'\\', x, rest @ ..] => {
+                hit |= *x == b;
+                p = rest;
+            }
+            [lo, b'-', hi, rest @ ..] if *hi != b']' => {
+                let (lo, hi) = if lo <= hi { (*lo, *hi) } else { (*hi, *lo) };
+                hit |= (lo..=hi).contains(&b);
+                p = rest;
+            }
+            [x, rest @ ..] => {
+                hit |= *x == b;
+                p = rest;
+            }
+        }
+    }
+    (hit != not, p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, s: &str) -> bool {
+        Glob::new(p.as_bytes()).matches(s.as_bytes())
+    }
+
+    #[test]
+    fn matches_as_redis_does() {
+        assert!(m("*", ""));
+        assert!(m("user:*", "user:1"));
+        assert!(!m("user:*", "users"));
+        assert!(m("h?llo", "hello") && !m("h?llo", "hllo"));
+        assert!(m("h[ae]llo", "hallo") && !m("h[ae]llo", "hillo"));
+        assert!(m("h[^e]llo", "hallo") && !m("h[^e]llo", "hello"));
+        assert!(m("h[a-b]llo", "hbllo") && m("h[b-a]llo", "hallo"));
+        assert!(m("a\\*b", "a*b") && !m("a\\*b", "axb"));
+        assert!(m("*:*:x", "a:b:c:x") && !m("*:*:x", "a:x"));
+        assert!(m("a**b", "ab") && m("[\\]]", "]"));
+    }
+}

@@ -1,0 +1,386 @@
+//! An RDB's keys replayed into a [`crate::rebuild::Output`]: the output a
+//! dump writes a server's keys into. So an RDB file converts to every
+//! format `--dump` writes, and loads as the commands a dump's RESP holds;
+//! where the target reads the file's RDB version, a small key goes whole as
+//! `RESTORE` of its own serialized bytes instead, the server's cheapest
+//! path.
+//!
+//! Keys the [`KeyFilter`] does not take, keys already expired, and empty
+//! collections (which the server skips when it loads a file) are passed
+//! over. A module's value can only be `RESTORE`d: without that it is
+//! counted as skipped.
+
+use std::io::{self, Read};
+
+use super::{Event, KeyEnd, KeyStart, Kind, Piece, RdbError, RdbReader, StreamMeta};
+use crate::filter::KeyFilter;
+use crate::rebuild::{self, Ending, Output};
+
+/// Decoded bytes held back while a key may still go as `RESTORE`: past
+/// this, its pieces go out as commands (its serialized form is then past
+/// the reader's raw limit too, as a rule).
+const DEFER_BYTES: usize = 512 * 1024;
+
+/// How keys are written.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ReplayOptions {
+    /// Each database's keys go after a `SELECT` of it (else all of them go
+    /// into whichever database the output is in).
+    pub select: bool,
+    /// Small keys go as `RESTORE` when the file's RDB version is at most
+    /// this one (the target's); never when `None`.
+    pub restore_upto: Option<u32>,
+    /// Keys that expire before this time (ms since the epoch) are skipped.
+    pub now_ms: Option<i64>,
+}
+
+/// What replaying has done.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Replayed {
+    /// Keys written, per database.
+    pub keys: Vec<(u64, u64)>,
+    /// Keys written as `RESTORE`.
+    pub restored: u64,
+    /// Keys the filter did not take.
+    pub filtered: u64,
+    /// Keys already expired.
+    pub expired: u64,
+    /// Modules' values that could not be written.
+    pub modules: u64,
+    /// Function libraries written.
+    pub functions: u64,
+}
+
+impl Replayed {
+    fn add_key(&mut self, db: u64) {
+        match self.keys.iter_mut().find(|(d, _)| *d == db) {
+            Some((_, n)) => *n += 1,
+            None => self.keys.push((db, 1)),
+        }
+    }
+}
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplayError {
+    /// The file is not readable as an RDB.
+    #[error(transparent)]
+    Rdb(#[from] RdbError),
+    /// Writing the output failed.
+    #[error("writing failed: {0}")]
+    Output(#[from] io::Error),
+}
+
+/// A piece held while its key may still go as `RESTORE`.
+enum Held {
+    Bytes(Vec<u8>),
+    Items(Vec<Vec<u8>>),
+    Pairs(Vec<rebuild::Pair>),
+    Entries(Vec<rebuild::Entry>),
+}
+
+/// The key being replayed.
+struct Current {
+    key: Vec<u8>,
+    kind: Option<rebuild::Kind>,
+    expire_at: Option<i64>,
+    /// Not taken: its pieces are read and passed over.
+    skip: bool,
+    /// Its pieces are held (it may go as `RESTORE`), with their size.
+    held: Option<(Vec<Held>, usize)>,
+    begun: bool,
+    first: bool,
+    field_expiry: Vec<(Vec<u8>, i64)>,
+}
+
+/// One step of a replay.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// A key was written whole (or passed over); the reader has read this
+    /// many keys so far.
+    Key(u64),
+    /// Something else was read.
+    Other,
+    /// The file has ended.
+    End,
+}
+
+/// Replays an RDB, event by event.
+pub(crate) struct Replay<R> {
+    reader: RdbReader<R>,
+    filter: KeyFilter,
+    options: ReplayOptions,
+    db: u64,
+    selected: Option<u64>,
+    current: Option<Current>,
+    pub(crate) done: Replayed,
+}
+
+impl<R: Read> Replay<R> {
+    pub(crate) fn new(reader: RdbReader<R>, filter: KeyFilter, options: ReplayOptions) -> Self {
+        Replay {
+            reader,
+            filter,
+            options,
+            db: 0,
+            selected: None,
+            current: None,
+            done: Replayed::default(),
+        }
+    }
+
+    /// The reader, for its version, offset and keys read.
+    pub(crate) fn reader(&self) -> &RdbReader<R> {
+        &self.reader
+    }
+
+    fn restores(&self) -> bool {
+        self.options
+            .restore_upto
+            .is_some_and(|v| self.reader.version() <= v)
+    }
+
+    /// Reads one event and writes what it holds to `out`.
+    ///
+    /// # Errors
+    ///
+    /// The file is not a readable RDB, or writing failed.
+    pub(crate) fn step(&mut self, out: &mut dyn Output) -> Result<Step, ReplayError> {
+        let restores = self.restores();
+        let version = self.reader.version();
+        let keys_before = self.reader.keys_done();
+        let Replay {
+            reader,
+            filter,
+            options,
+            db,
+            selected,
+            current,
+            done,
+        } = self;
+        let Some(event) = reader.next()? else {
+            return Ok(Step::End);
+        };
+        match event {
+            Event::SelectDb(n) => *db = n,
+            Event::Function { code } => {
+                out.function(code)?;
+                done.functions += 1;
+            }
+            Event::KeyStart(start) => {
+                let c = start_key(&start, filter, options, restores);
+                if !c.skip && options.select && *selected != Some(*db) {
+                    // Before anything of the key is written.
+                    out.select(u32::try_from(*db).unwrap_or(u32::MAX))?;
+                    *selected = Some(*db);
+                }
+                *current = Some(c);
+            }
+            Event::Piece(piece) => {
+                if let Some(c) = current {
+                    c.piece(piece, out)?;
+                }
+            }
+            Event::KeyEnd(end) => {
+                if let Some(c) = current.take() {
+                    let mut at = KeyEnding {
+                        db: *db,
+                        version,
+                        done,
+                    };
+                    at.end_key(c, &end, out)?;
+                }
+                return Ok(Step::Key(keys_before + 1));
+            }
+            Event::End { .. } => return Ok(Step::End),
+            _ => {}
+        }
+        Ok(Step::Other)
+    }
+}
+
+/// What ending a key needs of the replay.
+struct KeyEnding<'a> {
+    db: u64,
+    version: u32,
+    done: &'a mut Replayed,
+}
+
+impl KeyEnding<'_> {
+    fn end_key(
+        &mut self,
+        mut c: Current,
+        end: &KeyEnd<'_>,
+        out: &mut dyn Output,
+    ) -> Result<(), ReplayError> {
+        use rebuild::Kind::{Hash, List, Set, Zset};
+        if c.skip {
+            return Ok(());
+        }
+        if end.elements == 0 && matches!(c.kind, Some(List | Set | Zset | Hash)) {
+            // The server skips it when it loads the file.
+            return Ok(());
+        }
+        if c.held.is_some()
+            && let Some(raw) = end.raw
+        {
+            let payload = raw.restore_payload(self.version as u16);
+            out.payload(&c.key, &payload, c.expire_at)?;
+            self.done.restored += 1;
+            self.done.add_key(self.db);
+            return Ok(());
+        }
+        let Some(kind) = c.kind else {
+            // A module's value, with no RESTORE to write it.
+            self.done.modules += 1;
+            return Ok(());
+        };
+        c.release(out)?;
+        if !c.begun {
+            out.begin(&c.key, kind)?;
+        }
+        let ending = Ending {
+            expire_at: c.expire_at,
+            stream: end.stream.map(stream_meta),
+            field_expiry: std::mem::take(&mut c.field_expiry),
+        };
+        out.end(&c.key, kind, &ending)?;
+        self.done.add_key(self.db);
+        Ok(())
+    }
+}
+
+fn kind_of(kind: Kind) -> Option<rebuild::Kind> {
+    Some(match kind {
+        Kind::String => rebuild::Kind::String,
+        Kind::List => rebuild::Kind::List,
+        Kind::Set => rebuild::Kind::Set,
+        Kind::Zset => rebuild::Kind::Zset,
+        Kind::Hash => rebuild::Kind::Hash,
+        Kind::Stream => rebuild::Kind::Stream,
+        Kind::Module(_) => return None,
+    })
+}
+
+/// How the key `start` begins is to be replayed.
+fn start_key(
+    start: &KeyStart<'_>,
+    filter: &KeyFilter,
+    options: &ReplayOptions,
+    restores: bool,
+) -> Current {
+    let expired =
+        matches!((start.expire_at_ms, options.now_ms), (Some(at), Some(now)) if at <= now);
+    let taken = filter.takes(start.db, start.key, &start.kind.name());
+    Current {
+        key: start.key.to_vec(),
+        kind: kind_of(start.kind),
+        expire_at: start.expire_at_ms,
+        skip: expired || !taken,
+        held: restores.then(|| (Vec::new(), 0)),
+        begun: false,
+        first: true,
+        field_expiry: Vec::new(),
+    }
+}
+
+impl Current {
+    fn piece(&mut self, piece: Piece<'_>, out: &mut dyn Output) -> io::Result<()> {
+        if self.skip || self.kind.is_none() {
+            return Ok(());
+        }
+        let held = match piece {
+            Piece::Bytes(b) => Held::Bytes(b.to_vec()),
+            Piece::Items(items) => Held::Items(items.iter().map(<[u8]>::to_vec).collect()),
+            Piece::Pairs(pairs) => Held::Pairs(pairs_of(pairs.iter())),
+            Piece::ExpiringPairs {
+                pairs,
+                expire_at_ms,
+            } => {
+                let pairs = pairs_of(pairs.iter());
+                for ((field, _), at) in pairs.iter().zip(expire_at_ms) {
+                    if let Some(at) = at {
+                        self.field_expiry.push((field.clone(), *at));
+                    }
+                }
+                Held::Pairs(pairs)
+            }
+            Piece::Entries(entries) => Held::Entries(
+                entries
+                    .iter()
+                    .map(|(id, fields)| (id.to_string().into_bytes(), pairs_of(fields.iter())))
+                    .collect(),
+            ),
+        };
+        match &mut self.held {
+            Some((pieces, size)) => {
+                *size += held.size();
+                pieces.push(held);
+                if *size > DEFER_BYTES {
+                    self.release(out)?;
+                }
+                Ok(())
+            }
+            None => self.write(held, out),
+        }
+    }
+
+    /// Writes what is held as commands: the key no longer goes as
+    /// `RESTORE`.
+    fn release(&mut self, out: &mut dyn Output) -> io::Result<()> {
+        if let Some((pieces, _)) = self.held.take() {
+            for p in pieces {
+                self.write(p, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, piece: Held, out: &mut dyn Output) -> io::Result<()> {
+        let kind = self.kind.expect("only values of a type are written");
+        if !self.begun {
+            out.begin(&self.key, kind)?;
+            self.begun = true;
+        }
+        let first = std::mem::replace(&mut self.first, false);
+        match &piece {
+            Held::Bytes(b) => out.piece(&self.key, kind, rebuild::Piece::Bytes(b), first),
+            Held::Items(i) => out.piece(&self.key, kind, rebuild::Piece::Items(i), first),
+            Held::Pairs(p) => out.piece(&self.key, kind, rebuild::Piece::Pairs(p), first),
+            Held::Entries(e) => out.piece(&self.key, kind, rebuild::Piece::Entries(e), first),
+        }
+    }
+}
+
+impl Held {
+    fn size(&self) -> usize {
+        match self {
+            Held::Bytes(b) => b.len(),
+            Held::Items(i) => i.iter().map(|x| x.len() + 8).sum(),
+            Held::Pairs(p) => p.iter().map(|(a, b)| a.len() + b.len() + 16).sum(),
+            Held::Entries(e) => e
+                .iter()
+                .map(|(id, f)| {
+                    id.len() + f.iter().map(|(a, b)| a.len() + b.len() + 16).sum::<usize>()
+                })
+                .sum(),
+        }
+    }
+}
+
+fn pairs_of<'a>(mut elems: impl Iterator<Item = &'a [u8]>) -> Vec<rebuild::Pair> {
+    std::iter::from_fn(|| Some((elems.next()?.to_vec(), elems.next()?.to_vec()))).collect()
+}
+
+fn stream_meta(meta: &StreamMeta) -> rebuild::StreamMeta {
+    rebuild::StreamMeta {
+        last_id: meta.last_id.to_string().into_bytes(),
+        entries_added: meta.entries_added.map(|n| n as i64),
+        max_deleted: meta.max_deleted_id.map(|id| id.to_string().into_bytes()),
+        groups: meta
+            .groups
+            .iter()
+            .map(|g| (g.name.clone(), g.last_id.to_string().into_bytes()))
+            .collect(),
+    }
+}
