@@ -267,6 +267,9 @@ pub struct Config {
     /// Read the input as records rendered by templates; `None` reads
     /// commands.
     pub records: Option<crate::records::RecordOptions>,
+    /// Read the inputs as RDB files (`--format rdb`); a file is also
+    /// recognised as one by its first bytes.
+    pub rdb: bool,
     /// Write the commands as RESP to standard output instead of loading
     /// them.
     pub emit: bool,
@@ -294,6 +297,7 @@ impl Default for Config {
             cluster: false,
             interrupt: crate::Interrupt::new(),
             records: None,
+            rdb: false,
             emit: false,
             dump: None,
             rate: None,

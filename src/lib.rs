@@ -84,6 +84,7 @@ pub mod resp;
 mod sink;
 
 pub use config::{Config, Endpoint, Password, ServerConfig, TlsConfig, TlsVerify};
+pub use conn::Limits;
 pub use error::{ConnectError, Error};
 pub use input::Input;
 pub use input::InputError;

@@ -111,7 +111,7 @@ pub struct Args {
     /// How the input is written: commands, csv, tsv, json or jsonl
     /// [default: from the files' extension, else commands]; with --dump,
     /// how keys are written: resp (default), inline, jsonl or restore
-    #[arg(long, value_name = "FORMAT", value_parser = ["commands", "csv", "tsv", "json", "jsonl", "resp", "inline", "restore"])]
+    #[arg(long, value_name = "FORMAT", value_parser = ["commands", "csv", "tsv", "json", "jsonl", "rdb", "resp", "inline", "restore"])]
     format: Option<String>,
     /// A command for each record, with {field} placeholders (repeatable:
     /// each record gives one command per template)
@@ -461,6 +461,15 @@ impl Args {
                 ));
             }
             config.dump = Some(options);
+        } else if self.format.as_deref() == Some("rdb") {
+            // RDB files are also known by their first bytes, whatever
+            // their names: this is for standard input, or to insist.
+            if !self.templates.is_empty() || self.no_header || self.delimiter.is_some() {
+                return Err(Error::Config(
+                    "--format rdb loads keys as they are: it takes no --template, --no-header or --delimiter".into(),
+                ));
+            }
+            config.rdb = true;
         } else {
             config.records = records::options(
                 self.format.as_deref(),

@@ -24,12 +24,15 @@ use crate::resp::{ReplyScanner, Value, encode_to_vec, parse_value};
 
 /// What the server accepts, as far as rload checks the input against it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Limits {
+pub struct Limits {
     /// The longest argument (`proto-max-bulk-len`): a longer one makes the
     /// server close the connection.
     pub max_bulk: u64,
     /// The number of databases: `SELECT` of any other fails.
     pub databases: u32,
+    /// The newest RDB version whose `DUMP` payloads the server's `RESTORE`
+    /// takes, when it said what it is.
+    pub rdb_version: Option<u32>,
 }
 
 impl Default for Limits {
@@ -38,8 +41,39 @@ impl Default for Limits {
         Limits {
             max_bulk: crate::resp::MAX_BULK_LEN,
             databases: 16,
+            rdb_version: None,
         }
     }
+}
+
+/// The newest RDB version a server reads, from its `INFO server`: Redis
+/// 4 reads 8, 5 and 6 read 9, 7.0 10, 7.2 11, 7.4 and later 12 (8.6: 13);
+/// Valkey up to 8.1 reads 11, and Valkey 9 its own 80 (and Redis's up to
+/// 11, not the 12 to 79 it calls foreign).
+fn rdb_version(info: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(info).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let version = |v: &str| -> Option<(u32, u32)> {
+        let mut parts = v.split('.');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    };
+    if let Some(v) = field("valkey_version").and_then(version) {
+        return Some(if v.0 >= 9 { 80 } else { 11 });
+    }
+    Some(match version(field("redis_version")?)? {
+        (5 | 6, _) => 9,
+        (4, _) => 8,
+        (major, _) if major < 4 => 7,
+        (7, 0) => 10,
+        (7, 2) => 11,
+        (8, minor) if minor >= 6 => 13,
+        (major, _) if major > 8 => 13,
+        _ => 12,
+    })
 }
 
 /// A connected, logged-in connection to one server.
@@ -219,6 +253,10 @@ impl Connection {
         if let Some(n) = self.config_number("databases")? {
             limits.databases = u32::try_from(n).unwrap_or(u32::MAX);
         }
+        limits.rdb_version = match self.call("INFO", &[b"INFO", b"server"])? {
+            Value::Bulk(info) | Value::Verbatim { text: info, .. } => rdb_version(&info),
+            _ => None,
+        };
         Ok(limits)
     }
 

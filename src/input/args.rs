@@ -35,6 +35,58 @@ impl Span {
     }
 }
 
+/// Commands taken into argument buffers, one buffer each (reused from one
+/// record or key to the next): where the commands that rebuild a key go
+/// when a source makes them. It holds its buffers, or borrows them.
+pub(crate) struct ArgQueue<B> {
+    out: B,
+    n: usize,
+}
+
+impl<B: std::borrow::BorrowMut<Vec<ArgBuf>>> ArgQueue<B> {
+    /// Commands into `out`, from its first buffer on.
+    pub(crate) fn new(out: B) -> Self {
+        ArgQueue { out, n: 0 }
+    }
+
+    /// Commands taken.
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Command `i`'s arguments.
+    pub(crate) fn get(&self, i: usize) -> &ArgBuf {
+        &self.out.borrow()[i]
+    }
+
+    /// Takes commands from the first buffer again.
+    pub(crate) fn clear(&mut self) {
+        self.n = 0;
+    }
+}
+
+impl<B: std::borrow::BorrowMut<Vec<ArgBuf>>> crate::rebuild::CommandSink for ArgQueue<B> {
+    fn command(&mut self, args: &[&[u8]]) -> std::io::Result<()> {
+        let out = self.out.borrow_mut();
+        if out.len() == self.n {
+            out.push(ArgBuf::default());
+        }
+        let buf = &mut out[self.n];
+        buf.clear();
+        for a in args {
+            let start = buf.scratch.len();
+            buf.scratch.extend_from_slice(a);
+            buf.push_scratch(start);
+        }
+        self.n += 1;
+        Ok(())
+    }
+
+    fn count(&self) -> u64 {
+        self.n as u64
+    }
+}
+
 /// Reusable storage for the arguments of the command being framed.
 #[derive(Debug, Default)]
 pub(crate) struct ArgBuf {

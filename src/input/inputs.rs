@@ -44,6 +44,10 @@ pub struct Inputs {
     interrupt: Option<Interrupt>,
     /// Counts the bytes read.
     meter: Option<Meter>,
+    /// The current input's first bytes, read ahead by [`Inputs::peek`] and
+    /// not yet handed out: `peeked[peeked_at..]`.
+    peeked: Vec<u8>,
+    peeked_at: usize,
 }
 
 impl Inputs {
@@ -66,6 +70,8 @@ impl Inputs {
             current: 0,
             interrupt: None,
             meter: None,
+            peeked: Vec::new(),
+            peeked_at: 0,
         })
     }
 
@@ -81,6 +87,8 @@ impl Inputs {
             current: 0,
             interrupt: None,
             meter: None,
+            peeked: Vec::new(),
+            peeked_at: 0,
         }
     }
 
@@ -110,6 +118,7 @@ impl Inputs {
         }
         self.sources[self.current] = Source::Closed;
         self.current += 1;
+        (self.peeked, self.peeked_at) = (Vec::new(), 0);
         true
     }
 
@@ -121,6 +130,46 @@ impl Inputs {
     /// The input cannot be opened or read, or the load was asked to stop
     /// while the read waited.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
+        if self.peeked_at < self.peeked.len() {
+            let n = buf.len().min(self.peeked.len() - self.peeked_at);
+            buf[..n].copy_from_slice(&self.peeked[self.peeked_at..self.peeked_at + n]);
+            self.peeked_at += n;
+            return Ok(n);
+        }
+        self.read_source(buf)
+    }
+
+    /// The current input's first `n` bytes (decompressed), or all of it if
+    /// it is shorter, read ahead: the reads that follow still give them.
+    ///
+    /// # Errors
+    ///
+    /// As [`Inputs::read`].
+    pub fn peek(&mut self, n: usize) -> Result<&[u8], InputError> {
+        while self.peeked.len() < n {
+            let mut chunk = vec![0u8; n - self.peeked.len()];
+            match self.read_source(&mut chunk)? {
+                0 => break,
+                got => self.peeked.extend_from_slice(&chunk[..got]),
+            }
+        }
+        Ok(&self.peeked[self.peeked_at..])
+    }
+
+    /// Reads ahead once more from the current input (what one read gives,
+    /// at most `n` bytes); all read ahead so far. Nothing more at its end.
+    ///
+    /// # Errors
+    ///
+    /// As [`Inputs::read`].
+    pub fn peek_once(&mut self, n: usize) -> Result<&[u8], InputError> {
+        let mut chunk = vec![0u8; n];
+        let got = self.read_source(&mut chunk)?;
+        self.peeked.extend_from_slice(&chunk[..got]);
+        Ok(&self.peeked[self.peeked_at..])
+    }
+
+    fn read_source(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
         let name = &self.names[self.current];
         let source = &mut self.sources[self.current];
         if let Source::Unopened(input) = source {

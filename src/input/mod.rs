@@ -8,17 +8,19 @@ mod gzip;
 pub(crate) mod inline;
 mod inputs;
 pub(crate) mod plain;
+pub(crate) mod rdb;
 mod reader;
 mod resp;
 mod source;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod testing;
 
-pub(crate) use args::ArgBuf;
 pub use args::Args;
+pub(crate) use args::{ArgBuf, ArgQueue};
 pub use error::{InputError, InvalidKind, Location};
 pub use inline::InlineError;
 pub use inputs::Inputs;
+pub use rdb::RdbSource;
 pub use reader::{Command, HUGE_COMMAND, InputReader, MAX_COMMAND_BYTES, Next, Position};
 pub use resp::{FrameError, FrameErrorKind, MAX_BULK_LEN};
 pub use source::{Input, SharedReader};
@@ -59,6 +61,12 @@ pub trait CommandSource {
 
     /// Checks arguments against the server's `proto-max-bulk-len`.
     fn set_max_bulk(&mut self, max: u64);
+
+    /// Learns what the server accepts, once connected: by default, the
+    /// longest argument.
+    fn set_limits(&mut self, limits: &crate::conn::Limits) {
+        self.set_max_bulk(limits.max_bulk);
+    }
 
     /// Makes a read that waits on a producer give up once `interrupt` is
     /// requested, and counts the bytes read in `meter`.

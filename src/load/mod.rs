@@ -23,7 +23,8 @@ pub(crate) use target::Target;
 use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::error::Error;
-use crate::input::{CommandSource, Input, InputReader};
+use crate::input::rdb::starts_an_rdb;
+use crate::input::{CommandSource, Input, InputReader, Inputs, RdbSource};
 use crate::records::{RecordError, RecordSource};
 use crate::report::{Events, Summary};
 
@@ -43,7 +44,17 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
     let sizes: Option<Vec<u64>> = inputs.iter().map(Input::size).collect();
     config.meter.set_total(sizes.map_or(0, |s| s.iter().sum()));
     match &config.records {
-        None => load(config, &mut InputReader::open(inputs)?, events, started),
+        None => {
+            let mut inputs = Inputs::open(inputs)?;
+            inputs.watch(config.interrupt.clone(), config.meter.clone());
+            if config.rdb || starts_an_rdb(&mut inputs)? {
+                // A cluster has one database; -n N puts every one into N.
+                let select = !config.cluster && config.server.db == 0;
+                let mut source = RdbSource::new(inputs, select);
+                return load(config, &mut source, events, started);
+            }
+            load(config, &mut InputReader::new(inputs), events, started)
+        }
         Some(options) => {
             let mut source = RecordSource::open(inputs, options).map_err(|e| match e {
                 RecordError::Input(e) => Error::Input(e),
@@ -79,7 +90,7 @@ pub(crate) fn load_into<S: CommandSource + ?Sized>(
 ) -> Result<Summary, Error> {
     let names: Arc<[String]> = source.names().into();
     let limits = target.limits();
-    source.set_max_bulk(limits.max_bulk);
+    source.set_limits(&limits);
     let mut feeder = Feeder::new(config, Arc::clone(&names), Arc::clone(&events), limits);
     let db = feeder.skip_to_resume_point(source, target.probe())?;
     let rules = match config.coalesce {

@@ -60,6 +60,12 @@ pub(super) struct Input<R> {
 }
 
 impl<R: Read> Input<R> {
+    /// The source, once the RDB is read (bytes read ahead past its end
+    /// are dropped).
+    pub(super) fn into_inner(self) -> R {
+        self.src
+    }
+
     pub(super) fn new(src: R) -> Self {
         Input {
             src,

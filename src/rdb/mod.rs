@@ -192,6 +192,12 @@ impl<R: Read> RdbReader<R> {
         self.magic
     }
 
+    /// The source the RDB was read from (bytes read ahead past its end
+    /// are dropped).
+    pub fn into_inner(self) -> R {
+        self.input.into_inner()
+    }
+
     /// Keys read whole so far.
     pub fn keys_done(&self) -> u64 {
         self.keys

@@ -134,10 +134,35 @@ impl<R: Read> Replay<R> {
         &self.reader
     }
 
+    /// The source, once the RDB is read.
+    pub(crate) fn into_source(self) -> R {
+        self.reader.into_inner()
+    }
+
+    /// Undoes what was written of a key the reading stopped in (a
+    /// truncated or corrupt file): nothing of it may stand.
+    ///
+    /// # Errors
+    ///
+    /// Writing failed.
+    pub(crate) fn abandon(&mut self, out: &mut dyn Output) -> io::Result<()> {
+        match self.current.take() {
+            Some(c) if c.begun => out.discard(
+                &c.key,
+                c.kind.expect("only values of a type are begun"),
+                rebuild::Discard::Unfinished,
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the target reads the file's payloads: versions up to its
+    /// own, except that Valkey 9 (80) does not read Redis's 12 and later.
     fn restores(&self) -> bool {
+        let v = self.reader.version();
         self.options
             .restore_upto
-            .is_some_and(|v| self.reader.version() <= v)
+            .is_some_and(|upto| v <= upto && !(upto >= 80 && (12..80).contains(&v)))
     }
 
     /// Reads one event and writes what it holds to `out`.

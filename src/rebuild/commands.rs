@@ -70,6 +70,11 @@ impl<S: CommandSink> Commands<S> {
         &mut self.sink
     }
 
+    /// The sink, to look at what it holds.
+    pub(crate) fn sink_ref(&self) -> &S {
+        &self.sink
+    }
+
     fn command(&mut self, args: &[&[u8]]) -> io::Result<()> {
         self.sink.command(args)
     }

@@ -21,8 +21,8 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::input::ArgBuf;
-use crate::rebuild::{CommandSink, Commands, Discard, Ending, Kind, Output, Piece, StreamMeta};
+use crate::input::{ArgBuf, ArgQueue};
+use crate::rebuild::{Commands, Discard, Ending, Kind, Output, Piece, StreamMeta};
 
 /// Elements per command, as the dump writes them.
 const CHUNK: usize = 1000;
@@ -64,33 +64,6 @@ struct Stream {
     max_deleted_id: Option<Bin>,
 }
 
-/// Commands taken into a record's argument buffers.
-struct Args<'a> {
-    out: &'a mut Vec<ArgBuf>,
-    n: usize,
-}
-
-impl CommandSink for Args<'_> {
-    fn command(&mut self, args: &[&[u8]]) -> io::Result<()> {
-        if self.out.len() == self.n {
-            self.out.push(ArgBuf::default());
-        }
-        let buf = &mut self.out[self.n];
-        buf.clear();
-        for a in args {
-            let start = buf.scratch.len();
-            buf.scratch.extend_from_slice(a);
-            buf.push_scratch(start);
-        }
-        self.n += 1;
-        Ok(())
-    }
-
-    fn count(&self) -> u64 {
-        self.n as u64
-    }
-}
-
 /// Rebuilds keys from JSON lines; remembers the database selected.
 #[derive(Default)]
 pub(crate) struct KeyLines {
@@ -121,12 +94,12 @@ impl KeyLines {
         entries: &[(Cow<'_, str>, &RawValue)],
         out: &mut Vec<ArgBuf>,
     ) -> Result<usize, String> {
-        let mut c = Commands::new(Args { out, n: 0 });
+        let mut c = Commands::new(ArgQueue::new(out));
         let io = |e: io::Error| e.to_string();
         if let Some(code) = field(entries, "function") {
             let code = parse::<Bin>(code, "function")?.bytes()?;
             c.function(&code).map_err(io)?;
-            return Ok(c.sink().n);
+            return Ok(c.sink().len());
         }
         let key = field(entries, "key").ok_or("a key line needs \"key\"")?;
         let key = parse::<Bin>(key, "key")?.bytes()?;
@@ -148,7 +121,7 @@ impl KeyLines {
             .any(|m| field(entries, m).is_some_and(|v| v.get() == "true"));
         if discarded {
             c.discard(&key, kind, Discard::Vanished).map_err(io)?;
-            return Ok(c.sink().n);
+            return Ok(c.sink().len());
         }
         let expire_at = field(entries, "expire_at_ms")
             .map(|e| parse::<i64>(e, "expire_at_ms"))
@@ -158,7 +131,7 @@ impl KeyLines {
             // One command, SET ... PXAT.
             let bytes = parse::<Bin>(value, "value")?.bytes()?;
             c.string(&key, &bytes, expire_at).map_err(io)?;
-            return Ok(c.sink().n);
+            return Ok(c.sink().len());
         }
         let stream = rebuild(&mut c, &key, kind, value)?;
         let field_expiry = match field(entries, "field_expire_at_ms") {
@@ -174,13 +147,13 @@ impl KeyLines {
             field_expiry,
         };
         c.end(&key, kind, &ending).map_err(io)?;
-        Ok(c.sink().n)
+        Ok(c.sink().len())
     }
 }
 
 /// A collection's commands; a stream's metadata, for its end.
 fn rebuild(
-    c: &mut Commands<Args<'_>>,
+    c: &mut Commands<ArgQueue<&mut Vec<ArgBuf>>>,
     key: &[u8],
     kind: Kind,
     value: &RawValue,
@@ -242,7 +215,11 @@ fn score(raw: &RawValue) -> Result<Vec<u8>, String> {
     Ok(text.as_bytes().to_vec())
 }
 
-fn stream(c: &mut Commands<Args<'_>>, key: &[u8], s: Stream) -> Result<StreamMeta, String> {
+fn stream(
+    c: &mut Commands<ArgQueue<&mut Vec<ArgBuf>>>,
+    key: &[u8],
+    s: Stream,
+) -> Result<StreamMeta, String> {
     let entries = s
         .entries
         .into_iter()

@@ -16,6 +16,7 @@ mod input_edges;
 mod input_errors;
 mod pipe;
 mod rdb;
+mod rdb_load;
 mod record_errors;
 mod records;
 mod reliability;

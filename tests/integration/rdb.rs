@@ -15,12 +15,12 @@ use rload::rdb::{Event, RdbError, RdbReader};
 use crate::support::Redis;
 use truth::{Client, read_file, server_view, write_lines};
 
-fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rdb")
 }
 
 /// Every committed RDB fixture but the deliberately corrupt one.
-fn fixture_files() -> Vec<PathBuf> {
+pub(crate) fn fixture_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -32,7 +32,7 @@ fn fixture_files() -> Vec<PathBuf> {
     files
 }
 
-fn version(path: &Path) -> u32 {
+pub(crate) fn version(path: &Path) -> u32 {
     let head = std::fs::read(path).unwrap();
     let digits = if head.starts_with(b"REDIS") {
         &head[5..9]
@@ -47,7 +47,7 @@ fn golden(path: &Path) -> Option<PathBuf> {
 }
 
 /// Starts the installed redis-server on a copy of `path`.
-fn server_on(path: &Path) -> Redis {
+pub(crate) fn server_on(path: &Path) -> Redis {
     server_on_with(path, &[])
 }
 

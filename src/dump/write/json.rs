@@ -24,6 +24,10 @@ pub(crate) struct JsonLines<W: Write> {
     db: Option<u32>,
     /// Whether an element was written into the open array.
     any: bool,
+    /// A string's bytes, gathered when they come in windows (an RDB's):
+    /// JSON cannot append to a string already written, so it is written
+    /// whole at its end.
+    string: Vec<u8>,
 }
 
 impl<W: Write> JsonLines<W> {
@@ -33,6 +37,7 @@ impl<W: Write> JsonLines<W> {
             keys: 0,
             db: None,
             any: false,
+            string: Vec::new(),
         }
     }
 
@@ -80,7 +85,13 @@ impl<W: Write> JsonLines<W> {
     /// Closes the value of `kind` as it stands.
     fn close(&mut self, kind: Kind) -> io::Result<()> {
         match kind {
-            Kind::String => Ok(()),
+            Kind::String => {
+                let string = std::mem::take(&mut self.string);
+                let written = self.bin(&string);
+                self.string = string;
+                self.string.clear();
+                written
+            }
             _ => self.out.write_all(b"]"),
         }
     }
@@ -111,13 +122,12 @@ impl<W: Write> Output for JsonLines<W> {
     fn piece(&mut self, _key: &[u8], kind: Kind, piece: Piece<'_>, first: bool) -> io::Result<()> {
         match piece {
             Piece::Bytes(b) => {
-                if !first {
-                    // JSON has no way to append to a string already
-                    // written: JSON lines read every string whole.
-                    return Err(io::Error::other("a string in windows cannot be JSON"));
+                if first {
+                    self.string.clear();
                 }
+                self.string.extend_from_slice(b);
                 self.any = true;
-                self.bin(b)
+                Ok(())
             }
             Piece::Items(items) => {
                 for i in items {
@@ -187,9 +197,6 @@ impl<W: Write> Output for JsonLines<W> {
     }
 
     fn discard(&mut self, _key: &[u8], kind: Kind, why: Discard) -> io::Result<()> {
-        if kind == Kind::String && !self.any {
-            self.out.write_all(b"\"\"")?;
-        }
         self.close(kind)?;
         if kind == Kind::Stream {
             self.out.write_all(b"}")?;
