@@ -6,6 +6,7 @@
 //! ([`KeyFilter`]), for keys not read from a server that would filter them
 //! itself: an RDB file's.
 
+use crate::cluster::SLOTS;
 use crate::error::Error;
 
 /// A pattern, matched against keys as Redis matches them.
@@ -66,6 +67,75 @@ impl Split {
     }
 }
 
+/// A set of hash slots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SlotSet(Vec<u64>);
+
+impl SlotSet {
+    pub(crate) fn all() -> Self {
+        SlotSet(vec![u64::MAX; SLOTS / 64])
+    }
+
+    pub(crate) fn none() -> Self {
+        SlotSet(vec![0; SLOTS / 64])
+    }
+
+    pub(crate) fn contains(&self, slot: u16) -> bool {
+        self.0[slot as usize / 64] & (1 << (slot % 64)) != 0
+    }
+
+    pub(crate) fn insert(&mut self, slot: u16) {
+        self.0[slot as usize / 64] |= 1 << (slot % 64);
+    }
+
+    pub(crate) fn remove(&mut self, slot: u16) {
+        self.0[slot as usize / 64] &= !(1 << (slot % 64));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.iter().all(|&w| w == 0)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        (0..SLOTS as u16).filter(|&s| self.contains(s))
+    }
+
+    /// `0-5460,7000`.
+    pub(crate) fn ranges(&self) -> String {
+        let mut out: Vec<String> = Vec::new();
+        let mut slots = self.iter().peekable();
+        while let Some(start) = slots.next() {
+            let mut end = start;
+            while slots.peek() == Some(&(end + 1)) {
+                end = slots.next().expect("peeked");
+            }
+            out.push(if start == end {
+                start.to_string()
+            } else {
+                format!("{start}-{end}")
+            });
+        }
+        out.join(",")
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let mut set = SlotSet::none();
+        for part in text.split(',').filter(|p| !p.is_empty()) {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);
+            if a > b || b as usize >= SLOTS {
+                return None;
+            }
+            (a..=b).for_each(|s| set.insert(s));
+        }
+        Some(set)
+    }
+}
+
 /// The keys to take: those matching `pattern`, of one of `types` (all when
 /// empty), in database `db` (all when `None`), in `split`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -78,6 +148,8 @@ pub struct KeyFilter {
     pub db: Option<u64>,
     /// Only keys of this part of the keyspace.
     pub split: Option<Split>,
+    /// Only keys of these hash slots.
+    pub(crate) slots: Option<SlotSet>,
 }
 
 impl KeyFilter {
@@ -87,6 +159,10 @@ impl KeyFilter {
             && (self.types.is_empty() || self.types.iter().any(|t| t == kind))
             && self.pattern.as_ref().is_none_or(|g| g.matches(key))
             && self.split.is_none_or(|s| s.has(key))
+            && self
+                .slots
+                .as_ref()
+                .is_none_or(|set| set.contains(crate::cluster::key_slot(key)))
     }
 }
 

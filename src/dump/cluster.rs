@@ -82,9 +82,29 @@ impl View {
     }
 }
 
+/// Of `slots`, those `node` owns and is not migrating, in its own view
+/// (`CLUSTER NODES`); none if it gives no view of itself.
+///
+/// # Errors
+///
+/// The node cannot be reached.
+pub(crate) fn steady_of(node: &ServerConfig, slots: &SlotSet) -> Result<SlotSet, Error> {
+    let mut conn = conn::connect(node)?;
+    let reply = conn.call("CLUSTER NODES", &[b"CLUSTER", b"NODES"])?;
+    let mut steady = SlotSet::none();
+    if let Some(view) = View::of(&reply) {
+        let mut unsteady = SlotSet::none();
+        view.unsteady(slots, &mut unsteady);
+        for s in slots.iter().filter(|&s| !unsteady.contains(s)) {
+            steady.insert(s);
+        }
+    }
+    Ok(steady)
+}
+
 /// The cluster's masters and which slots each owns, by `CLUSTER SLOTS`
 /// asked of the first of `seeds` that answers.
-fn masters(seeds: &[ServerConfig]) -> Result<Vec<(ServerConfig, SlotSet)>, Error> {
+pub(crate) fn masters(seeds: &[ServerConfig]) -> Result<Vec<(ServerConfig, SlotSet)>, Error> {
     let mut last = None;
     for seed in seeds {
         let Endpoint::Tcp { host, .. } = &seed.endpoint else {

@@ -261,6 +261,12 @@ pub(crate) fn dump_into(
     let snapshot = !options.scan && options.cursor.is_none();
     let ended = match &options.input {
         Some(input) => snapshot::file(&mut pager, options, input)?,
+        None if config.cluster && snapshot => {
+            match snapshot::cluster(&mut pager, config, options)? {
+                Some(ended) => ended,
+                None => cluster::run(&mut pager, config, options)?,
+            }
+        }
         None if config.cluster => cluster::run(&mut pager, config, options)?,
         None if snapshot => match snapshot::live(&mut pager, &config.server, options)? {
             Some(ended) => ended,

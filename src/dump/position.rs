@@ -9,77 +9,8 @@
 //!   `10.0.0.5:7001@40960+5461-10922/10923-16383` (or only `/10923-16383`
 //!   when it stopped between masters).
 
-use crate::cluster::SLOTS;
 use crate::error::Error;
-
-/// A set of hash slots.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SlotSet(Vec<u64>);
-
-impl SlotSet {
-    pub(crate) fn all() -> Self {
-        SlotSet(vec![u64::MAX; SLOTS / 64])
-    }
-
-    pub(crate) fn none() -> Self {
-        SlotSet(vec![0; SLOTS / 64])
-    }
-
-    pub(crate) fn contains(&self, slot: u16) -> bool {
-        self.0[slot as usize / 64] & (1 << (slot % 64)) != 0
-    }
-
-    pub(crate) fn insert(&mut self, slot: u16) {
-        self.0[slot as usize / 64] |= 1 << (slot % 64);
-    }
-
-    pub(crate) fn remove(&mut self, slot: u16) {
-        self.0[slot as usize / 64] &= !(1 << (slot % 64));
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.0.iter().map(|w| w.count_ones() as usize).sum()
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.iter().all(|&w| w == 0)
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        (0..SLOTS as u16).filter(|&s| self.contains(s))
-    }
-
-    /// `0-5460,7000`.
-    pub(crate) fn ranges(&self) -> String {
-        let mut out: Vec<String> = Vec::new();
-        let mut slots = self.iter().peekable();
-        while let Some(start) = slots.next() {
-            let mut end = start;
-            while slots.peek() == Some(&(end + 1)) {
-                end = slots.next().expect("peeked");
-            }
-            out.push(if start == end {
-                start.to_string()
-            } else {
-                format!("{start}-{end}")
-            });
-        }
-        out.join(",")
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        let mut set = SlotSet::none();
-        for part in text.split(',').filter(|p| !p.is_empty()) {
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);
-            if a > b || b as usize >= SLOTS {
-                return None;
-            }
-            (a..=b).for_each(|s| set.insert(s));
-        }
-        Some(set)
-    }
-}
+pub(crate) use crate::filter::SlotSet;
 
 /// A position to go on from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,6 +145,6 @@ mod tests {
         assert_eq!(s.ranges(), "0-2,10,16383");
         s.remove(1);
         assert_eq!(s.ranges(), "0,2,10,16383");
-        assert_eq!(SlotSet::all().len(), SLOTS);
+        assert_eq!(SlotSet::all().len(), crate::cluster::SLOTS);
     }
 }

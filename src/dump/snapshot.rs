@@ -19,7 +19,7 @@ use super::position::Position;
 use super::{DumpOptions, Ended, stop_of};
 use crate::config::{Config, ServerConfig};
 use crate::error::Error;
-use crate::filter::{Glob, KeyFilter};
+use crate::filter::{Glob, KeyFilter, SlotSet};
 use crate::input::{Input, InputError, Inputs, InvalidKind, Location};
 use crate::rdb::replay::{Replay, ReplayError, ReplayOptions, Step};
 use crate::rdb::sync::{self, SyncError};
@@ -42,6 +42,7 @@ fn filter(options: &DumpOptions) -> KeyFilter {
         types: options.types.clone(),
         db: options.db.map(u64::from),
         split: options.split,
+        slots: None,
     }
 }
 
@@ -100,6 +101,83 @@ fn not_rdb(name: &str, e: &RdbError) -> Error {
     ))
 }
 
+/// Dumps a cluster from its masters' snapshots, each master's keys of its
+/// own slots (one instant per master). A slot is taken from a master's
+/// snapshot only if the master owned it, not migrating, just before and
+/// just after the snapshot's fork (so every key of the slot was there);
+/// the others, and where a master refuses, the slots of the masters after
+/// it, are read with `SCAN`, by the cluster dump that follows moving
+/// slots. `None`: the first master refused.
+pub(crate) fn cluster(
+    pager: &mut Pager<'_>,
+    config: &Config,
+    options: &DumpOptions,
+) -> Result<Option<Ended>, Error> {
+    let masters = super::cluster::masters(std::slice::from_ref(&config.server))?;
+    let mut unsteady = SlotSet::none();
+    for (i, (node, slots)) in masters.iter().enumerate() {
+        match master(pager, node, slots, options, &mut unsteady)? {
+            Some(Ended::Done) => {}
+            Some(stopped) => return Ok(Some(stopped)),
+            None if i == 0 => return Ok(None),
+            None => {
+                for (_, s) in &masters[i..] {
+                    s.iter().for_each(|slot| unsteady.insert(slot));
+                }
+                return read_again(pager, config, options, unsteady).map(Some);
+            }
+        }
+    }
+    if unsteady.is_empty() {
+        return Ok(Some(Ended::Done));
+    }
+    pager.summary.reread_slots += unsteady.len() as u64;
+    read_again(pager, config, options, unsteady).map(Some)
+}
+
+/// Reads the keys of `slots` with SCAN, as a cluster dump that follows
+/// moving slots.
+fn read_again(
+    pager: &mut Pager<'_>,
+    config: &Config,
+    options: &DumpOptions,
+    left: SlotSet,
+) -> Result<Ended, Error> {
+    let rest = DumpOptions {
+        cursor: Some(Position::Cluster { at: None, left }.to_string()),
+        ..options.clone()
+    };
+    super::cluster::run(pager, config, &rest)
+}
+
+/// One master of a cluster, from its snapshot: the keys of those of
+/// `slots` it holds steadily around the fork; the others go into
+/// `unsteady`.
+fn master(
+    pager: &mut Pager<'_>,
+    node: &ServerConfig,
+    slots: &SlotSet,
+    options: &DumpOptions,
+    unsteady: &mut SlotSet,
+) -> Result<Option<Ended>, Error> {
+    let before = super::cluster::steady_of(node, slots)?;
+    let Some((snapshot, addr)) = open_snapshot(pager, node)? else {
+        return Ok(None);
+    };
+    let after = super::cluster::steady_of(node, slots)?;
+    let mut steady = SlotSet::none();
+    for s in slots.iter() {
+        if before.contains(s) && after.contains(s) {
+            steady.insert(s);
+        } else {
+            unsteady.insert(s);
+        }
+    }
+    let mut filter = filter(options);
+    filter.slots = Some(steady);
+    replay_snapshot(pager, snapshot, &addr, options, filter).map(Some)
+}
+
 /// Dumps a live server from its snapshot; `None` when it refuses to give
 /// one (the caller reads it with `SCAN` instead).
 pub(crate) fn live(
@@ -107,11 +185,24 @@ pub(crate) fn live(
     server: &ServerConfig,
     options: &DumpOptions,
 ) -> Result<Option<Ended>, Error> {
-    let addr = server.addr();
     let whole = options.pattern.is_none() && options.types.is_empty() && options.split.is_none();
     if whole && let Some(total) = keys_held(server, options.db) {
         pager.meter.set_total(total);
     }
+    let Some((snapshot, addr)) = open_snapshot(pager, server)? else {
+        return Ok(None);
+    };
+    replay_snapshot(pager, snapshot, &addr, options, filter(options)).map(Some)
+}
+
+/// `server`'s snapshot, read up to its RDB header, and its address;
+/// `None` (said) when the server refuses it or sends one rload cannot
+/// read.
+fn open_snapshot(
+    pager: &mut Pager<'_>,
+    server: &ServerConfig,
+) -> Result<Option<(RdbReader<sync::Snapshot>, String)>, Error> {
+    let addr = server.addr();
     let snapshot = match sync::snapshot(server) {
         Ok(s) => s,
         Err(SyncError::Refused { reply, .. }) => {
@@ -128,23 +219,33 @@ pub(crate) fn live(
             return Ok(None);
         }
     };
-    let name = format!("{addr} (its snapshot)");
-    let reader = match RdbReader::new(snapshot) {
-        Ok(r) => r,
+    match RdbReader::new(snapshot) {
+        Ok(r) => Ok(Some((r, addr))),
         Err(e) => {
             pager.events.notice(&format!(
                 "{addr} sent a snapshot rload cannot read ({e}): reading keys with SCAN instead"
             ));
-            return Ok(None);
+            Ok(None)
         }
-    };
-    pager.summary.reached(&addr);
-    let mut replay = Replay::new(reader, filter(options), replay_options(options));
-    Ok(Some(match run(pager, &mut replay, 0, &name) {
+    }
+}
+
+/// Dumps a snapshot's keys that `filter` takes.
+fn replay_snapshot(
+    pager: &mut Pager<'_>,
+    reader: RdbReader<sync::Snapshot>,
+    addr: &str,
+    options: &DumpOptions,
+    filter: KeyFilter,
+) -> Result<Ended, Error> {
+    pager.summary.reached(addr);
+    let name = format!("{addr} (its snapshot)");
+    let mut replay = Replay::new(reader, filter, replay_options(options));
+    Ok(match run(pager, &mut replay, 0, &name) {
         Ok(()) => Ended::Done,
         // A snapshot cannot be gone on with: the next is another instant.
         Err((stop, _)) => Ended::stopped(stop, Position::Again, 0),
-    }))
+    })
 }
 
 /// The keys the server holds (in database `db`, or all), for a progress
