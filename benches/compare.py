@@ -19,6 +19,7 @@ Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset,rpush,r
                           [--ports PORT|FIRST-LAST] [--progress] [--coalesce]
        benches/compare.sh [N] --cluster 2
        benches/compare.sh [N] --dump [--dump-workload set|mixed]
+       benches/compare.sh [N] --rdb
 
 --coalesce adds rload --coalesce on the text (workloads rpush, rpushrr and
 hsetf are made for it: 1M RPUSH onto four lists in runs of 1,000, or in
@@ -349,6 +350,88 @@ def compare_dump(opts, dir):
         server.stop()
 
 
+def timed(argv, stdout=subprocess.DEVNULL):
+    """Runs argv; wall time, client CPU and peak RSS; fails on a non-zero
+    status."""
+    with tempfile.NamedTemporaryFile() as usage_file:
+        t0 = time.perf_counter()
+        proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", usage_file.name, *argv],
+                              stdout=stdout, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        wall = time.perf_counter() - t0
+        user, sys_, rss_kb = usage_file.read().split()[-3:]
+    if proc.returncode != 0:
+        raise SystemExit("run failed: %s\n%s" % (argv, proc.stderr[-800:]))
+    return {"wall": wall, "cpu": float(user) + float(sys_), "rss": int(rss_kb) / 1024.0}
+
+
+def startup_load(dir, rdb):
+    """The seconds a redis-server takes to load `rdb` at startup, from its
+    own log line ("DB loaded from disk: 1.234 seconds")."""
+    os.makedirs(dir, exist_ok=True)
+    shutil.copy(rdb, os.path.join(dir, "start.rdb"))
+    server = Server(dir, ["--dbfilename", "start.rdb"])
+    try:
+        for _ in range(3000):
+            log = open(os.path.join(dir, "redis.log")).read()
+            m = re.findall(r"DB loaded from disk: ([0-9.]+) seconds", log)
+            if m:
+                return float(m[-1])
+            time.sleep(0.01)
+        raise SystemExit("the server did not load the RDB")
+    finally:
+        server.stop()
+        shutil.rmtree(dir, ignore_errors=True)
+
+
+def compare_rdb(opts, dir):
+    """The RDB workload: the mixed dataset plus one list of a fifth of N
+    elements, SAVEd by a server. Loading the file with rload against the
+    server's own startup load of it; dumping the live dataset (from its
+    snapshot) against loading it with rload; converting the file to RESP."""
+    name = "mixed"
+    subprocess.run([sys.executable, __file__, "--generate", name, str(opts.n), dir], check=True)
+    text = os.path.join(dir, name + ".txt")
+    with open(text, "ab") as f:
+        big = opts.n // 5
+        for start in range(0, big, 1000):
+            f.write(b"RPUSH big:list " + b" ".join(b"e%d" % i for i in range(start, min(start + 1000, big))) + b"\n")
+    keys = opts.n + 1
+    server = Server(os.path.join(dir, "rdb"), ["--repl-diskless-sync-delay", "0"])
+    try:
+        run_once(server, [RLOAD, "--pipe", "-p", str(server.port)], text, opts.n + (opts.n // 5 + 999) // 1000, keys)
+        server.cmd("SAVE")
+        rdb = os.path.join(dir, "mixed.rdb")
+        shutil.copy(os.path.join(dir, "rdb", "dump.rdb"), rdb)
+        size = os.path.getsize(rdb)
+        runs = {"startup": [], "load rdb": [], "load text": [], "dump": [], "convert": []}
+        for r in range(opts.rounds):
+            runs["startup"].append({"wall": startup_load(os.path.join(dir, "startup%d" % r), rdb),
+                                    "cpu": 0.0, "rss": 0.0})
+            server.cmd("FLUSHALL")
+            runs["load rdb"].append(timed([RLOAD, "--pipe", "-p", str(server.port), rdb]))
+            if server.cmd("DBSIZE") != str(keys):
+                raise SystemExit("the RDB did not load whole")
+            dumped = timed([RLOAD, "--dump", "-p", str(server.port)])
+            runs["dump"].append(dumped)
+            runs["load text"].append(run_once(server, [RLOAD, "--pipe", "-p", str(server.port)], text,
+                                              opts.n + (opts.n // 5 + 999) // 1000, keys))
+            runs["convert"].append(timed([RLOAD, "--dump", rdb]))
+        med = {k: {m: statistics.median(x[m] for x in v) for m in ("wall", "cpu", "rss")} for k, v in runs.items()}
+        print("rdb: %d keys (the mixed dataset and a %d-element list), an RDB of %.1f MB (%d rounds, medians)" % (
+            keys, opts.n // 5, size / 1e6, opts.rounds))
+        print("  %-34s %9s %9s %9s" % ("", "wall s", "cpu s", "rss MiB"))
+        for label, what in (("startup", "server's own startup load"), ("load rdb", "rload --pipe mixed.rdb"),
+                            ("load text", "rload --pipe (the same as commands)"), ("dump", "rload --dump (live, snapshot)"),
+                            ("convert", "rload --dump mixed.rdb > /dev/null")):
+            m = med[label]
+            print("  %-34s %9.3f %9.3f %9.1f" % (what, m["wall"], m["cpu"], m["rss"]))
+        print("  load rdb / startup load: %.2f   dump / load text: %.2f   convert: %.0f MB/s of RDB" % (
+            med["load rdb"]["wall"] / med["startup"]["wall"], med["dump"]["wall"] / med["load text"]["wall"],
+            size / 1e6 / med["convert"]["wall"]))
+    finally:
+        server.stop()
+
+
 def compare_cluster(opts, dir):
     masters = opts.cluster
     single, nodes = None, []
@@ -426,6 +509,8 @@ def main():
     ap.add_argument("--cluster", type=int, default=0, metavar="MASTERS")
     ap.add_argument("--dump", action="store_true",
                     help="compare dumping N keys with loading them")
+    ap.add_argument("--rdb", action="store_true",
+                    help="the RDB workload: load an RDB, dump from a snapshot, convert a file")
     ap.add_argument("--dump-workload", default="set",
                     help="--dump: set (N small strings) or mixed (every common type)")
     ap.add_argument("--ports", metavar="PORT|FIRST-LAST",
@@ -450,6 +535,8 @@ def main():
             return compare_cluster(opts, dir)
         if opts.dump:
             return compare_dump(opts, dir)
+        if opts.rdb:
+            return compare_rdb(opts, dir)
         server = Server(dir)
         try:
             for name in opts.workloads.split(","):

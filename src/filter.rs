@@ -155,8 +155,17 @@ pub struct KeyFilter {
 impl KeyFilter {
     /// Whether the key `key` of type `kind` in database `db` is taken.
     pub fn takes(&self, db: u64, key: &[u8], kind: &str) -> bool {
+        self.takes_lazily(db, key, || kind.to_string())
+    }
+
+    /// [`KeyFilter::takes`], asking for the type's name only when types
+    /// are filtered on.
+    pub fn takes_lazily(&self, db: u64, key: &[u8], kind: impl FnOnce() -> String) -> bool {
         self.db.is_none_or(|d| d == db)
-            && (self.types.is_empty() || self.types.iter().any(|t| t == kind))
+            && (self.types.is_empty() || {
+                let kind = kind();
+                self.types.contains(&kind)
+            })
             && self.pattern.as_ref().is_none_or(|g| g.matches(key))
             && self.split.is_none_or(|s| s.has(key))
             && self

@@ -22,6 +22,12 @@ use crate::rdb::replay::{Replay, ReplayError, ReplayOptions, Step};
 use crate::rdb::{RdbReader, is_rdb_header};
 use crate::rebuild::Commands;
 
+/// Commands made before they are handed over: the feeder sends what it
+/// has before it asks for more, so a handful per call would cost a write
+/// each. A big key's pieces bound the bytes: at most about this many
+/// pieces of at most 1 MiB.
+const BATCH: usize = 256;
+
 /// The bytes of the current input, decompressed.
 pub(crate) struct InputsRead(pub(crate) Inputs);
 
@@ -68,8 +74,10 @@ pub struct RdbSource {
     replay: Option<Replay<InputsRead>>,
     options: ReplayOptions,
     commands: Commands<ArgQueue<Vec<ArgBuf>>>,
-    /// The commands of `commands` lent so far, and the key they are of.
+    /// The commands of `commands` lent so far, and where each is from:
+    /// its key's number in the file and the byte offset it was read at.
     next: usize,
+    at: Vec<(u64, u64)>,
     line: u64,
     offset: u64,
     /// An error to give once the commands before it are lent.
@@ -97,6 +105,7 @@ impl RdbSource {
             },
             commands: Commands::new(ArgQueue::new(Vec::new())),
             next: 0,
+            at: Vec::new(),
             line: 1,
             offset: 0,
             failed: None,
@@ -149,6 +158,7 @@ impl RdbSource {
     /// Replays until some commands are made, the file ends, or it fails.
     fn fill(&mut self) -> Result<(), InputError> {
         self.commands.sink().clear();
+        self.at.clear();
         self.next = 0;
         loop {
             let Some(replay) = &mut self.replay else {
@@ -160,12 +170,17 @@ impl RdbSource {
             };
             self.line = replay.reader().keys_done() + 1;
             self.offset = replay.reader().offset();
-            match replay.step(&mut self.commands) {
+            let step = replay.step(&mut self.commands);
+            let made = self.commands.sink_ref().len();
+            self.at.resize(made, (self.line, self.offset));
+            match step {
                 Ok(Step::End) => {
                     let replay = self.replay.take().expect("being read");
                     self.inputs = Some(replay.into_source().0);
                 }
-                Ok(_) if self.commands.sink_ref().len() > 0 => return Ok(()),
+                // Enough to be worth handing over: the feeder sends what
+                // it has before it asks for more.
+                Ok(_) if self.commands.sink_ref().len() >= BATCH => return Ok(()),
                 Ok(_) => {}
                 Err(ReplayError::Output(e)) => return Err(self.invalid(e.to_string(), self.offset)),
                 Err(ReplayError::Rdb(e)) => {
@@ -193,10 +208,11 @@ impl CommandSource for RdbSource {
         if self.next < self.commands.sink_ref().len() {
             let i = self.next;
             self.next += 1;
+            let (line, offset) = self.at[i];
             let pos = Position {
                 source: self.current,
-                line: self.line,
-                offset: self.offset,
+                line,
+                offset,
             };
             return Ok(Next::Command(Command {
                 pos,

@@ -113,6 +113,7 @@ pub(crate) struct Replay<R> {
     db: u64,
     selected: Option<u64>,
     current: Option<Current>,
+    scratch: Scratch,
     pub(crate) done: Replayed,
 }
 
@@ -125,6 +126,7 @@ impl<R: Read> Replay<R> {
             db: 0,
             selected: None,
             current: None,
+            scratch: Scratch::default(),
             done: Replayed::default(),
         }
     }
@@ -181,6 +183,7 @@ impl<R: Read> Replay<R> {
             db,
             selected,
             current,
+            scratch,
             done,
         } = self;
         let Some(event) = reader.next()? else {
@@ -203,7 +206,7 @@ impl<R: Read> Replay<R> {
             }
             Event::Piece(piece) => {
                 if let Some(c) = current {
-                    c.piece(piece, out)?;
+                    c.piece(piece, out, scratch)?;
                 }
             }
             Event::KeyEnd(end) => {
@@ -296,7 +299,7 @@ fn start_key(
 ) -> Current {
     let expired =
         matches!((start.expire_at_ms, options.now_ms), (Some(at), Some(now)) if at <= now);
-    let taken = filter.takes(start.db, start.key, &start.kind.name());
+    let taken = filter.takes_lazily(start.db, start.key, || start.kind.name());
     Current {
         key: start.key.to_vec(),
         kind: kind_of(start.kind),
@@ -310,9 +313,19 @@ fn start_key(
 }
 
 impl Current {
-    fn piece(&mut self, piece: Piece<'_>, out: &mut dyn Output) -> io::Result<()> {
+    fn piece(
+        &mut self,
+        piece: Piece<'_>,
+        out: &mut dyn Output,
+        scratch: &mut Scratch,
+    ) -> io::Result<()> {
         if self.skip || self.kind.is_none() {
             return Ok(());
+        }
+        if self.held.is_none() {
+            // Written at once: the elements go through buffers kept from
+            // one piece to the next, so nothing is allocated per element.
+            return self.write_through(piece, out, scratch);
         }
         let held = match piece {
             Piece::Bytes(b) => Held::Bytes(b.to_vec()),
@@ -347,6 +360,51 @@ impl Current {
                 Ok(())
             }
             None => self.write(held, out),
+        }
+    }
+
+    /// Writes a piece as it comes.
+    fn write_through(
+        &mut self,
+        piece: Piece<'_>,
+        out: &mut dyn Output,
+        scratch: &mut Scratch,
+    ) -> io::Result<()> {
+        let kind = self.kind.expect("only values of a type are written");
+        if !self.begun {
+            out.begin(&self.key, kind)?;
+            self.begun = true;
+        }
+        let first = std::mem::replace(&mut self.first, false);
+        match piece {
+            Piece::Bytes(b) => out.piece(&self.key, kind, rebuild::Piece::Bytes(b), first),
+            Piece::Items(items) => {
+                let items = scratch.items(items.iter());
+                out.piece(&self.key, kind, rebuild::Piece::Items(items), first)
+            }
+            Piece::Pairs(pairs) => {
+                let pairs = scratch.pairs(pairs.iter());
+                out.piece(&self.key, kind, rebuild::Piece::Pairs(pairs), first)
+            }
+            Piece::ExpiringPairs {
+                pairs,
+                expire_at_ms,
+            } => {
+                let pairs = scratch.pairs(pairs.iter());
+                for ((field, _), at) in pairs.iter().zip(expire_at_ms) {
+                    if let Some(at) = at {
+                        self.field_expiry.push((field.clone(), *at));
+                    }
+                }
+                out.piece(&self.key, kind, rebuild::Piece::Pairs(pairs), first)
+            }
+            Piece::Entries(entries) => {
+                let entries: Vec<rebuild::Entry> = entries
+                    .iter()
+                    .map(|(id, fields)| (id.to_string().into_bytes(), pairs_of(fields.iter())))
+                    .collect();
+                out.piece(&self.key, kind, rebuild::Piece::Entries(&entries), first)
+            }
         }
     }
 
@@ -390,6 +448,49 @@ impl Held {
                 })
                 .sum(),
         }
+    }
+}
+
+/// Buffers for a piece's elements, reused from one piece to the next.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    items: Vec<Vec<u8>>,
+    pairs: Vec<rebuild::Pair>,
+}
+
+impl Scratch {
+    /// `elems` in the item buffers, their allocations reused.
+    fn items<'a>(&mut self, elems: impl Iterator<Item = &'a [u8]>) -> &[Vec<u8>] {
+        let mut n = 0;
+        for e in elems {
+            match self.items.get_mut(n) {
+                Some(buf) => {
+                    buf.clear();
+                    buf.extend_from_slice(e);
+                }
+                None => self.items.push(e.to_vec()),
+            }
+            n += 1;
+        }
+        &self.items[..n]
+    }
+
+    /// `elems`, taken two by two, in the pair buffers.
+    fn pairs<'a>(&mut self, mut elems: impl Iterator<Item = &'a [u8]>) -> &[rebuild::Pair] {
+        let mut n = 0;
+        while let (Some(a), Some(b)) = (elems.next(), elems.next()) {
+            match self.pairs.get_mut(n) {
+                Some((x, y)) => {
+                    x.clear();
+                    x.extend_from_slice(a);
+                    y.clear();
+                    y.extend_from_slice(b);
+                }
+                None => self.pairs.push((a.to_vec(), b.to_vec())),
+            }
+            n += 1;
+        }
+        &self.pairs[..n]
     }
 }
 

@@ -80,11 +80,20 @@ impl<S: CommandSink> Commands<S> {
     }
 
     /// `head` followed by `args`, in as many commands as inline lines need
-    /// (one command otherwise); `group` arguments go together.
-    fn spread(&mut self, head: &[&[u8]], args: &[&[u8]], group: usize) -> io::Result<()> {
+    /// (one command otherwise); `group` arguments go together. `args` has
+    /// room for `head` at its start (`head.len()` empty slots): a command
+    /// then takes no allocation of its own.
+    fn spread<'a>(
+        &mut self,
+        head: &[&'a [u8]],
+        args: &mut [&'a [u8]],
+        group: usize,
+    ) -> io::Result<()> {
         if !self.sink.inline() {
-            return self.command(&[head, args].concat());
+            args[..head.len()].copy_from_slice(head);
+            return self.command(args);
         }
+        let args = &args[head.len()..];
         let base: usize = head.iter().map(|a| inline_len(a) + 1).sum();
         let mut start = 0;
         while start < args.len() {
@@ -149,16 +158,22 @@ impl<S: CommandSink> Output for Commands<S> {
                 } else {
                     b"SADD"
                 };
-                let args: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
-                self.spread(&[verb, key], &args, 1)
+                let mut args: Vec<&[u8]> = Vec::with_capacity(items.len() + 2);
+                args.extend([&[][..], &[][..]]);
+                args.extend(items.iter().map(Vec::as_slice));
+                self.spread(&[verb, key], &mut args, 1)
             }
             (Kind::Hash, Piece::Pairs(pairs)) => {
-                let args: Vec<&[u8]> = pairs.iter().flat_map(|(f, v)| [&f[..], &v[..]]).collect();
-                self.spread(&[b"HSET", key], &args, 2)
+                let mut args: Vec<&[u8]> = Vec::with_capacity(2 * pairs.len() + 2);
+                args.extend([&[][..], &[][..]]);
+                args.extend(pairs.iter().flat_map(|(f, v)| [&f[..], &v[..]]));
+                self.spread(&[b"HSET", key], &mut args, 2)
             }
             (Kind::Zset, Piece::Pairs(pairs)) => {
-                let args: Vec<&[u8]> = pairs.iter().flat_map(|(m, s)| [&s[..], &m[..]]).collect();
-                self.spread(&[b"ZADD", key], &args, 2)
+                let mut args: Vec<&[u8]> = Vec::with_capacity(2 * pairs.len() + 2);
+                args.extend([&[][..], &[][..]]);
+                args.extend(pairs.iter().flat_map(|(m, s)| [&s[..], &m[..]]));
+                self.spread(&[b"ZADD", key], &mut args, 2)
             }
             (Kind::Stream, Piece::Entries(entries)) => {
                 self.entries |= !entries.is_empty();
