@@ -41,12 +41,18 @@ impl Span {
 pub(crate) struct ArgQueue<B> {
     out: B,
     n: usize,
+    /// Bytes of the arguments taken.
+    bytes: usize,
 }
 
 impl<B: std::borrow::BorrowMut<Vec<ArgBuf>>> ArgQueue<B> {
     /// Commands into `out`, from its first buffer on.
     pub(crate) fn new(out: B) -> Self {
-        ArgQueue { out, n: 0 }
+        ArgQueue {
+            out,
+            n: 0,
+            bytes: 0,
+        }
     }
 
     /// Commands taken.
@@ -59,9 +65,15 @@ impl<B: std::borrow::BorrowMut<Vec<ArgBuf>>> ArgQueue<B> {
         &self.out.borrow()[i]
     }
 
+    /// Bytes of the arguments taken.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Takes commands from the first buffer again.
     pub(crate) fn clear(&mut self) {
         self.n = 0;
+        self.bytes = 0;
     }
 }
 
@@ -77,6 +89,7 @@ impl<B: std::borrow::BorrowMut<Vec<ArgBuf>>> crate::rebuild::CommandSink for Arg
             let start = buf.scratch.len();
             buf.scratch.extend_from_slice(a);
             buf.push_scratch(start);
+            self.bytes += a.len();
         }
         self.n += 1;
         Ok(())

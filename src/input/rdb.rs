@@ -24,9 +24,10 @@ use crate::rebuild::Commands;
 
 /// Commands made before they are handed over: the feeder sends what it
 /// has before it asks for more, so a handful per call would cost a write
-/// each. A big key's pieces bound the bytes: at most about this many
-/// pieces of at most 1 MiB.
+/// each; and their bytes, which bound the memory a big key's pieces take
+/// (each up to a megabyte).
 const BATCH: usize = 256;
+const BATCH_BYTES: usize = 2 << 20;
 
 /// The bytes of the current input, decompressed.
 pub(crate) struct InputsRead(pub(crate) Inputs);
@@ -180,7 +181,12 @@ impl RdbSource {
                 }
                 // Enough to be worth handing over: the feeder sends what
                 // it has before it asks for more.
-                Ok(_) if self.commands.sink_ref().len() >= BATCH => return Ok(()),
+                Ok(_)
+                    if self.commands.sink_ref().len() >= BATCH
+                        || self.commands.sink_ref().bytes() >= BATCH_BYTES =>
+                {
+                    return Ok(());
+                }
                 Ok(_) => {}
                 Err(ReplayError::Output(e)) => return Err(self.invalid(e.to_string(), self.offset)),
                 Err(ReplayError::Rdb(e)) => {

@@ -361,3 +361,53 @@ fn a_file_dump_cut_short_goes_on_from_the_keys_it_read() {
     assert_eq!(back.code, 0, "{back:?}");
     assert_eq!(target.digest(), source.digest());
 }
+
+/// Runs `rload` with `args` and gives its exit status and peak resident
+/// memory, in KiB, read from /proc while it runs.
+fn peak_rss(args: &[&str]) -> (i32, u64) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rload"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            return (exit.code().unwrap_or(-1), peak);
+        }
+        let hwm = std::fs::read_to_string(&status).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        });
+        peak = peak.max(hwm.unwrap_or(0));
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_huge_list_and_a_100_mb_string_load_from_an_rdb_in_flat_memory() {
+    let source = Redis::start();
+    let lua = "for i = 1, 2000000, 1000 do \
+               local t = {} for j = i, i + 999 do t[#t + 1] = 'e' .. j end \
+               redis.call('RPUSH', 'huge', unpack(t)) end \
+               redis.call('SETRANGE', 'blob', 104857599, 'x') \
+               redis.call('SETRANGE', 'rand', 1000, 'y') return 1";
+    assert_eq!(source.cli(&["EVAL", lua, "0"]), "1");
+    assert_eq!(source.cli(&["SAVE"]), "OK");
+    let dir = source.cli(&["CONFIG", "GET", "dir"]);
+    let path = PathBuf::from(dir.lines().nth(1).unwrap()).join("dump.rdb");
+    let target = Redis::start();
+    let port = target.port.to_string();
+    let (code, peak) = peak_rss(&["--pipe", "-p", &port, path_arg(&path)]);
+    assert_eq!(code, 0);
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+    assert!(peak > 0, "the load's memory was read");
+    assert_eq!(target.cli(&["LLEN", "huge"]), "2000000");
+    assert_eq!(target.digest(), source.digest());
+    let (code, peak) = peak_rss(&["--dump", path_arg(&path)]);
+    assert_eq!(code, 0);
+    assert!(peak < 64 * 1024, "converting: peak RSS {peak} KiB");
+}
