@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::input::{CommandSource, Input, InputReader};
 use crate::records::{RecordError, RecordSource};
-use crate::report::{Events, Summary};
+use crate::report::{Bounded, Events, Summary};
 
 /// Loads `inputs` into the server `config` names, reporting as it goes to
 /// `events`, and returns the account of what happened.
@@ -41,7 +41,15 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
     let started = Instant::now();
     let sizes: Option<Vec<u64>> = inputs.iter().map(Input::size).collect();
     config.meter.set_total(sizes.map_or(0, |s| s.iter().sum()));
-    match &config.records {
+    // --max-errors bounds the error lines printed as well.
+    let bounded = config
+        .max_errors
+        .map(|n| Arc::new(Bounded::new(Arc::clone(&events), n)));
+    let events = match &bounded {
+        Some(b) => Arc::clone(b) as Arc<dyn Events>,
+        None => events,
+    };
+    let summary = match &config.records {
         None => load(config, &mut InputReader::open(inputs)?, events, started),
         Some(options) => {
             let mut source = RecordSource::open(inputs, options).map_err(|e| match e {
@@ -50,7 +58,11 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
             })?;
             load(config, &mut source, events, started)
         }
+    };
+    if let Some(b) = bounded {
+        b.tell_hidden();
     }
+    summary
 }
 
 /// Loads the commands of `source`; see [`run`].

@@ -9,7 +9,10 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::input::{InputError, InvalidKind, Location};
 
+mod bounded;
 mod json;
+
+pub(crate) use bounded::Bounded;
 
 pub(crate) use json::{not_started as not_started_json, stop as stop_json};
 
