@@ -9,6 +9,7 @@ mod inputs;
 pub(crate) mod plain;
 mod reader;
 mod resp;
+mod sniff;
 mod source;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod testing;
@@ -20,6 +21,7 @@ pub use inline::InlineError;
 pub use inputs::Inputs;
 pub use reader::{Command, HUGE_COMMAND, InputReader, MAX_COMMAND_BYTES, Next, Position};
 pub use resp::{FrameError, FrameErrorKind, MAX_BULK_LEN};
+pub use sniff::{Expect, Looks};
 pub use source::Input;
 
 pub(crate) use resp::{frame_args, show_size};
@@ -73,6 +75,17 @@ pub trait CommandSource {
     fn check(&mut self) -> Result<(), InputError> {
         Ok(())
     }
+
+    /// Reads the first of the input, if nothing of it is read yet, so
+    /// that what its first bytes say (binary input) stops the load before
+    /// it starts.
+    ///
+    /// # Errors
+    ///
+    /// The read failed, or the input is not commands.
+    fn prime(&mut self) -> Result<(), InputError> {
+        Ok(())
+    }
 }
 
 impl CommandSource for InputReader {
@@ -99,5 +112,9 @@ impl CommandSource for InputReader {
 
     fn watch(&mut self, interrupt: crate::Interrupt, meter: crate::Meter) {
         InputReader::watch(self, interrupt, meter);
+    }
+
+    fn prime(&mut self) -> Result<(), InputError> {
+        InputReader::prime(self)
     }
 }

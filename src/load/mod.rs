@@ -80,6 +80,11 @@ fn load<S: CommandSource + ?Sized>(
     source.set_max_bulk(limits.max_bulk);
     let mut feeder = Feeder::new(config, Arc::clone(&names), Arc::clone(&events), limits);
     let db = feeder.skip_to_resume_point(source, target.probe())?;
+    if config.resume_from == 0 {
+        // Standard input's first chunk, looked at before the load starts:
+        // input that is no commands stops it with nothing sent.
+        source.prime()?;
+    }
     let rules = match config.coalesce {
         true => Some(target.merge_rules(config)?),
         false => None,

@@ -24,7 +24,7 @@ mod keys;
 mod template;
 
 use crate::input::{
-    ArgBuf, Command, CommandSource, Input, InputError, Inputs, InvalidKind, Location, Next,
+    ArgBuf, Command, CommandSource, Expect, Input, InputError, Inputs, InvalidKind, Location, Next,
     Position,
 };
 use crate::interrupt::Interrupt;
@@ -143,7 +143,7 @@ impl RecordSource {
             (false, _) => None,
         };
         let parser = parser(options);
-        let inputs = Inputs::open(inputs)?;
+        let inputs = Inputs::open_as(inputs, Expect::Records)?;
         Ok(RecordSource {
             inputs,
             parser,
