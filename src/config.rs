@@ -101,6 +101,10 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     /// Limit on connecting and on each setup command.
     pub connect_timeout: Option<Duration>,
+    /// `--wait`: how long the first connection keeps trying while the
+    /// server is not up yet (refused, loading, a cluster not ready);
+    /// `None` tries once.
+    pub wait: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +120,7 @@ impl Default for ServerConfig {
             resp3: false,
             tls: None,
             connect_timeout: Some(Duration::from_secs(30)),
+            wait: None,
         }
     }
 }

@@ -38,6 +38,7 @@ use std::time::Instant;
 pub use summary::DumpSummary;
 
 use crate::config::Config;
+use crate::conn::Patience;
 use crate::error::Error;
 use crate::meter::Meter;
 use crate::rate::Bucket;
@@ -228,10 +229,11 @@ pub fn dump(
             .rate
             .map_or(PAGE, |r| (r / 10).clamp(1, PAGE as u64) as usize),
     };
+    let patience = Patience::new(config.server.wait, &config.interrupt, Arc::clone(&events));
     let ended = if config.cluster {
-        cluster::run(&mut pager, config, options)?
+        cluster::run(&mut pager, config, options, &patience)?
     } else {
-        server::run(&mut pager, config, options)?
+        server::run(&mut pager, config, options, &patience)?
     };
     let mut summary = std::mem::replace(&mut pager.summary, DumpSummary::new(options.format));
     summary.retries = pager.retry.count;
