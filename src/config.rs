@@ -243,6 +243,17 @@ pub fn redact_uri(uri: &str) -> String {
     }
 }
 
+/// How `--emit` writes the commands (`--output-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EmitFormat {
+    /// RESP, as `rload --pipe` and `redis-cli --pipe` load it.
+    #[default]
+    Resp,
+    /// Inline lines, quoted as redis-cli reads them: readable, and loadable
+    /// too.
+    Inline,
+}
+
 /// Everything one load needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -272,9 +283,10 @@ pub struct Config {
     /// Read the input as records rendered by templates; `None` reads
     /// commands.
     pub records: Option<crate::records::RecordOptions>,
-    /// Write the commands as RESP to standard output instead of loading
-    /// them.
+    /// Write the commands to standard output instead of loading them.
     pub emit: bool,
+    /// How `emit` writes them.
+    pub emit_format: EmitFormat,
     /// Read keys out instead of loading (`--dump`).
     pub dump: Option<crate::dump::DumpOptions>,
     /// Send at most this many commands per second (a dump: read at most
@@ -300,6 +312,7 @@ impl Default for Config {
             interrupt: crate::Interrupt::new(),
             records: None,
             emit: false,
+            emit_format: EmitFormat::Resp,
             dump: None,
             rate: None,
             meter: crate::Meter::new(),

@@ -81,7 +81,7 @@ pub mod report;
 pub mod resp;
 mod sink;
 
-pub use config::{Config, Endpoint, Password, ServerConfig, TlsConfig, TlsVerify};
+pub use config::{Config, EmitFormat, Endpoint, Password, ServerConfig, TlsConfig, TlsVerify};
 pub use error::{ConnectError, Error};
 pub use input::Input;
 pub use input::InputError;

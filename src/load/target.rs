@@ -95,7 +95,7 @@ impl Target {
     ) -> Result<Box<dyn Sink>, Error> {
         let mut conn = match self {
             Target::Cluster(seed) => return Ok(Box::new(seed.start()?)),
-            Target::Emit => return Ok(Box::new(Emit::new())),
+            Target::Emit => return Ok(Box::new(Emit::new(config.emit_format))),
             Target::One { conn, .. } => conn,
         };
         let mut server = config.server.clone();
