@@ -78,7 +78,9 @@ fn load(invocation: &Invocation) -> Result<i32, (anyhow::Error, i32)> {
             return Err(failed_to_start(&config.interrupt, e));
         }
     };
-    let resume = summary.stop.as_ref().map(|_| {
+    // A load that sent nothing is resumed by running it again: no line.
+    let nothing_done = summary.sent == 0 && summary.resume_from == 0;
+    let resume = summary.stop.as_ref().filter(|_| !nothing_done).map(|_| {
         let argv: Vec<String> = std::env::args().collect();
         resume_command(&argv, "--resume-from", &summary.resume_from.to_string())
     });

@@ -86,6 +86,12 @@ pub trait CommandSource {
     fn prime(&mut self) -> Result<(), InputError> {
         Ok(())
     }
+
+    /// Commands a record gave that are not sent, because a spread (`{a[]}`
+    /// of an empty array, `{*}` of an empty object) gave them nothing.
+    fn empty_spreads(&self) -> u64 {
+        0
+    }
 }
 
 impl CommandSource for InputReader {

@@ -80,6 +80,8 @@ fn load<S: CommandSource + ?Sized>(
     source.set_max_bulk(limits.max_bulk);
     let mut feeder = Feeder::new(config, Arc::clone(&names), Arc::clone(&events), limits);
     let db = feeder.skip_to_resume_point(source, target.probe())?;
+    // Those in the part skipped were counted by the run that sent it.
+    let empty_before = source.empty_spreads();
     if config.resume_from == 0 {
         // Standard input's first chunk, looked at before the load starts:
         // input that is no commands stops it with nothing sent.
@@ -96,7 +98,8 @@ fn load<S: CommandSource + ?Sized>(
     let fed = feeder.run(source, &mut *sink);
     let announced = fed.all_read;
     let finished = sink.finish(!fed.sink_stopped, announced);
-    let summary = account::summarize(finished, fed, &feeder, started.elapsed());
+    let mut summary = account::summarize(finished, fed, &feeder, started.elapsed());
+    summary.empty_spreads = source.empty_spreads() - empty_before;
     if summary.stop.is_none() && summary.all_sent && !summary.emitted {
         if !announced {
             // The transaction the input ended inside was none: the server
