@@ -1,7 +1,7 @@
 //! The `rload` binary: parses the command line, runs the load through the
 //! library, prints the summary and maps the outcome to an exit status.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -55,6 +55,13 @@ fn load(invocation: &Invocation) -> Result<i32, (anyhow::Error, i32)> {
     } else {
         Json::Stdout
     };
+    if invocation.inputs.contains(&Input::Stdin) && io::stdin().is_terminal() {
+        let what = match &config.records {
+            Some(records) => format!("{} records", records.format),
+            None => "commands".into(),
+        };
+        eprintln!("rload: reading {what} from the terminal until Ctrl-D (end of input)");
+    }
     let console = Arc::new(Console::start(
         &config.meter,
         invocation.show,
