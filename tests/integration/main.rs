@@ -11,6 +11,7 @@ mod dump;
 mod dump_truth;
 mod fake_peer;
 mod faults;
+mod first_minutes;
 mod input_edges;
 mod input_errors;
 mod pipe;
