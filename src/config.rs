@@ -101,6 +101,10 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     /// Limit on connecting and on each setup command.
     pub connect_timeout: Option<Duration>,
+    /// `--wait`: how long the first connection keeps trying while the
+    /// server is not up yet (refused, loading, a cluster not ready);
+    /// `None` tries once.
+    pub wait: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +120,7 @@ impl Default for ServerConfig {
             resp3: false,
             tls: None,
             connect_timeout: Some(Duration::from_secs(30)),
+            wait: None,
         }
     }
 }
@@ -238,6 +243,17 @@ pub fn redact_uri(uri: &str) -> String {
     }
 }
 
+/// How `--emit` writes the commands (`--output-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EmitFormat {
+    /// RESP, as `rload --pipe` and `redis-cli --pipe` load it.
+    #[default]
+    Resp,
+    /// Inline lines, quoted as redis-cli reads them: readable, and loadable
+    /// too.
+    Inline,
+}
+
 /// Everything one load needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -270,9 +286,10 @@ pub struct Config {
     /// Read the inputs as RDB files (`--format rdb`); a file is also
     /// recognised as one by its first bytes.
     pub rdb: bool,
-    /// Write the commands as RESP to standard output instead of loading
-    /// them.
+    /// Write the commands to standard output instead of loading them.
     pub emit: bool,
+    /// How `emit` writes them.
+    pub emit_format: EmitFormat,
     /// Read keys out instead of loading (`--dump`).
     pub dump: Option<crate::dump::DumpOptions>,
     /// Send at most this many commands per second (a dump: read at most
@@ -299,6 +316,7 @@ impl Default for Config {
             records: None,
             rdb: false,
             emit: false,
+            emit_format: EmitFormat::Resp,
             dump: None,
             rate: None,
             meter: crate::Meter::new(),

@@ -1,18 +1,22 @@
-//! `--emit`: the load's commands written as RESP to standard output rather
-//! than sent to a server, a sink like any other, so every input format,
-//! `--skip-invalid` and `--resume-from` work the same. Its output loads
-//! with `rload --pipe` or `redis-cli --pipe`.
+//! `--emit`: the load's commands written to standard output rather than
+//! sent to a server, a sink like any other, so every input format,
+//! `--skip-invalid` and `--resume-from` work the same. As RESP (the
+//! default) or as inline lines (`--output-format inline`, readable, quoted
+//! with redis-cli's rules); either loads with `rload --pipe` or
+//! `redis-cli --pipe` (an inline line up to the server's 64 KiB).
 
 use std::io::{self, BufWriter, Stdout, Write};
 
-use crate::input::Command;
+use crate::config::EmitFormat;
+use crate::input::{ArgBuf, Command, frame_args};
 use crate::pipe::{CmdMeta, Stopped, Watch};
 use crate::report::Stop;
-use crate::resp::encode_command;
+use crate::resp::{encode_command, encode_inline};
 use crate::sink::{Finished, LocalAccount, Sink};
 
 /// Writes each command, encoded, to standard output.
 pub(crate) struct Emit {
+    format: EmitFormat,
     out: BufWriter<Stdout>,
     /// Scratch for encoding one command.
     buf: Vec<u8>,
@@ -23,8 +27,9 @@ pub(crate) struct Emit {
 }
 
 impl Emit {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(format: EmitFormat) -> Self {
         Emit {
+            format,
             out: BufWriter::with_capacity(256 * 1024, io::stdout()),
             buf: Vec::new(),
             written: 0,
@@ -44,6 +49,31 @@ impl Emit {
         Ok(())
     }
 
+    /// Writes `args` as one inline line.
+    fn write_inline<'a>(
+        &mut self,
+        args: impl Iterator<Item = &'a [u8]>,
+        meta: CmdMeta,
+    ) -> Result<(), Stopped> {
+        let args: Vec<&[u8]> = args.collect();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        encode_inline(&mut buf, &args);
+        let written = self.write(&buf, meta);
+        self.buf = buf;
+        written
+    }
+
+    /// Writes a command rload encoded as RESP, as the format says.
+    fn write_encoded(&mut self, bytes: &[u8], meta: CmdMeta) -> Result<(), Stopped> {
+        if self.format == EmitFormat::Resp {
+            return self.write(bytes, meta);
+        }
+        let mut spans = ArgBuf::default();
+        let args = frame_args(bytes, &mut spans).expect("rload encoded one whole command");
+        self.write_inline(args.iter(), meta)
+    }
+
     fn fail(&mut self, e: io::Error) -> Stopped {
         self.failure.get_or_insert(Stop::ConnectionLost {
             addr: "standard output".into(),
@@ -60,6 +90,9 @@ impl Sink for Emit {
         meta: CmdMeta,
         _watch: Option<Watch>,
     ) -> Result<(), Stopped> {
+        if self.format == EmitFormat::Inline {
+            return self.write_inline(cmd.args.iter(), meta);
+        }
         if let Some(frame) = cmd.resp {
             return self.write(frame, meta);
         }
@@ -77,7 +110,7 @@ impl Sink for Emit {
         meta: CmdMeta,
         _watch: Option<Watch>,
     ) -> Result<(), Stopped> {
-        self.write(&bytes, meta)
+        self.write_encoded(&bytes, meta)
     }
 
     fn push_span(
@@ -86,7 +119,7 @@ impl Sink for Emit {
         meta: CmdMeta,
         covered: &[CmdMeta],
     ) -> Result<(), Stopped> {
-        self.write(bytes, meta)?;
+        self.write_encoded(bytes, meta)?;
         self.last = covered.last().copied().or(self.last);
         Ok(())
     }
@@ -95,7 +128,7 @@ impl Sink for Emit {
     fn abandon_transaction(&mut self, multi: CmdMeta) -> Result<(), Stopped> {
         let mut discard = Vec::new();
         encode_command(&mut discard, &[&b"DISCARD"[..]][..]);
-        self.write(&discard, CmdMeta::own(Some(&multi)))
+        self.write_encoded(&discard, CmdMeta::own(Some(&multi)))
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {

@@ -83,6 +83,41 @@ pub enum ConnectError {
         /// The server's error reply, or what was wrong with its reply.
         reply: String,
     },
+    /// The peer's first answer is not RESP: it is no Redis server.
+    #[error("{addr} does not speak Redis's protocol; it sent \"{sent}\"")]
+    NotRedis {
+        /// The peer's address.
+        addr: String,
+        /// The start of what it sent, printable.
+        sent: String,
+    },
+    /// The connection was reset before the server answered anything, as a
+    /// TLS port does to a client that does not speak TLS.
+    #[error(
+        "could not connect to Redis at {addr}: connection reset by peer before it answered (is this a TLS port? try --tls)"
+    )]
+    ResetUnanswered {
+        /// The peer's address.
+        addr: String,
+    },
+    /// The peer closed the connection before answering anything.
+    #[error(
+        "could not connect to Redis at {addr}: the peer closed the connection without answering (is Redis listening there? a TLS port needs --tls)"
+    )]
+    ClosedUnanswered {
+        /// The peer's address.
+        addr: String,
+    },
+    /// With `--wait`, the server was still not ready when the wait ended.
+    #[error("{addr} was not ready after waiting {} s: {why}", .waited.as_secs_f64())]
+    NotReady {
+        /// The server's address.
+        addr: String,
+        /// What it was not ready for (`cluster_state:fail`).
+        why: String,
+        /// How long rload waited.
+        waited: Duration,
+    },
     /// TLS could not be configured or negotiated.
     #[error("TLS with {addr} failed: {reason}")]
     Tls {

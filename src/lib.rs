@@ -21,13 +21,17 @@
 //!   (files and standard input, each opened when reached);
 //!   a [`input::CommandSource`] turns them into commands with their
 //!   positions: [`input::InputReader`] reads inline lines (redis-cli's
-//!   quoting) and RESP frames, validating each before it is sent.
+//!   quoting) and RESP frames, validating each before it is sent. Each
+//!   input's first bytes are looked at before any of it is sent, and one
+//!   that is no commands or records (an image, an RDB file) is refused.
 //! - [`rdb`]: RDB snapshots as a source: a streaming reader of every RDB
 //!   version and encoding, yielding each key in bounded pieces, and a
 //!   replica's full sync that fetches one from a live server.
 //! - `conn`: connects over TCP, a unix socket or TLS (rustls), with AUTH,
 //!   SELECT and HELLO, and reads the server's limits (and, for
-//!   `--coalesce`, which merges the load's user may be given).
+//!   `--coalesce`, which merges the load's user may be given); waits for a
+//!   server that is not up yet (`--wait`), and names a peer that does not
+//!   speak RESP.
 //! - `pipe`: one connection's engine: a writer thread, a reader thread, and
 //!   a bounded window of commands in flight between them, which is what
 //!   lets an error name its input line, a reconnect replay what was not
@@ -83,7 +87,7 @@ pub mod report;
 pub mod resp;
 mod sink;
 
-pub use config::{Config, Endpoint, Password, ServerConfig, TlsConfig, TlsVerify};
+pub use config::{Config, EmitFormat, Endpoint, Password, ServerConfig, TlsConfig, TlsVerify};
 pub use conn::Limits;
 pub use error::{ConnectError, Error};
 pub use input::Input;

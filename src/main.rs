@@ -1,7 +1,7 @@
 //! The `rload` binary: parses the command line, runs the load through the
 //! library, prints the summary and maps the outcome to an exit status.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -55,6 +55,13 @@ fn load(invocation: &Invocation) -> Result<i32, (anyhow::Error, i32)> {
     } else {
         Json::Stdout
     };
+    if invocation.inputs.contains(&Input::Stdin) && io::stdin().is_terminal() {
+        let what = match &config.records {
+            Some(records) => format!("{} records", records.format),
+            None => "commands".into(),
+        };
+        eprintln!("rload: reading {what} from the terminal until Ctrl-D (end of input)");
+    }
     let console = Arc::new(Console::start(
         &config.meter,
         invocation.show,
@@ -78,7 +85,9 @@ fn load(invocation: &Invocation) -> Result<i32, (anyhow::Error, i32)> {
             return Err(failed_to_start(&config.interrupt, e));
         }
     };
-    let resume = summary.stop.as_ref().map(|_| {
+    // A load that sent nothing is resumed by running it again: no line.
+    let nothing_done = summary.sent == 0 && summary.resume_from == 0;
+    let resume = summary.stop.as_ref().filter(|_| !nothing_done).map(|_| {
         let argv: Vec<String> = std::env::args().collect();
         resume_command(&argv, "--resume-from", &summary.resume_from.to_string())
     });

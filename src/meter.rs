@@ -17,6 +17,8 @@ pub struct Meter(Arc<Counts>);
 #[derive(Debug, Default)]
 struct Counts {
     commands: Line,
+    /// Commands passed over to reach the resume point.
+    skipped: AtomicU64,
     bytes: Line,
     replies: Line,
     errors: Line,
@@ -37,6 +39,13 @@ impl Meter {
     /// point (for a dump, keys written).
     pub fn commands(&self) -> u64 {
         self.0.commands.0.load(Ordering::Relaxed)
+    }
+
+    /// Commands of the input passed over to reach the resume point
+    /// (`--resume-from`), so far: while it is all [`commands`](Self::commands)
+    /// counts, the load is still skipping, and its speed is no rate.
+    pub fn skipped(&self) -> u64 {
+        self.0.skipped.load(Ordering::Relaxed)
     }
 
     /// Bytes of input read, as stored (compressed input: its compressed
@@ -65,6 +74,13 @@ impl Meter {
     /// them, so a plain store.
     pub(crate) fn set_commands(&self, n: u64) {
         self.0.commands.0.store(n, Ordering::Relaxed);
+    }
+
+    /// Commands skipped to reach the resume point, which are commands
+    /// done too.
+    pub(crate) fn set_skipped(&self, n: u64) {
+        self.0.skipped.store(n, Ordering::Relaxed);
+        self.set_commands(n);
     }
 
     pub(crate) fn add_commands(&self, n: u64) {

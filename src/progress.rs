@@ -203,32 +203,7 @@ impl View {
 
     /// Reads the counts and redraws (or prints a line, with `line`).
     fn draw(&mut self, line: bool) {
-        let now = Instant::now();
-        let done = self.meter.commands();
-        let total = self.meter.total();
-        let towards = match self.work {
-            Work::Load => self.meter.bytes(),
-            Work::Dump => done,
-        };
-        self.samples.push_back((now, done, towards));
-        while self
-            .samples
-            .front()
-            .is_some_and(|s| now.duration_since(s.0) > RATE_WINDOW)
-        {
-            self.samples.pop_front();
-        }
-        let (since, done_then, towards_then) = *self.samples.front().expect("one was pushed");
-        let span = now.duration_since(since).as_secs_f64();
-        let rate =
-            |now: u64, then: u64| (span > 0.0).then(|| now.saturating_sub(then) as f64 / span);
-        let per_sec = rate(done, done_then);
-        let left = (total > 0)
-            .then(|| rate(towards, towards_then))
-            .flatten()
-            .filter(|r| *r > 0.0)
-            .map(|r| Duration::from_secs_f64(total.saturating_sub(towards) as f64 / r));
-        let mut text = self.counts(done, per_sec, left);
+        let (mut text, towards, total) = self.sample(Instant::now());
         match &self.bar {
             Some(bar) => {
                 if total > 0 && self.total != total {
@@ -251,6 +226,42 @@ impl View {
         }
     }
 
+    /// Reads the counts at `now`: the text to show, the progress towards
+    /// the total, and the total.
+    fn sample(&mut self, now: Instant) -> (String, u64, u64) {
+        let done = self.meter.commands();
+        let total = self.meter.total();
+        let towards = match self.work {
+            Work::Load => self.meter.bytes(),
+            Work::Dump => done,
+        };
+        let skipped = self.meter.skipped();
+        if skipped > 0 && done == skipped {
+            // Still reading up to the resume point: how fast that goes is
+            // no rate of the load, so the window starts when it is over.
+            self.samples.clear();
+        }
+        self.samples.push_back((now, done, towards));
+        while self
+            .samples
+            .front()
+            .is_some_and(|s| now.duration_since(s.0) > RATE_WINDOW)
+        {
+            self.samples.pop_front();
+        }
+        let (since, done_then, towards_then) = *self.samples.front().expect("one was pushed");
+        let span = now.duration_since(since).as_secs_f64();
+        let rate =
+            |now: u64, then: u64| (span > 0.0).then(|| now.saturating_sub(then) as f64 / span);
+        let per_sec = rate(done, done_then);
+        let left = (total > 0)
+            .then(|| rate(towards, towards_then))
+            .flatten()
+            .filter(|r| *r > 0.0)
+            .map(|r| Duration::from_secs_f64(total.saturating_sub(towards) as f64 / r));
+        (self.counts(done, per_sec, left), towards, total)
+    }
+
     /// `1,234,567 commands · 456,789/s · 12.3 MiB read · 0 errors · 0:12
     /// left`.
     fn counts(&self, done: u64, per_sec: Option<f64>, left: Option<Duration>) -> String {
@@ -259,7 +270,10 @@ impl View {
             Work::Dump => ("key", "written"),
         };
         let mut text = format!("{} {unit}{}", HumanCount(done), plural(done));
-        if let Some(r) = per_sec {
+        let skipped = self.meter.skipped();
+        if skipped > 0 && done == skipped {
+            text = format!("skipping to the resume point: {text} read");
+        } else if let Some(r) = per_sec {
             let _ = write!(text, " · {}/s", HumanCount(r.round() as u64));
         }
         let _ = write!(text, " · {} {bytes}", HumanBytes(self.meter.bytes()));
@@ -281,4 +295,26 @@ impl View {
 
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipping_to_the_resume_point_is_shown_as_such_and_not_as_a_rate() {
+        let meter = Meter::new();
+        let mut view = View::new(meter.clone(), Work::Load, None);
+        let t0 = Instant::now();
+        meter.set_skipped(1_000_000);
+        let (text, ..) = view.sample(t0 + Duration::from_millis(200));
+        assert!(
+            text.starts_with("skipping to the resume point: 1,000,000 commands read"),
+            "{text}"
+        );
+        assert!(!text.contains("/s"), "{text}");
+        meter.set_commands(1_000_010);
+        let (text, ..) = view.sample(t0 + Duration::from_millis(1200));
+        assert!(text.starts_with("1,000,010 commands · 10/s"), "{text}");
+    }
 }

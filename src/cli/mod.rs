@@ -7,26 +7,25 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, percent_decode, redact_uri};
+use crate::config::{
+    Config, EmitFormat, Endpoint, Password, TlsConfig, TlsVerify, percent_decode, redact_uri,
+};
 use crate::dump::{DumpFormat, DumpOptions, Split};
 use crate::error::Error;
 use crate::input::Input;
 use crate::progress::Show;
 
+mod help;
 mod records;
 
-const EXIT_CODES: &str = "\
-Input is read from FILEs in order, or from standard input when none is given
-('-' also means standard input). Each command is an inline line (redis-cli's
-quoting rules) or a RESP frame; the two may be mixed.
-
-Exit status:
-  0  every command was sent and no reply was an error
-  1  some replies were errors, or the server stopped replying (timeout)
-  2  the command line is invalid
-  3  an input could not be read, or holds an invalid command
-  4  could not connect, set up TLS, log in (AUTH) or select the database
-  5  the connection was lost mid-load, or the server broke the protocol";
+/// The help's headings, in the order the help shows them.
+const MODES: &str = "Modes";
+const INPUT: &str = "Input";
+const CONNECTION: &str = "Connection";
+const TLS: &str = "TLS";
+const LOAD_CONTROL: &str = "Load control";
+const OUTPUT: &str = "Output";
+const HELP: &str = "Help";
 
 /// The flags as the user typed them.
 #[derive(Parser, Debug)]
@@ -36,189 +35,202 @@ Exit status:
     about = "Load data into Redis fast: a drop-in replacement for redis-cli --pipe",
     disable_help_flag = true,
     disable_version_flag = true,
-    after_help = EXIT_CODES
+    after_help = help::after_help()
 )]
 pub struct Args {
-    /// Print help
-    #[arg(long, action = ArgAction::Help)]
-    help: Option<bool>,
-    /// Print the version
-    #[arg(short = 'v', long, action = ArgAction::Version)]
-    version: Option<bool>,
-    /// Server hostname [default: 127.0.0.1]
-    #[arg(short = 'h', value_name = "HOSTNAME")]
-    host: Option<String>,
-    /// Server port [default: 6379]
-    #[arg(short = 'p', value_name = "PORT")]
-    port: Option<u16>,
-    /// Server unix socket (overrides hostname and port)
-    #[arg(short = 's', value_name = "SOCKET")]
-    socket: Option<PathBuf>,
-    /// Password for AUTH; REDISCLI_AUTH is the safer way to pass it
-    #[arg(short = 'a', long = "pass", value_name = "PASSWORD")]
-    password: Option<String>,
-    /// ACL user name for AUTH (needs a password too)
-    #[arg(long, value_name = "USERNAME")]
-    user: Option<String>,
-    /// Database number
-    #[arg(short = 'n', value_name = "DB")]
-    db: Option<u32>,
-    /// Server URI: redis://[user[:password]@]host[:port][/db]
-    #[arg(short = 'u', value_name = "URI")]
-    uri: Option<String>,
-    /// Cluster mode: route each command to the master that owns its slot,
-    /// following MOVED and ASK redirects
-    #[arg(short = 'c', long)]
-    cluster: bool,
-    /// Use RESP3 (HELLO 3)
-    #[arg(short = '3')]
-    resp3: bool,
-    /// Timeout in seconds for connecting and for each setup command,
-    /// decimals allowed (0 waits forever); the TLS handshake gets at most 5
-    /// [default: 30]
-    #[arg(short = 't', value_name = "SECONDS")]
-    connect_timeout: Option<f64>,
     /// Load commands from the input into the server
-    #[arg(long)]
+    #[arg(long, help_heading = MODES)]
     pipe: bool,
-    /// Write the commands as RESP to standard output instead of loading
-    /// them (the input's commands, or its records rendered by templates)
-    #[arg(long, conflicts_with = "pipe")]
+    /// Write the commands to standard output instead of loading them (the
+    /// input's commands, or its records rendered by templates): RESP, or
+    /// readable lines with --output-format inline
+    #[arg(long, conflicts_with = "pipe", help_heading = MODES)]
     emit: bool,
     /// Read the server's keys out to standard output, as commands that
-    /// rebuild them (or --format inline, jsonl, restore)
-    #[arg(long, conflicts_with_all = ["pipe", "emit"])]
+    /// rebuild them (or --output-format inline, jsonl, restore)
+    #[arg(long, conflicts_with_all = ["pipe", "emit"], help_heading = MODES)]
     dump: bool,
     /// --dump: only keys that match this glob (SCAN ... MATCH)
-    #[arg(long = "match", value_name = "GLOB")]
+    #[arg(long = "match", value_name = "GLOB", help_heading = MODES)]
     pattern: Option<String>,
     /// --dump: only keys of this type (repeatable): string, list, set,
     /// zset, hash, stream
-    #[arg(long = "type", value_name = "TYPE")]
+    #[arg(long = "type", value_name = "TYPE", help_heading = MODES)]
     types: Vec<String>,
     /// --dump: go on from where a dump cut short stopped (the value it
     /// printed)
-    #[arg(long, value_name = "CURSOR")]
+    #[arg(long, value_name = "CURSOR", help_heading = MODES)]
     cursor: Option<String>,
     /// --dump: read only part I of N (keys by hash slot, modulo N), so that
     /// N dumps can read one keyspace in parallel, each key read by one
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", help_heading = MODES)]
     split: Option<String>,
     /// --dump: read the server with SCAN, never from a snapshot of it (the
     /// default takes its snapshot, as a replica does, where it may)
-    #[arg(long)]
+    #[arg(long, help_heading = MODES)]
     scan: bool,
-    /// How the input is written: commands, csv, tsv, json or jsonl
-    /// [default: from the files' extension, else commands]; with --dump,
-    /// how keys are written: resp (default), inline, jsonl or restore
-    #[arg(long, value_name = "FORMAT", value_parser = ["commands", "csv", "tsv", "json", "jsonl", "rdb", "resp", "inline", "restore"])]
+    /// Input files, read in order; '-' is standard input
+    #[arg(value_name = "FILE", help_heading = INPUT)]
+    files: Vec<String>,
+    /// How the input is written: commands, csv, tsv, json, jsonl or rdb
+    /// [default: from the files' first bytes and extension, else commands].
+    /// (With --dump of a server, which reads no input, the older spelling
+    /// of --output-format)
+    #[arg(long, value_name = "FORMAT", help_heading = INPUT, value_parser = ["commands", "csv", "tsv", "json", "jsonl", "rdb", "resp", "inline", "restore"])]
     format: Option<String>,
     /// A command for each record, with {field} placeholders (repeatable:
-    /// each record gives one command per template)
-    #[arg(long = "template", value_name = "TEMPLATE")]
+    /// each record gives one command per template); quote it whole
+    #[arg(long = "template", value_name = "TEMPLATE", help_heading = INPUT)]
     templates: Vec<String>,
     /// CSV/TSV: the first line is a record, not column names; fields are
     /// {0}, {1}...
-    #[arg(long)]
+    #[arg(long, help_heading = INPUT)]
     no_header: bool,
     /// CSV/TSV: the field delimiter, one character ('\t' for a tab)
-    #[arg(long, value_name = "CHAR")]
+    #[arg(long, value_name = "CHAR", help_heading = INPUT)]
     delimiter: Option<String>,
     /// TSV: fields may be quoted as in CSV (a tab inside quotes is part of
     /// the field, "" a quote); by default a quote in TSV is just a
     /// character, as in PostgreSQL's COPY
-    #[arg(long)]
+    #[arg(long, help_heading = INPUT)]
     tsv_quotes: bool,
+    /// Server hostname [default: 127.0.0.1]
+    #[arg(short = 'h', value_name = "HOSTNAME", help_heading = CONNECTION)]
+    host: Option<String>,
+    /// Server port [default: 6379]
+    #[arg(short = 'p', value_name = "PORT", help_heading = CONNECTION)]
+    port: Option<u16>,
+    /// Server unix socket (overrides hostname and port)
+    #[arg(short = 's', value_name = "SOCKET", help_heading = CONNECTION)]
+    socket: Option<PathBuf>,
+    /// Server URI: redis://[user[:password]@]host[:port][/db]
+    #[arg(short = 'u', value_name = "URI", help_heading = CONNECTION)]
+    uri: Option<String>,
+    /// Password for AUTH; REDISCLI_AUTH is the safer way to pass it
+    #[arg(short = 'a', long = "pass", value_name = "PASSWORD", help_heading = CONNECTION)]
+    password: Option<String>,
+    /// ACL user name for AUTH (needs a password too)
+    #[arg(long, value_name = "USERNAME", help_heading = CONNECTION)]
+    user: Option<String>,
+    /// Read the password from the terminal, without echo (ignores -a and
+    /// REDISCLI_AUTH)
+    #[arg(long, help_heading = CONNECTION)]
+    askpass: bool,
+    /// Don't warn that -a on the command line may not be safe
+    #[arg(long, help_heading = CONNECTION)]
+    no_auth_warning: bool,
+    /// Database number
+    #[arg(short = 'n', value_name = "DB", help_heading = CONNECTION)]
+    db: Option<u32>,
+    /// Cluster mode: route each command to the master that owns its slot,
+    /// following MOVED and ASK redirects
+    #[arg(short = 'c', long, help_heading = CONNECTION)]
+    cluster: bool,
+    /// Use RESP3 (HELLO 3)
+    #[arg(short = '3', help_heading = CONNECTION)]
+    resp3: bool,
+    /// Timeout in seconds for connecting and for each setup command,
+    /// decimals allowed (0 waits forever); the TLS handshake gets at most 5
+    /// [default: 30]
+    #[arg(short = 't', value_name = "SECONDS", help_heading = CONNECTION)]
+    connect_timeout: Option<f64>,
+    /// Keep trying to connect for up to SECONDS while the server is not up
+    /// yet (connection refused, loading its dataset, with -c a cluster not
+    /// yet ok), saying once what it waits for; decimals allowed
+    #[arg(long, value_name = "SECONDS", help_heading = CONNECTION)]
+    wait: Option<f64>,
+    /// Connect with TLS; the server's certificate is verified (see
+    /// --tls-verify)
+    #[arg(long, help_heading = TLS)]
+    tls: bool,
+    /// CA certificate file to verify the server's certificate with; a
+    /// self-signed server certificate given here is trusted as it is
+    #[arg(long, value_name = "FILE", help_heading = TLS)]
+    cacert: Option<PathBuf>,
+    /// Directory of CA certificates to verify the server's certificate with
+    #[arg(long, value_name = "DIR", help_heading = TLS)]
+    cacertdir: Option<PathBuf>,
+    /// Client certificate, for servers that require one (mutual TLS)
+    #[arg(long, value_name = "FILE", help_heading = TLS)]
+    cert: Option<PathBuf>,
+    /// Client private key, for servers that require one (mutual TLS)
+    #[arg(long, value_name = "FILE", help_heading = TLS)]
+    key: Option<PathBuf>,
+    /// Server name to send and to verify the certificate against (default:
+    /// the host)
+    #[arg(long, value_name = "NAME", help_heading = TLS)]
+    sni: Option<String>,
+    /// How much of the server's certificate to verify (default: full)
+    #[arg(long, value_name = "MODE", value_enum, help_heading = TLS)]
+    tls_verify: Option<VerifyMode>,
+    /// Same as --tls-verify none: do not verify the server's certificate
+    /// (dangerous: explicit opt-in)
+    #[arg(long, help_heading = TLS)]
+    insecure: bool,
+    /// Skip the first N commands of the input: the number a failed run
+    /// reported as done
+    #[arg(long, value_name = "N", help_heading = LOAD_CONTROL)]
+    resume_from: Option<u64>,
+    /// Stop reading the input after N errors, and print at most N error
+    /// lines; what was sent is still drained, and counted
+    #[arg(long, value_name = "N", help_heading = LOAD_CONTROL)]
+    max_errors: Option<u64>,
+    /// Count invalid input commands as errors and carry on, instead of
+    /// stopping at the first one
+    #[arg(long, help_heading = LOAD_CONTROL)]
+    skip_invalid: bool,
     /// Give up after this many seconds with no reply while waiting on the
     /// server, writing or at the end (0 waits forever)
     #[arg(
         long,
         value_name = "SECONDS",
         default_value_t = 30,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        help_heading = LOAD_CONTROL
     )]
     pipe_timeout: i64,
-    /// Skip the first N commands of the input: the number a failed run
-    /// reported as done
-    #[arg(long, value_name = "N")]
-    resume_from: Option<u64>,
     /// After a lost connection, reconnect up to N times (with backoff) and
     /// re-send what the server had not acknowledged
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = LOAD_CONTROL)]
     reconnect: u32,
-    /// Stop reading the input after N errors; what was sent is still drained
-    #[arg(long, value_name = "N")]
-    max_errors: Option<u64>,
-    /// Count invalid input commands as errors and carry on, instead of
-    /// stopping at the first one
-    #[arg(long)]
-    skip_invalid: bool,
-    /// Don't warn that -a on the command line may not be safe
-    #[arg(long)]
-    no_auth_warning: bool,
-    /// Read the password from the terminal, without echo (ignores -a and
-    /// REDISCLI_AUTH)
-    #[arg(long)]
-    askpass: bool,
-    /// Connect with TLS; the server's certificate is verified (see
-    /// --tls-verify)
-    #[arg(long)]
-    tls: bool,
-    /// CA certificate file to verify the server's certificate with; a
-    /// self-signed server certificate given here is trusted as it is
-    #[arg(long, value_name = "FILE")]
-    cacert: Option<PathBuf>,
-    /// Directory of CA certificates to verify the server's certificate with
-    #[arg(long, value_name = "DIR")]
-    cacertdir: Option<PathBuf>,
-    /// Client certificate, for servers that require one (mutual TLS)
-    #[arg(long, value_name = "FILE")]
-    cert: Option<PathBuf>,
-    /// Client private key, for servers that require one (mutual TLS)
-    #[arg(long, value_name = "FILE")]
-    key: Option<PathBuf>,
-    /// Server name to send and to verify the certificate against (default:
-    /// the host)
-    #[arg(long, value_name = "NAME")]
-    sni: Option<String>,
-    /// How much of the server's certificate to verify (default: full)
-    #[arg(long, value_name = "MODE", value_enum)]
-    tls_verify: Option<VerifyMode>,
-    /// Same as --tls-verify none: do not verify the server's certificate
-    /// (dangerous: explicit opt-in)
-    #[arg(long)]
-    insecure: bool,
+    /// Send at most N commands a second (--dump: read at most N keys a
+    /// second), to spare a live server
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = LOAD_CONTROL)]
+    rate: Option<u64>,
     /// Merge commands into variadic ones so the server does less work:
     /// RPUSH, LPUSH, SADD, SREM, HSET, HMSET, HDEL, ZADD, ZREM, PFADD and
     /// GEOADD on one key, plain SETs into MSET (see the README for what
     /// differs)
-    #[arg(long, conflicts_with = "dump")]
+    #[arg(long, conflicts_with = "dump", help_heading = LOAD_CONTROL)]
     coalesce: bool,
-    /// Send at most N commands a second (--dump: read at most N keys a
-    /// second), to spare a live server
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    rate: Option<u64>,
+    /// How --emit and --dump write: resp (default) or inline for --emit;
+    /// resp, inline, jsonl or restore for --dump
+    #[arg(long, visible_alias = "to", value_name = "FORMAT", help_heading = OUTPUT, value_parser = ["resp", "inline", "jsonl", "restore"])]
+    output_format: Option<String>,
     /// Show progress on standard error even when it is not a terminal (a
     /// line a second there) [default: only on a terminal]
-    #[arg(long, overrides_with = "no_progress")]
+    #[arg(long, overrides_with = "no_progress", help_heading = OUTPUT)]
     progress: bool,
     /// Never show progress
-    #[arg(long, overrides_with = "progress")]
+    #[arg(long, overrides_with = "progress", help_heading = OUTPUT)]
     no_progress: bool,
     /// Print the account as one JSON object instead of redis-cli's lines:
     /// on standard output, or on standard error when standard output
     /// carries the data (--dump, --emit)
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     json: bool,
+    /// Print help
+    #[arg(long, action = ArgAction::Help, help_heading = HELP)]
+    help: Option<bool>,
+    /// Print the version
+    #[arg(short = 'v', long, action = ArgAction::Version, help_heading = HELP)]
+    version: Option<bool>,
     /// Print a completion script for SHELL and exit
-    #[arg(long, value_name = "SHELL", value_enum, exclusive = true)]
+    #[arg(long, value_name = "SHELL", value_enum, exclusive = true, help_heading = HELP)]
     completions: Option<clap_complete::Shell>,
     /// Print the man page (roff) and exit
-    #[arg(long, exclusive = true)]
+    #[arg(long, exclusive = true, help_heading = HELP)]
     man: bool,
-    /// Input files, read in order; '-' is standard input
-    #[arg(value_name = "FILE")]
-    files: Vec<String>,
 }
 
 /// The values of `--tls-verify`, after PostgreSQL's `sslmode`.
@@ -266,9 +278,7 @@ impl Args {
         if let Some(shell) = self.completions {
             clap_complete::generate(shell, &mut Args::command(), "rload", &mut out);
         } else if self.man {
-            clap_mangen::Man::new(Args::command())
-                .render(&mut out)
-                .expect("writing to memory does not fail");
+            out = help::man_page(Args::command());
         } else {
             return None;
         }
@@ -304,6 +314,8 @@ impl Args {
             ));
         }
         self.refuse_flags_of_other_modes()?;
+        let emit_format = self.emit_format()?;
+        let dump_format = self.dump_format()?.map(str::to_string);
         let verify = self.tls_verify()?;
         let db_in_uri = self.uri.as_deref().is_some_and(uri_names_db);
         let mut config = Config::default();
@@ -397,6 +409,14 @@ impl Args {
             }
             server.connect_timeout = (t > 0.0).then(|| Duration::from_secs_f64(t));
         }
+        if let Some(w) = self.wait {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(Error::Config(format!(
+                    "--wait {w}: give the most seconds to wait for the server, 0 or more"
+                )));
+            }
+            server.wait = (w > 0.0).then(|| Duration::from_secs_f64(w));
+        }
         config.pipe_timeout =
             (self.pipe_timeout > 0).then(|| Duration::from_secs(self.pipe_timeout as u64));
         config.resume_from = self.resume_from.unwrap_or(0);
@@ -429,9 +449,10 @@ impl Args {
             ));
         }
         config.emit = self.emit;
+        config.emit_format = emit_format;
         if self.dump {
             let mut options = dump_options(
-                self.format.as_deref(),
+                dump_format.as_deref(),
                 self.pattern,
                 self.types,
                 self.cursor,
@@ -511,6 +532,12 @@ impl Args {
     /// others, never silently ignored.
     fn refuse_flags_of_other_modes(&self) -> Result<(), Error> {
         let refuse = |flag: &str, why: &str| Err(Error::Config(format!("{flag} {why}")));
+        if self.emit && self.wait.is_some() {
+            return refuse(
+                "--wait",
+                "is for a server to come up, and --emit connects to none",
+            );
+        }
         if !self.dump {
             let mode = if self.emit { "--emit" } else { "--pipe" };
             for (flag, given) in [
@@ -558,6 +585,35 @@ impl Args {
     }
 }
 
+impl Args {
+    /// How `--emit` writes (`--output-format`), refused where it means
+    /// nothing.
+    fn emit_format(&self) -> Result<EmitFormat, Error> {
+        let given = self.output_format.as_deref();
+        match (self.pipe, self.emit, given) {
+            (true, _, Some(f)) => Err(Error::Config(format!(
+                "--output-format {f} is how --emit and --dump write; --pipe sends to the server (to see a load as readable lines: --emit --output-format inline)"
+            ))),
+            (_, true, Some("inline")) => Ok(EmitFormat::Inline),
+            (_, true, Some(f)) if f != "resp" => Err(Error::Config(format!(
+                "--emit --output-format {f}: --emit writes commands, as resp or inline ({f} is for --dump)"
+            ))),
+            _ => Ok(EmitFormat::Resp),
+        }
+    }
+
+    /// How `--dump` writes: `--output-format`, or `--format`, its older
+    /// spelling (a dump reads no input).
+    fn dump_format(&self) -> Result<Option<&str>, Error> {
+        match (self.output_format.as_deref(), self.format.as_deref()) {
+            (Some(o), Some(f)) if o != f => Err(Error::Config(format!(
+                "--output-format {o} and --format {f}: with --dump, --format is the older spelling of --output-format; give one"
+            ))),
+            (o, f) => Ok(o.or(f)),
+        }
+    }
+}
+
 /// The settings of `--dump`.
 fn dump_options(
     format: Option<&str>,
@@ -572,7 +628,7 @@ fn dump_options(
         Some("restore") => DumpFormat::Restore,
         Some(other) => {
             return Err(Error::Config(format!(
-                "--dump --format {other}: keys are written as resp, inline, jsonl or restore"
+                "--dump writes keys as resp, inline, jsonl or restore, not {other}"
             )));
         }
     };

@@ -20,6 +20,7 @@ pub(super) fn options(
     tsv_quotes: bool,
     inputs: &[Input],
 ) -> Result<Option<RecordOptions>, Error> {
+    refuse_split_template(&templates, inputs)?;
     let format = match format {
         Some(name) => parse_format(name)?,
         None => format_of(inputs)?,
@@ -62,6 +63,31 @@ pub(super) fn options(
     }))
 }
 
+/// A template given unquoted (`--template HSET user:{id} {*}`) is split
+/// by the shell: its first word is the template, and the rest become FILE
+/// arguments. Files that do not exist, one of them with a placeholder,
+/// are taken for that rest, and the message shows the quoting.
+fn refuse_split_template(templates: &[String], inputs: &[Input]) -> Result<(), Error> {
+    let Some(template) = templates.last() else {
+        return Ok(());
+    };
+    let missing: Vec<String> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::File(path) if !path.exists() => Some(i.name()),
+            _ => None,
+        })
+        .collect();
+    let placeholder = |s: &String| s.find('{').is_some_and(|at| s[at..].contains('}'));
+    if !missing.iter().any(placeholder) {
+        return Ok(());
+    }
+    let rest = missing.join(" ");
+    Err(Error::Config(format!(
+        "--template '{template}' is followed by {rest}, which are no files: the shell split the template at its spaces; quote it whole: --template '{template} {rest}'"
+    )))
+}
+
 fn parse_format(name: &str) -> Result<Format, Error> {
     Ok(match name {
         "csv" => Format::Csv,
@@ -71,7 +97,7 @@ fn parse_format(name: &str) -> Result<Format, Error> {
         "commands" => Format::Commands,
         other => {
             return Err(Error::Config(format!(
-                "--format {other} is a way to write keys out, for --dump; input is commands, csv, tsv, json or jsonl"
+                "--format {other} is an output format: --format says how the input is written (commands, csv, tsv, json or jsonl); --output-format {other} says how --emit or --dump writes"
             )));
         }
     })
@@ -133,6 +159,34 @@ mod tests {
             Format::Commands
         );
         assert!(format_of(&[file("a.csv"), file("b.json")]).is_err());
+    }
+
+    #[test]
+    fn an_unquoted_template_points_at_the_quoting() {
+        let e = options(
+            None,
+            vec!["HSET".into()],
+            true,
+            None,
+            false,
+            &[file("user:{id}"), file("{*}"), file("Cargo.toml")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "--template 'HSET' is followed by user:{id} {*}, which are no files: the shell split the template at its spaces; quote it whole: --template 'HSET user:{id} {*}'"
+        );
+        // Files that are missing, with no placeholder: a plain mistake.
+        let e = options(
+            None,
+            vec!["SET {a} 1".into()],
+            true,
+            None,
+            false,
+            &[file("x.csv"), file("y.json")],
+        );
+        assert!(e.unwrap_err().to_string().contains("give --format"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod topology;
 use std::sync::Arc;
 
 use crate::config::{Config, Endpoint};
-use crate::conn::{self, Limits, MergeRules};
+use crate::conn::{self, Limits, MergeRules, Patience};
 use crate::error::{ConnectError, Error};
 use crate::report::Events;
 use crate::resp::Value;
@@ -54,6 +54,8 @@ pub(crate) fn topology_of(reply: Value, seed_host: &str) -> Result<Vec<MasterSlo
 /// A cluster, learned from one of its nodes: its layout, its command table,
 /// and what it accepts. [`Seed::start`] connects to every master.
 pub(crate) struct Seed {
+    /// What is left of `--wait`, for the masters.
+    patience: Patience,
     config: Config,
     names: Arc<[String]>,
     events: Arc<dyn Events>,
@@ -74,13 +76,14 @@ impl Seed {
         config: &Config,
         names: &Arc<[String]>,
         events: &Arc<dyn Events>,
+        patience: &Patience,
     ) -> Result<Self, Error> {
         let Endpoint::Tcp { host, .. } = &config.server.endpoint else {
             return Err(Error::Config(
                 "cluster mode needs a TCP address (-h and -p), not a unix socket".into(),
             ));
         };
-        let mut node = conn::connect(&config.server)?;
+        let mut node = conn::connect_when_ready(&config.server, patience, conn::cluster_state)?;
         let addr = node.addr().to_string();
         let bad_reply = |command, reply| {
             Error::from(ConnectError::Setup {
@@ -114,6 +117,7 @@ impl Seed {
             false => MergeRules::WHOLE,
         };
         Ok(Seed {
+            patience: patience.clone(),
             config: config.clone(),
             names: Arc::clone(names),
             events: Arc::clone(events),
@@ -143,6 +147,7 @@ impl Seed {
     pub(crate) fn start(self) -> Result<router::Router, Error> {
         Ok(router::Router::start(
             &self.config,
+            &self.patience,
             self.topology,
             self.table,
             self.names,

@@ -21,7 +21,7 @@ use super::redirect::{Inbox, Redirect};
 use super::slot::{SLOTS, key_slot};
 use super::topology::{Topology, UNOWNED};
 use crate::config::{Config, Endpoint};
-use crate::conn;
+use crate::conn::{self, Patience};
 use crate::error::ConnectError;
 use crate::input::{Args, Command};
 use crate::pipe::{CmdMeta, Pipe, PipeOptions, SentCommand, Shared, Stopped, Watch};
@@ -108,6 +108,7 @@ impl Router {
     /// Connects to every master of `topo`.
     pub(crate) fn start(
         config: &Config,
+        patience: &Patience,
         topo: Topology,
         table: CommandTable,
         names: Arc<[String]>,
@@ -135,19 +136,28 @@ impl Router {
             lookup: Lookup::default(),
         };
         for (host, port) in topo.masters {
-            router.connect(host, port)?;
+            router.connect(host, port, Some(patience))?;
         }
         Ok(router)
     }
 
-    /// Opens a pipe to a master; its index is the member's.
-    fn connect(&mut self, host: String, port: u16) -> Result<u16, ConnectError> {
+    /// Opens a pipe to a master; its index is the member's. At the start,
+    /// `patience` is what is left of `--wait`.
+    fn connect(
+        &mut self,
+        host: String,
+        port: u16,
+        patience: Option<&Patience>,
+    ) -> Result<u16, ConnectError> {
         let mut config = self.config.clone();
         config.server.endpoint = Endpoint::Tcp {
             host: host.clone(),
             port,
         };
-        let c = conn::connect(&config.server)?;
+        let c = match patience {
+            Some(p) => conn::connect_when_ready(&config.server, p, conn::cluster_state)?,
+            None => conn::connect(&config.server)?,
+        };
         let addr = c.addr().to_string();
         let index = self.members.len();
         let shared = Shared::new(
@@ -190,7 +200,7 @@ impl Router {
             port,
         }
         .to_string();
-        self.connect(host, port).map_err(|e| {
+        self.connect(host, port, None).map_err(|e| {
             self.local.failure = Some(Stop::ConnectionLost {
                 addr,
                 reason: crate::error::chain(&e),

@@ -4,10 +4,12 @@
 //! A connection is used synchronously for setup, then split into a read half
 //! for the pipe's reader thread and a write half for its writer.
 
+mod peer;
 mod rules;
 mod stream;
 mod tls;
 mod verify;
+mod wait;
 mod x509;
 
 use std::io::{self, Read, Write};
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use rules::MergeRules;
 pub(crate) use stream::{Closer, ReadHalf, Stream, WriteHalf};
+pub(crate) use wait::{Patience, cluster_state, connect_waiting, connect_when_ready};
 
 use crate::config::{Endpoint, ServerConfig, TlsConfig};
 use crate::error::ConnectError;
@@ -90,6 +93,8 @@ pub(crate) struct Connection {
     /// The bound on each setup command (`-t`), for the message when the
     /// server lets it pass.
     setup_timeout: Option<Duration>,
+    /// A reply has come: the peer speaks RESP.
+    answered: bool,
 }
 
 impl Connection {
@@ -153,6 +158,7 @@ impl Connection {
             let (v, used) = parse_value(&self.buf[self.start..self.scanned])?
                 .expect("the scanner found a whole reply");
             self.start += used;
+            self.answered = true;
             if !matches!(v, Value::Push(_)) {
                 if self.start == self.buf.len() {
                     self.buf.clear();
@@ -173,6 +179,12 @@ impl Connection {
                 addr: self.addr.clone(),
                 reason,
             };
+        }
+        if !self.answered {
+            let tls = matches!(self.stream, Stream::Tls(_));
+            if let Some(e) = peer::first_reply_failure(&self.addr, &e, &self.buf, tls) {
+                return e;
+            }
         }
         match (e.kind(), self.setup_timeout) {
             // A socket timeout reads as EAGAIN ("resource temporarily
@@ -294,6 +306,15 @@ impl Connection {
 ///
 /// Connection, TLS, AUTH, SELECT or HELLO failures, each naming the address.
 pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
+    connect_with(cfg, None)
+}
+
+/// [`connect`]; with `patience` (`--wait`), a server loading its dataset is
+/// waited for as long as it allows, rather than for the connect timeout.
+fn connect_with(
+    cfg: &ServerConfig,
+    patience: Option<&Patience>,
+) -> Result<Connection, ConnectError> {
     let addr = cfg.endpoint.to_string();
     let stream = open(cfg).map_err(|e| ConnectError::io(&addr, e))?;
     let stream = match &cfg.tls {
@@ -311,8 +332,9 @@ pub(crate) fn connect(cfg: &ServerConfig) -> Result<Connection, ConnectError> {
         scanned: 0,
         scanner: Box::default(),
         setup_timeout: cfg.connect_timeout,
+        answered: false,
     };
-    login(&mut conn, cfg)?;
+    login(&mut conn, cfg, patience)?;
     conn.stream
         .set_timeouts(None)
         .map_err(|e| ConnectError::io(&conn.addr, e))?;
@@ -407,7 +429,11 @@ fn open(cfg: &ServerConfig) -> io::Result<Stream> {
 const LOADING_RETRY: Duration = Duration::from_millis(100);
 
 /// AUTH, a PING, SELECT and HELLO 3, as configured.
-fn login(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), ConnectError> {
+fn login(
+    conn: &mut Connection,
+    cfg: &ServerConfig,
+    patience: Option<&Patience>,
+) -> Result<(), ConnectError> {
     if let Some(pw) = &cfg.password {
         let pw = pw.expose().as_bytes();
         let reply = match &cfg.user {
@@ -421,7 +447,7 @@ fn login(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), ConnectError> 
             });
         }
     }
-    wait_until_ready(conn, cfg)?;
+    wait_until_ready(conn, cfg, patience)?;
     if cfg.db != 0 {
         conn.select(cfg.db)?;
     }
@@ -436,8 +462,13 @@ fn login(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), ConnectError> 
 /// The PING finds out at once whether the server wants a password (rather
 /// than after every command of the load has failed with NOAUTH), and waits
 /// while a restarted server is still loading its dataset (`-LOADING`), so a
-/// reconnect does not replay commands into errors.
-fn wait_until_ready(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), ConnectError> {
+/// reconnect does not replay commands into errors. With `patience`
+/// (`--wait`), the wait is its own.
+fn wait_until_ready(
+    conn: &mut Connection,
+    cfg: &ServerConfig,
+    patience: Option<&Patience>,
+) -> Result<(), ConnectError> {
     let started = Instant::now();
     loop {
         match conn.call("PING", &[b"PING"])? {
@@ -449,14 +480,20 @@ fn wait_until_ready(conn: &mut Connection, cfg: &ServerConfig) -> Result<(), Con
                 });
             }
             Value::Error(e) if e.starts_with("LOADING") => {
-                if cfg.connect_timeout.is_some_and(|t| started.elapsed() >= t) {
+                let waited_out = match patience {
+                    Some(p) => !p.keep_waiting(&conn.addr, wait::LOADING),
+                    None => cfg.connect_timeout.is_some_and(|t| started.elapsed() >= t),
+                };
+                if waited_out {
                     return Err(ConnectError::Setup {
                         addr: conn.addr.clone(),
                         command: "PING",
                         reply: e,
                     });
                 }
-                std::thread::sleep(LOADING_RETRY);
+                if patience.is_none() {
+                    std::thread::sleep(LOADING_RETRY);
+                }
             }
             // Any other answer, even an error (an ACL without PING), will do.
             _ => return Ok(()),
@@ -480,6 +517,7 @@ mod tests {
             scanned: 0,
             scanner: Box::default(),
             setup_timeout: None,
+            answered: false,
         };
         (conn, b)
     }

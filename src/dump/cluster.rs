@@ -28,7 +28,7 @@ use super::server::{open, scan};
 use super::{DumpOptions, Ended};
 use crate::cluster::{SLOTS, key_slot};
 use crate::config::{Config, Endpoint, ServerConfig};
-use crate::conn;
+use crate::conn::{self, Patience};
 use crate::error::{ConnectError, Error};
 use crate::report::Stop;
 use crate::resp::Value;
@@ -104,13 +104,21 @@ pub(crate) fn steady_of(node: &ServerConfig, slots: &SlotSet) -> Result<SlotSet,
 
 /// The cluster's masters and which slots each owns, by `CLUSTER SLOTS`
 /// asked of the first of `seeds` that answers.
-pub(crate) fn masters(seeds: &[ServerConfig]) -> Result<Vec<(ServerConfig, SlotSet)>, Error> {
+/// At the start, `first` is what `--wait` allows the first seed.
+pub(crate) fn masters(
+    seeds: &[ServerConfig],
+    first: Option<&Patience>,
+) -> Result<Vec<(ServerConfig, SlotSet)>, Error> {
     let mut last = None;
-    for seed in seeds {
+    for (i, seed) in seeds.iter().enumerate() {
         let Endpoint::Tcp { host, .. } = &seed.endpoint else {
             return Err(Error::Config("cluster mode needs a TCP address".into()));
         };
-        let mut conn = match conn::connect(seed) {
+        let attempt = match first.filter(|_| i == 0) {
+            Some(patience) => conn::connect_when_ready(seed, patience, conn::cluster_state),
+            None => conn::connect(seed),
+        };
+        let mut conn = match attempt {
             Ok(c) => c,
             Err(e) => {
                 last = Some(Error::from(e));
@@ -158,6 +166,7 @@ pub(crate) fn run(
     pager: &mut Pager<'_>,
     config: &Config,
     options: &DumpOptions,
+    patience: &Patience,
 ) -> Result<Ended, Error> {
     let (mut left, mut resume) = match &options.cursor {
         Some(c) => match Position::parse(c, true)? {
@@ -187,7 +196,8 @@ pub(crate) fn run(
         ))
     };
     loop {
-        let masters = match masters(&seeds) {
+        let first = (round == 0).then_some(patience);
+        let masters = match masters(&seeds, first) {
             Ok(m) => m,
             Err(e) if round == 0 => return Err(e),
             Err(e) => {
@@ -227,17 +237,19 @@ pub(crate) fn run(
             let addr = node.addr();
             let reader = match readers.entry(addr.clone()) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(v) => match open(&node, config, options, true, &mut pager.retry) {
-                    Ok(r) => v.insert(r),
-                    Err(e) if round == 0 && pager.summary.keys == 0 => return Err(e),
-                    Err(e) => {
-                        let stop = Stop::ConnectionLost {
-                            addr,
-                            reason: e.to_string(),
-                        };
-                        return stopped(stop, None, &left, 0);
+                Entry::Vacant(v) => {
+                    match open(&node, config, options, true, &mut pager.retry, first) {
+                        Ok(r) => v.insert(r),
+                        Err(e) if round == 0 && pager.summary.keys == 0 => return Err(e),
+                        Err(e) => {
+                            let stop = Stop::ConnectionLost {
+                                addr,
+                                reason: e.to_string(),
+                            };
+                            return stopped(stop, None, &left, 0);
+                        }
                     }
-                },
+                }
             };
             pager.summary.reached(&addr);
             let mut read = MasterRead::new(from);

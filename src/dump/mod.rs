@@ -40,6 +40,7 @@ pub use crate::filter::Split;
 pub use summary::DumpSummary;
 
 use crate::config::Config;
+use crate::conn::Patience;
 use crate::error::Error;
 use crate::meter::Meter;
 use crate::rate::Bucket;
@@ -258,21 +259,22 @@ pub(crate) fn dump_into(
             .rate
             .map_or(PAGE, |r| (r / 10).clamp(1, PAGE as u64) as usize),
     };
+    let patience = Patience::new(config.server.wait, &config.interrupt, Arc::clone(&events));
     let snapshot = !options.scan && options.cursor.is_none();
     let ended = match &options.input {
         Some(input) => snapshot::file(&mut pager, options, input)?,
         None if config.cluster && snapshot => {
-            match snapshot::cluster(&mut pager, config, options)? {
+            match snapshot::cluster(&mut pager, config, options, &patience)? {
                 Some(ended) => ended,
-                None => cluster::run(&mut pager, config, options)?,
+                None => cluster::run(&mut pager, config, options, &patience)?,
             }
         }
-        None if config.cluster => cluster::run(&mut pager, config, options)?,
-        None if snapshot => match snapshot::live(&mut pager, &config.server, options)? {
+        None if config.cluster => cluster::run(&mut pager, config, options, &patience)?,
+        None if snapshot => match snapshot::live(&mut pager, &config.server, options, &patience)? {
             Some(ended) => ended,
-            None => server::run(&mut pager, config, options)?,
+            None => server::run(&mut pager, config, options, &patience)?,
         },
-        None => server::run(&mut pager, config, options)?,
+        None => server::run(&mut pager, config, options, &patience)?,
     };
     let mut summary = std::mem::replace(&mut pager.summary, DumpSummary::new(options.format));
     summary.retries = pager.retry.count;

@@ -14,23 +14,37 @@ use super::read::KeyReader;
 use super::shape;
 use super::{DumpFormat, DumpOptions, Ended};
 use crate::config::{Config, ServerConfig};
-use crate::conn;
+use crate::conn::{self, Patience};
 use crate::error::Error;
 
-/// Connects to `server` and readies a reader, in database `db`.
+/// Connects to `server` and readies a reader, in database `db`. The first
+/// connection of a dump has `first`, what `--wait` allows; a node of a
+/// cluster dumped without `-c` is then named as one.
 pub(crate) fn open(
     server: &ServerConfig,
     config: &Config,
     options: &DumpOptions,
     cluster: bool,
     retry: &mut Retry,
+    first: Option<&Patience>,
 ) -> Result<KeyReader, Error> {
     let mut server = server.clone();
     // The reader takes replies apart as RESP2 gives them, and selects the
     // database itself, patient with a busy server.
     server.resp3 = false;
     let db = std::mem::take(&mut server.db);
-    let conn = conn::connect(&server)?;
+    let mut conn = match first {
+        Some(patience) => conn::connect_waiting(&server, patience)?,
+        None => conn::connect(&server)?,
+    };
+    if let (Some(patience), false) = (first, cluster)
+        && conn.partial_cluster_node()?
+    {
+        patience.notice(&format!(
+            "{} is a Redis Cluster node: this dumps its own keys only; -c dumps the whole cluster",
+            conn.addr()
+        ));
+    }
     let addr = conn.addr().to_string();
     conn.set_read_timeout(config.pipe_timeout)
         .map_err(|e| crate::error::ConnectError::io(&addr, e))?;
@@ -123,8 +137,16 @@ pub(crate) fn run(
     pager: &mut Pager<'_>,
     config: &Config,
     options: &DumpOptions,
+    patience: &Patience,
 ) -> Result<Ended, Error> {
-    let mut reader = open(&config.server, config, options, false, &mut pager.retry)?;
+    let mut reader = open(
+        &config.server,
+        config,
+        options,
+        false,
+        &mut pager.retry,
+        Some(patience),
+    )?;
     let addr = reader.link.addr().to_string();
     let (dbs, all, mut cursor) = plan(&mut reader, config, options, &mut pager.retry)?;
     if options.pattern.is_none() && options.types.is_empty() && options.cursor.is_none() {
@@ -150,7 +172,14 @@ pub(crate) fn run(
                     "{addr} lost ({e}): reconnecting, and going on from the page it was in"
                 ));
                 std::thread::sleep(Duration::from_millis(200));
-                match open(&config.server, config, options, false, &mut pager.retry) {
+                match open(
+                    &config.server,
+                    config,
+                    options,
+                    false,
+                    &mut pager.retry,
+                    None,
+                ) {
                     Ok(r) => {
                         reader = r;
                         state = PageState::default();

@@ -18,6 +18,7 @@ use super::page::Pager;
 use super::position::Position;
 use super::{DumpOptions, Ended, stop_of};
 use crate::config::{Config, ServerConfig};
+use crate::conn::Patience;
 use crate::error::Error;
 use crate::filter::{Glob, KeyFilter, SlotSet};
 use crate::input::{Input, InputError, Inputs, InvalidKind, Location};
@@ -112,8 +113,9 @@ pub(crate) fn cluster(
     pager: &mut Pager<'_>,
     config: &Config,
     options: &DumpOptions,
+    patience: &Patience,
 ) -> Result<Option<Ended>, Error> {
-    let masters = super::cluster::masters(std::slice::from_ref(&config.server))?;
+    let masters = super::cluster::masters(std::slice::from_ref(&config.server), Some(patience))?;
     let mut unsteady = SlotSet::none();
     for (i, (node, slots)) in masters.iter().enumerate() {
         match master(pager, node, slots, options, &mut unsteady)? {
@@ -124,7 +126,7 @@ pub(crate) fn cluster(
                 for (_, s) in &masters[i..] {
                     s.iter().for_each(|slot| unsteady.insert(slot));
                 }
-                return read_again(pager, config, options, unsteady).map(Some);
+                return read_again(pager, config, options, patience, unsteady).map(Some);
             }
         }
     }
@@ -132,7 +134,7 @@ pub(crate) fn cluster(
         return Ok(Some(Ended::Done));
     }
     pager.summary.reread_slots += unsteady.len() as u64;
-    read_again(pager, config, options, unsteady).map(Some)
+    read_again(pager, config, options, patience, unsteady).map(Some)
 }
 
 /// Reads the keys of `slots` with SCAN, as a cluster dump that follows
@@ -141,13 +143,14 @@ fn read_again(
     pager: &mut Pager<'_>,
     config: &Config,
     options: &DumpOptions,
+    patience: &Patience,
     left: SlotSet,
 ) -> Result<Ended, Error> {
     let rest = DumpOptions {
         cursor: Some(Position::Cluster { at: None, left }.to_string()),
         ..options.clone()
     };
-    super::cluster::run(pager, config, &rest)
+    super::cluster::run(pager, config, &rest, patience)
 }
 
 /// One master of a cluster, from its snapshot: the keys of those of
@@ -184,7 +187,10 @@ pub(crate) fn live(
     pager: &mut Pager<'_>,
     server: &ServerConfig,
     options: &DumpOptions,
+    patience: &Patience,
 ) -> Result<Option<Ended>, Error> {
+    // --wait: the server answers before its snapshot is asked for.
+    drop(crate::conn::connect_waiting(server, patience)?);
     let whole = options.pattern.is_none() && options.types.is_empty() && options.split.is_none();
     if whole && let Some(total) = keys_held(server, options.db) {
         pager.meter.set_total(total);

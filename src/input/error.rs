@@ -4,7 +4,7 @@
 
 use std::io;
 
-use super::{FrameError, InlineError, Position};
+use super::{FrameError, InlineError, Looks, Position};
 
 /// A problem with the input.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,15 @@ pub enum InputError {
         /// Why the read failed.
         #[source]
         source: io::Error,
+    },
+    /// The input is not text rload can read (an image, an archive, an RDB
+    /// snapshot, UTF-16), as its first bytes say; nothing of it was sent.
+    #[error("{name} looks like {}: nothing of it was sent{}", .looks.what, .looks.hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
+    NotText {
+        /// The input as the user named it.
+        name: String,
+        /// What it looks like.
+        looks: Looks,
     },
     /// A header (a CSV file's first line) does not fit the templates.
     #[error("{at}: {why}")]

@@ -15,15 +15,25 @@ use std::io::{self, Read};
 use std::os::fd::RawFd;
 
 use super::InputError;
+use super::sniff::{Expect, SNIFF_LEN, sniff};
 use super::source::Input;
 use crate::interrupt::Interrupt;
 use crate::meter::Meter;
 
 /// One input of the list.
 enum Source {
-    Unopened(Input),
-    /// Opened, and possibly decompressed, as it is read.
-    Open(Box<dyn Read + Send>),
+    Unopened {
+        input: Input,
+        /// Its first bytes were looked at when the load began (a regular
+        /// file); otherwise they are when they are read.
+        sniffed: bool,
+    },
+    /// Opened, and possibly decompressed, as it is read; `unsniffed` until
+    /// its first bytes are looked at.
+    Open {
+        reader: Box<dyn Read + Send>,
+        unsniffed: bool,
+    },
     Closed,
 }
 
@@ -40,6 +50,8 @@ pub struct Inputs {
     names: Vec<String>,
     sources: Vec<Source>,
     current: usize,
+    /// What the inputs are read as, for a look at their first bytes.
+    expect: Expect,
     /// Asks a read that waits on a producer to give up.
     interrupt: Option<Interrupt>,
     /// Counts the bytes read.
@@ -51,23 +63,39 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// Checks that every input can be opened, so that a missing file stops
-    /// the load before anything is sent; each is opened for reading only
-    /// when it is reached.
+    /// [`Inputs::open_as`] commands.
     ///
     /// # Errors
     ///
-    /// The first input that cannot be opened, or that is a directory.
+    /// As [`Inputs::open_as`].
     pub fn open(inputs: &[Input]) -> Result<Self, InputError> {
+        Self::open_as(inputs, Expect::Commands)
+    }
+
+    /// Checks that every input can be opened, and that each regular file
+    /// (or bytes in memory) looks like what `expect` says, not an image or
+    /// an archive, so that a missing or binary file stops the load before
+    /// anything is sent; each is opened for reading only when it is
+    /// reached. Standard input and pipes are looked at when they are read.
+    ///
+    /// # Errors
+    ///
+    /// The first input that cannot be opened or read, that is a directory,
+    /// or that is not text rload can read ([`InputError::NotText`]).
+    pub fn open_as(inputs: &[Input], expect: Expect) -> Result<Self, InputError> {
+        let mut sources = Vec::with_capacity(inputs.len());
         for input in inputs {
-            input.check()?;
+            let sniffed = sniff_at_start(input, expect)?;
+            sources.push(Source::Unopened {
+                input: input.clone(),
+                sniffed,
+            });
         }
-        let names = inputs.iter().map(Input::name).collect();
-        let sources = inputs.iter().cloned().map(Source::Unopened).collect();
         Ok(Inputs {
-            names,
+            names: inputs.iter().map(Input::name).collect(),
             sources,
             current: 0,
+            expect,
             interrupt: None,
             meter: None,
             peeked: Vec::new(),
@@ -82,9 +110,13 @@ impl Inputs {
             names,
             sources: readers
                 .into_iter()
-                .map(|r| Source::Open(Box::new(r)))
+                .map(|r| Source::Open {
+                    reader: Box::new(r),
+                    unsniffed: false,
+                })
                 .collect(),
             current: 0,
+            expect: Expect::Commands,
             interrupt: None,
             meter: None,
             peeked: Vec::new(),
@@ -172,7 +204,7 @@ impl Inputs {
     fn read_source(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
         let name = &self.names[self.current];
         let source = &mut self.sources[self.current];
-        if let Source::Unopened(input) = source {
+        if let Source::Unopened { input, sniffed } = source {
             let (raw, fd) = input.open()?;
             let waiting = Waiting {
                 inner: raw,
@@ -181,18 +213,58 @@ impl Inputs {
                 meter: self.meter.clone(),
             };
             let opened = decompressed(waiting).map_err(|e| read_error(name, e))?;
-            *source = Source::Open(opened);
+            *source = Source::Open {
+                reader: opened,
+                unsniffed: !*sniffed,
+            };
         }
-        let Source::Open(reader) = source else {
+        let Source::Open { reader, unsniffed } = source else {
             unreachable!("the current input is open until the next is reached");
         };
         loop {
             match reader.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(read_error(name, e)),
+                Ok(n) if n > 0 && *unsniffed => {
+                    // The first chunk, before any of it is sent.
+                    *unsniffed = false;
+                    if let Some(looks) = sniff(&buf[..n.min(SNIFF_LEN)], self.expect) {
+                        let name = name.clone();
+                        return Err(InputError::NotText { name, looks });
+                    }
+                    return Ok(n);
+                }
                 Ok(n) => return Ok(n),
             }
         }
+    }
+}
+
+/// Looks at the first bytes of `input` when the load begins, if it is a
+/// regular file (or bytes in memory): true if it did. Standard input, and
+/// a pipe or device named as a file, are looked at when they are read,
+/// since reading them here would take their bytes.
+fn sniff_at_start(input: &Input, expect: Expect) -> Result<bool, InputError> {
+    if *input == Input::Stdin {
+        return Ok(false);
+    }
+    let (raw, fd) = input.open()?;
+    if fd.is_some() {
+        return Ok(false);
+    }
+    // A read that fails here (a corrupt gzip stream) is left for the load
+    // to meet at its place, after what comes before it: the bytes read so
+    // far are looked at, and the first chunk again when it is read.
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    let whole = decompressed(raw)
+        .and_then(|r| r.take(SNIFF_LEN as u64).read_to_end(&mut head))
+        .is_ok();
+    match sniff(&head, expect) {
+        Some(looks) => Err(InputError::NotText {
+            name: input.name(),
+            looks,
+        }),
+        None => Ok(whole),
     }
 }
 
@@ -208,11 +280,14 @@ fn read_error(name: &str, e: io::Error) -> InputError {
     }
 }
 
-/// `reader`, decompressed if its first bytes say it is gzip or zstd.
+/// `reader`, decompressed if its first bytes say it is gzip or zstd. The
+/// first read's bytes (at least the magic's, up to [`SNIFF_LEN`]) come
+/// back whole from the first read of what is returned, so that a look at
+/// the first chunk sees more than the magic.
 fn decompressed<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn Read + Send>> {
-    let mut head = [0u8; ZSTD_MAGIC.len()];
+    let mut head = vec![0u8; SNIFF_LEN];
     let mut got = 0;
-    while got < head.len() {
+    while got < ZSTD_MAGIC.len() {
         match reader.read(&mut head[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
@@ -220,15 +295,16 @@ fn decompressed<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn R
             Err(e) => return Err(e),
         }
     }
-    let head = &head[..got];
-    let whole = io::Cursor::new(head.to_vec()).chain(reader);
-    Ok(if head.starts_with(GZIP_MAGIC) {
+    head.truncate(got);
+    let (gzip, zstd) = (head.starts_with(GZIP_MAGIC), head.starts_with(ZSTD_MAGIC));
+    let whole = io::Cursor::new(head).chain(reader);
+    Ok(if gzip {
         // Concatenated members (as `cat a.gz b.gz` makes) are one stream.
         Box::new(super::gzip::Members::new(io::BufReader::with_capacity(
             32 * 1024,
             whole,
         )))
-    } else if head.starts_with(ZSTD_MAGIC) {
+    } else if zstd {
         Box::new(zstd::stream::read::Decoder::new(whole)?)
     } else {
         Box::new(whole)

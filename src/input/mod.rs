@@ -11,6 +11,7 @@ pub(crate) mod plain;
 pub(crate) mod rdb;
 mod reader;
 mod resp;
+mod sniff;
 mod source;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod testing;
@@ -23,6 +24,7 @@ pub use inputs::Inputs;
 pub use rdb::RdbSource;
 pub use reader::{Command, HUGE_COMMAND, InputReader, MAX_COMMAND_BYTES, Next, Position};
 pub use resp::{FrameError, FrameErrorKind, MAX_BULK_LEN};
+pub use sniff::{Expect, Looks};
 pub use source::{Input, SharedReader};
 
 pub(crate) use resp::{frame_args, show_size};
@@ -82,6 +84,23 @@ pub trait CommandSource {
     fn check(&mut self) -> Result<(), InputError> {
         Ok(())
     }
+
+    /// Reads the first of the input, if nothing of it is read yet, so
+    /// that what its first bytes say (binary input) stops the load before
+    /// it starts.
+    ///
+    /// # Errors
+    ///
+    /// The read failed, or the input is not commands.
+    fn prime(&mut self) -> Result<(), InputError> {
+        Ok(())
+    }
+
+    /// Commands a record gave that are not sent, because a spread (`{a[]}`
+    /// of an empty array, `{*}` of an empty object) gave them nothing.
+    fn empty_spreads(&self) -> u64 {
+        0
+    }
 }
 
 impl CommandSource for InputReader {
@@ -108,5 +127,9 @@ impl CommandSource for InputReader {
 
     fn watch(&mut self, interrupt: crate::Interrupt, meter: crate::Meter) {
         InputReader::watch(self, interrupt, meter);
+    }
+
+    fn prime(&mut self) -> Result<(), InputError> {
+        InputReader::prime(self)
     }
 }

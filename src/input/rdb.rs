@@ -47,7 +47,7 @@ impl Read for InputsRead {
 pub(crate) fn starts_an_rdb(inputs: &mut Inputs) -> Result<bool, InputError> {
     // As few reads as it takes: commands typed at a terminal come a line
     // at a time, and must not wait for more.
-    let mut head = inputs.peek_once(9)?.to_vec();
+    let mut head = inputs.peek_once(super::sniff::SNIFF_LEN)?.to_vec();
     while head.len() < 9 && maybe_rdb(&head) {
         let more = inputs.peek_once(9 - head.len())?.to_vec();
         if more.len() == head.len() {

@@ -260,6 +260,18 @@ impl InputReader {
         }
     }
 
+    /// Reads the first chunk of the input, if nothing is read yet.
+    ///
+    /// # Errors
+    ///
+    /// As [`InputReader::read_more`].
+    pub(crate) fn prime(&mut self) -> Result<(), InputError> {
+        if self.end == 0 && !self.eof {
+            self.read_more()?;
+        }
+        Ok(())
+    }
+
     /// Reads more input, once, blocking if the input has none ready.
     ///
     /// # Errors

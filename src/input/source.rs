@@ -110,15 +110,6 @@ impl Input {
         }
     }
 
-    /// Checks that the input can be opened for reading, without keeping
-    /// it open.
-    pub(crate) fn check(&self) -> Result<(), InputError> {
-        match self {
-            Input::File(_) => self.open().map(drop),
-            Input::Stdin | Input::Bytes { .. } | Input::Stream { .. } => Ok(()),
-        }
-    }
-
     /// Opens the input for reading. With the reader comes the descriptor
     /// to wait on before a read that may block (a pipe, a terminal), so the
     /// wait can be given up when the load is asked to stop; a regular file

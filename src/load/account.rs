@@ -110,5 +110,7 @@ pub(super) fn summarize(
         nodes,
         elapsed,
         emitted: feeder.emit,
+        sent: feeder.sent(),
+        empty_spreads: 0,
     }
 }

@@ -260,6 +260,12 @@ impl Feeder {
         }
     }
 
+    /// Commands handed to the sink in this run (those skipped to the
+    /// resume point are not).
+    pub(crate) fn sent(&self) -> u64 {
+        self.seq.saturating_sub(self.resume_from)
+    }
+
     pub(super) fn invalid_input(&self, pos: Position, kind: InvalidKind) -> InputError {
         InputError::Invalid {
             at: Location::new(&self.names, pos),

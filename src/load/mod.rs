@@ -26,7 +26,7 @@ use crate::error::Error;
 use crate::input::rdb::starts_an_rdb;
 use crate::input::{CommandSource, Input, InputReader, Inputs, RdbSource};
 use crate::records::{RecordError, RecordSource};
-use crate::report::{Events, Summary};
+use crate::report::{Bounded, Events, Summary};
 
 /// Loads `inputs` into the server `config` names, reporting as it goes to
 /// `events`, and returns the account of what happened.
@@ -43,7 +43,15 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
     let started = Instant::now();
     let sizes: Option<Vec<u64>> = inputs.iter().map(Input::size).collect();
     config.meter.set_total(sizes.map_or(0, |s| s.iter().sum()));
-    match &config.records {
+    // --max-errors bounds the error lines printed as well.
+    let bounded = config
+        .max_errors
+        .map(|n| Arc::new(Bounded::new(Arc::clone(&events), n)));
+    let events = match &bounded {
+        Some(b) => Arc::clone(b) as Arc<dyn Events>,
+        None => events,
+    };
+    let summary = match &config.records {
         None => {
             let mut inputs = Inputs::open(inputs)?;
             inputs.watch(config.interrupt.clone(), config.meter.clone());
@@ -51,9 +59,10 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
                 // A cluster has one database; -n N puts every one into N.
                 let select = !config.cluster && config.server.db == 0;
                 let mut source = RdbSource::new(inputs, select);
-                return load(config, &mut source, events, started);
+                load(config, &mut source, events, started)
+            } else {
+                load(config, &mut InputReader::new(inputs), events, started)
             }
-            load(config, &mut InputReader::new(inputs), events, started)
         }
         Some(options) => {
             let mut source = RecordSource::open(inputs, options).map_err(|e| match e {
@@ -62,7 +71,11 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
             })?;
             load(config, &mut source, events, started)
         }
+    };
+    if let Some(b) = bounded {
+        b.tell_hidden();
     }
+    summary
 }
 
 /// Loads the commands of `source`; see [`run`].
@@ -93,6 +106,13 @@ pub(crate) fn load_into<S: CommandSource + ?Sized>(
     source.set_limits(&limits);
     let mut feeder = Feeder::new(config, Arc::clone(&names), Arc::clone(&events), limits);
     let db = feeder.skip_to_resume_point(source, target.probe())?;
+    // Those in the part skipped were counted by the run that sent it.
+    let empty_before = source.empty_spreads();
+    if config.resume_from == 0 {
+        // Standard input's first chunk, looked at before the load starts:
+        // input that is no commands stops it with nothing sent.
+        source.prime()?;
+    }
     let rules = match config.coalesce {
         true => Some(target.merge_rules(config)?),
         false => None,
@@ -104,7 +124,8 @@ pub(crate) fn load_into<S: CommandSource + ?Sized>(
     let fed = feeder.run(source, &mut *sink);
     let announced = fed.all_read;
     let finished = sink.finish(!fed.sink_stopped, announced);
-    let summary = account::summarize(finished, fed, &feeder, started.elapsed());
+    let mut summary = account::summarize(finished, fed, &feeder, started.elapsed());
+    summary.empty_spreads = source.empty_spreads() - empty_before;
     if summary.stop.is_none() && summary.all_sent && !summary.emitted {
         if !announced {
             // The transaction the input ended inside was none: the server

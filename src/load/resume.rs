@@ -115,7 +115,7 @@ impl Feeder {
                 w => w,
             };
             self.seq += 1;
-            self.meter.set_commands(self.seq);
+            self.meter.set_skipped(self.seq);
             self.track_block(watch, cmd.pos);
             match (watch, block.as_mut()) {
                 (Some(Watch::Multi), None) => block = Some(SkippedBlock::default()),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::cluster;
 use crate::config::Config;
-use crate::conn::{self, Connection, Limits, MergeRules};
+use crate::conn::{self, Connection, Limits, MergeRules, Patience};
 use crate::emit::Emit;
 use crate::error::{ConnectError, Error};
 use crate::pipe::{Pipe, PipeOptions, Shared};
@@ -34,13 +34,22 @@ impl Target {
         if config.emit {
             return Ok(Target::Emit);
         }
+        let patience = Patience::new(config.server.wait, &config.interrupt, Arc::clone(events));
         if config.cluster {
             return Ok(Target::Cluster(Box::new(cluster::Seed::connect(
-                config, names, events,
+                config, names, events, &patience,
             )?)));
         }
-        let mut conn = conn::connect(&config.server)?;
+        let mut conn = conn::connect_waiting(&config.server, &patience)?;
         let limits = conn.limits()?;
+        if conn.partial_cluster_node()? {
+            // Each command would be refused with MOVED but for the slots
+            // this node owns: nothing is sent.
+            return Err(Error::Config(format!(
+                "{} is a Redis Cluster node: use -c (rload -c routes each key to its master)",
+                conn.addr()
+            )));
+        }
         Ok(Target::One { conn, limits })
     }
 
@@ -86,7 +95,7 @@ impl Target {
     ) -> Result<Box<dyn Sink>, Error> {
         let mut conn = match self {
             Target::Cluster(seed) => return Ok(Box::new(seed.start()?)),
-            Target::Emit => return Ok(Box::new(Emit::new())),
+            Target::Emit => return Ok(Box::new(Emit::new(config.emit_format))),
             Target::One { conn, .. } => conn,
         };
         let mut server = config.server.clone();

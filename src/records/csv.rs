@@ -83,6 +83,25 @@ impl Csv {
         }
     }
 
+    /// A header of one column that holds another common delimiter was
+    /// most likely split by that one: the hint to give it.
+    fn delimiter_hint(&self, header: &Header) -> String {
+        let [name] = header.names.as_slice() else {
+            return String::new();
+        };
+        let found = [b';', b'|', b'\t', b',']
+            .into_iter()
+            .find(|&d| d != self.delimiter && name.contains(&d));
+        match found {
+            Some(b'\t') => "; the header is one column holding tabs: give --delimiter '\\t'".into(),
+            Some(d) => format!(
+                "; the header is one column holding '{0}': if '{0}' separates the fields, give --delimiter '{0}'",
+                d as char
+            ),
+            None => String::new(),
+        }
+    }
+
     fn reader(delimiter: u8, quoting: bool) -> csv_core::Reader {
         csv_core::ReaderBuilder::new()
             .delimiter(delimiter)
@@ -158,14 +177,15 @@ impl Parser for Csv {
                 if !known && !field.optional {
                     return Err(match &self.header {
                         Some(h) => format!(
-                            "the template '{}' names the column '{}', which the header lacks (its columns: {})",
+                            "the template '{}' names the column '{}', which the header lacks (its columns: {}){}",
                             t.text,
                             field.name,
                             h.names
                                 .iter()
                                 .map(|n| String::from_utf8_lossy(n))
                                 .collect::<Vec<_>>()
-                                .join(", ")
+                                .join(", "),
+                            self.delimiter_hint(h)
                         ),
                         None => format!(
                             "the template '{}' names the field '{}', but with --no-header fields are numbers: {{0}}, {{1}}...",

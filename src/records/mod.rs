@@ -24,7 +24,7 @@ mod keys;
 mod template;
 
 use crate::input::{
-    ArgBuf, Command, CommandSource, Input, InputError, Inputs, InvalidKind, Location, Next,
+    ArgBuf, Command, CommandSource, Expect, Input, InputError, Inputs, InvalidKind, Location, Next,
     Position,
 };
 use crate::interrupt::Interrupt;
@@ -117,6 +117,8 @@ pub struct RecordSource {
     /// A record too long to hold was found: the rest of this input is
     /// passed over.
     skip_rest: bool,
+    /// Commands not sent because a spread gave them nothing.
+    empty_spreads: u64,
 }
 
 impl RecordSource {
@@ -143,7 +145,7 @@ impl RecordSource {
             (false, _) => None,
         };
         let parser = parser(options);
-        let inputs = Inputs::open(inputs)?;
+        let inputs = Inputs::open_as(inputs, Expect::Records)?;
         Ok(RecordSource {
             inputs,
             parser,
@@ -163,6 +165,7 @@ impl RecordSource {
             max_bulk: crate::resp::MAX_BULK_LEN,
             peeked: None,
             skip_rest: false,
+            empty_spreads: 0,
         })
     }
 
@@ -270,6 +273,11 @@ impl CommandSource for RecordSource {
             if self.next < self.ready {
                 let i = self.next;
                 self.next += 1;
+                if self.out[i].spans.is_empty() {
+                    // A spread gave its command nothing: not sent.
+                    self.empty_spreads += 1;
+                    continue;
+                }
                 return Ok(Next::Command(Command {
                     pos: self.pos,
                     args: self.out[i].args(&[]),
@@ -370,6 +378,10 @@ impl CommandSource for RecordSource {
 
     fn watch(&mut self, interrupt: Interrupt, meter: crate::Meter) {
         self.inputs.watch(interrupt, meter);
+    }
+
+    fn empty_spreads(&self) -> u64 {
+        self.empty_spreads
     }
 
     /// Reads up to the first record, so a CSV header that lacks a column a

@@ -12,6 +12,12 @@
 //! | `{*}` | every top-level field as a name and a value, in the record's order (an argument of its own) |
 //! | `{name?}` | an empty string when the field is missing or null; without `?`, that makes the record invalid |
 //! | `{{`, `}}` | a literal brace, as a hash tag needs: `{{user}}:{id}` |
+//!
+//! A spread that gives nothing (`{tags[]}` of an empty array, `{*}` of an
+//! empty object) leaves its command without the arguments it is there for
+//! (`SADD k` with no member), which the server would refuse: that command
+//! is not sent, and the account counts it. With `{tags[]?}`, nothing is
+//! fine: the command is sent without them.
 
 use std::borrow::Cow;
 
@@ -130,7 +136,9 @@ impl Template {
         })
     }
 
-    /// Renders `record` as the arguments of one command, into `out`.
+    /// Renders `record` as the arguments of one command, into `out`; `out`
+    /// is left empty when a spread without `?` gave nothing: that command
+    /// is not to be sent.
     ///
     /// # Errors
     ///
@@ -138,6 +146,7 @@ impl Template {
     /// missing or null, or of the wrong kind.
     pub(crate) fn render(&self, record: &dyn Record, out: &mut ArgBuf) -> Result<(), String> {
         out.clear();
+        let mut spread_nothing = false;
         for token in &self.tokens {
             match token {
                 Token::Arg(parts) => {
@@ -156,12 +165,22 @@ impl Template {
                     out.push_scratch(start);
                 }
                 Token::Spread(f) => {
+                    let before = out.spans.len();
                     if !record.spread(f, out)? && !f.optional {
                         return Err(missing(f));
                     }
+                    spread_nothing |= out.spans.len() == before && !f.optional;
                 }
-                Token::All => record.all(out)?,
+                Token::All => {
+                    let before = out.spans.len();
+                    record.all(out)?;
+                    spread_nothing |= out.spans.len() == before;
+                }
             }
+        }
+        if spread_nothing {
+            out.clear();
+            return Ok(());
         }
         if out.spans.is_empty() {
             return Err("the command is empty (every argument was a spread of nothing)".into());
@@ -487,6 +506,16 @@ mod tests {
             ["SET", "k", "x"]
         );
         assert_eq!(render("SADD k {nope[]?}", &user()).unwrap(), ["SADD", "k"]);
+    }
+
+    #[test]
+    fn a_spread_of_nothing_leaves_its_command_unsent() {
+        assert!(render("HSET h {*}", &Map(vec![])).unwrap().is_empty());
+        assert!(
+            render("HSET h:{id} {*} seen 1", &Map(vec![]))
+                .unwrap_err()
+                .contains("no id")
+        );
     }
 
     #[test]

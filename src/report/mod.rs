@@ -9,7 +9,10 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::input::{InputError, InvalidKind, Location};
 
+mod bounded;
 mod json;
+
+pub(crate) use bounded::Bounded;
 
 pub(crate) use json::{not_started as not_started_json, stop as stop_json};
 
@@ -219,6 +222,12 @@ pub struct Summary {
     /// The commands were written to standard output (`--emit`), not sent:
     /// `acknowledged` counts those written.
     pub emitted: bool,
+    /// Commands handed on to be sent (or written) in this run: 0 when the
+    /// load stopped before it sent anything.
+    pub sent: u64,
+    /// Commands not sent because a template's spread (`{tags[]}` of an
+    /// empty array, `{*}` of an empty object) gave them nothing.
+    pub empty_spreads: u64,
 }
 
 /// One cluster master's part of a load.
@@ -272,6 +281,19 @@ impl Summary {
             )?;
         }
         out.flush()?;
+        if self.empty_spreads > 0 {
+            writeln!(
+                err,
+                "rload: {} not {}: a spread ({{name[]}} or {{*}}) gave {} nothing",
+                count(self.empty_spreads, "command"),
+                if self.emitted { "written" } else { "sent" },
+                if self.empty_spreads == 1 {
+                    "it"
+                } else {
+                    "them"
+                },
+            )?;
+        }
         let Some(stop) = &self.stop else {
             return Ok(());
         };
@@ -322,6 +344,11 @@ impl Summary {
             "rload: the server acknowledged"
         };
         match &self.last_acknowledged {
+            None if self.sent == 0 => writeln!(
+                err,
+                "rload: nothing was {}",
+                if self.emitted { "written" } else { "sent" }
+            )?,
             Some(last) => writeln!(
                 err,
                 "{done} {}; the last was command {} at {}",

@@ -52,9 +52,23 @@ fn rejects_a_closing_quote_followed_by_text() {
 }
 
 #[test]
-fn rejects_a_raw_nul_byte() {
-    let err = rejects(b"SET k3 a\0b");
-    assert!(err.contains("<stdin>:3: raw NUL byte at column 9"), "{err}");
+fn rejects_a_raw_nul_byte_past_the_first_8_kib_at_its_line() {
+    // Within the first 8 KiB, a NUL on an inline line makes the input
+    // binary, and nothing is sent (first_minutes.rs); past them, it is an
+    // invalid command, named by its line and column.
+    let redis = Redis::start();
+    let mut input = crate::support::set_lines(0..1000).into_bytes();
+    assert!(input.len() > 8 * 1024);
+    input.extend_from_slice(b"SET k3 a\0b\nSET after v\n");
+    let run = rload_pipe(&redis, &[], input);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "<stdin>:1001: raw NUL byte at column 9 (write it as \\x00 inside double quotes)"
+        ),
+        "{run:?}"
+    );
+    assert_eq!(run.counts(), (0, 1000), "{run:?}");
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod dump_truth;
 mod embed;
 mod fake_peer;
 mod faults;
+mod first_minutes;
 mod input_edges;
 mod input_errors;
 mod pipe;

@@ -160,7 +160,8 @@ fn spawn_server(port: u16, dir: &std::path::Path, extra: &[String]) -> Child {
         .expect("redis-server must be installed (apt-get install redis-server)")
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on (until something does).
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
@@ -576,9 +577,17 @@ impl Cluster {
     /// nodes count a silent peer as failed after `node_timeout_ms`. Nodes
     /// 0..masters are the masters.
     pub fn start_with(masters: usize, replicas: usize, node_timeout_ms: u32) -> Cluster {
+        let cluster = Cluster::start_unjoined(masters * (1 + replicas), node_timeout_ms);
+        cluster.join(replicas);
+        cluster
+    }
+
+    /// `nodes` nodes in cluster mode that have not met: each says
+    /// `cluster_state:fail` until [`Cluster::join`].
+    pub fn start_unjoined(count: usize, node_timeout_ms: u32) -> Cluster {
         let mut nodes = Vec::new();
         let timeout = node_timeout_ms.to_string();
-        for _ in 0..masters * (1 + replicas) {
+        for _ in 0..count {
             let dir = tempfile::Builder::new()
                 .prefix("rload-cluster-")
                 .tempdir()
@@ -596,7 +605,15 @@ impl Cluster {
                 ],
             ));
         }
-        let addrs: Vec<String> = nodes
+        Cluster { nodes }
+    }
+
+    /// Joins the nodes into a cluster with `replicas` replicas per master
+    /// (`redis-cli --cluster create`), and waits until every node says it
+    /// is ready.
+    pub fn join(&self, replicas: usize) {
+        let addrs: Vec<String> = self
+            .nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
@@ -612,15 +629,13 @@ impl Cluster {
             "cluster create failed: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let cluster = Cluster { nodes };
         assert!(
-            wait_until(30, || cluster
+            wait_until(30, || self
                 .nodes
                 .iter()
                 .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))),
             "the cluster never became ready"
         );
-        cluster
     }
 
     pub fn port(&self) -> String {

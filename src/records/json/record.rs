@@ -302,6 +302,20 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_array_spread_leaves_the_command_unsent_unless_optional() {
+        assert!(
+            render_one(r#"{"t":[]}"#, "SADD s {t[]}")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            render_one(r#"{"t":[]}"#, "RPUSH l x {t[]?}").unwrap(),
+            ["RPUSH", "l", "x"]
+        );
+        assert!(render_one("{}", "HSET h {*}").unwrap().is_empty());
+    }
+
+    #[test]
     fn null_is_missing_and_bad_json_is_invalid() {
         assert!(render_one(r#"{"a":null}"#, "SET k {a}").is_err());
         assert_eq!(
