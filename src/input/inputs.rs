@@ -245,7 +245,8 @@ impl Inputs {
 /// a pipe or device named as a file, are looked at when they are read,
 /// since reading them here would take their bytes.
 fn sniff_at_start(input: &Input, expect: Expect) -> Result<bool, InputError> {
-    if *input == Input::Stdin {
+    // A stream is read once, by the load, as it comes.
+    if matches!(input, Input::Stdin | Input::Stream { .. }) {
         return Ok(false);
     }
     let (raw, fd) = input.open()?;

@@ -1,6 +1,6 @@
 //! Faults a real server cannot produce on cue: a reply cut off mid-frame, a
 //! close mid-frame, a broken reply, an extra reply. A tiny in-process TCP
-//! peer answers rload's PING, refuses its CONFIG GETs and INFO, acknowledges the first K commands with +OK,
+//! peer answers rload's PING, refuses its CONFIG GETs and INFOs, acknowledges the first K commands with +OK,
 //! then misbehaves as told. It is no stand-in for Redis: only for these.
 
 use std::io::{Read, Write};
@@ -60,14 +60,19 @@ fn serve(sock: &mut TcpStream, script: &Script) {
         sock.write_all(b"-NOPERM this user has no permissions to run the 'config|get' command\r\n")
             .unwrap();
     }
-    // Then INFO cluster, to tell a cluster node: refused as well, so rload
-    // goes on without knowing.
-    while !contains(&seen, b"INFO\r\n") {
-        let n = sock.read(&mut buf).unwrap();
-        seen.extend_from_slice(&buf[..n]);
+    // Then INFO server, for the RDB version RESTORE takes, and INFO
+    // cluster, to tell a cluster node: refused as well, so rload goes on
+    // without knowing.
+    for _ in 0..2 {
+        while !contains(&seen, b"INFO\r\n") {
+            let n = sock.read(&mut buf).unwrap();
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let at = seen.windows(6).position(|w| w == b"INFO\r\n").unwrap();
+        seen.drain(..at + 6);
+        sock.write_all(b"-NOPERM this user has no permissions to run the 'info' command\r\n")
+            .unwrap();
     }
-    sock.write_all(b"-NOPERM this user has no permissions to run the 'info' command\r\n")
-        .unwrap();
     seen.clear();
     // Every SET of the input starts with "*3\r\n"; acknowledge `ok` of them.
     while count(&seen, b"*3\r\n") < script.ok {
