@@ -178,7 +178,12 @@ fn master(
     }
     let mut filter = filter(options);
     filter.slots = Some(steady);
-    replay_snapshot(pager, snapshot, &addr, options, filter).map(Some)
+    // A cluster has database 0 alone: its keys need no SELECT.
+    let replay = ReplayOptions {
+        select: false,
+        ..replay_options(options)
+    };
+    replay_snapshot(pager, snapshot, &addr, replay, filter).map(Some)
 }
 
 /// Dumps a live server from its snapshot; `None` when it refuses to give
@@ -190,15 +195,34 @@ pub(crate) fn live(
     patience: &Patience,
 ) -> Result<Option<Ended>, Error> {
     // --wait: the server answers before its snapshot is asked for.
-    drop(crate::conn::connect_waiting(server, patience)?);
+    let mut conn = crate::conn::connect_waiting(server, patience)?;
+    if conn.partial_cluster_node()? {
+        patience.notice(&format!(
+            "{} is a Redis Cluster node: this dumps its own keys only; -c dumps the whole cluster",
+            conn.addr()
+        ));
+    }
+    let held = keys_held(&mut conn);
+    drop(conn);
     let whole = options.pattern.is_none() && options.types.is_empty() && options.split.is_none();
-    if whole && let Some(total) = keys_held(server, options.db) {
+    if whole && let Some(dbs) = &held {
+        let total = dbs
+            .iter()
+            .filter(|d| options.db.is_none_or(|n| n == d.0))
+            .map(|d| d.1)
+            .sum();
         pager.meter.set_total(total);
     }
     let Some((snapshot, addr)) = open_snapshot(pager, server)? else {
         return Ok(None);
     };
-    replay_snapshot(pager, snapshot, &addr, options, filter(options)).map(Some)
+    // As a SCAN dump does: keys of database 0 alone need no SELECT, and
+    // load into any database the loader picks (or a cluster).
+    let mut replay = replay_options(options);
+    if held.is_some_and(|dbs| dbs.iter().all(|d| d.0 == 0)) {
+        replay.select = false;
+    }
+    replay_snapshot(pager, snapshot, &addr, replay, filter(options)).map(Some)
 }
 
 /// `server`'s snapshot, read up to its RDB header, and its address;
@@ -241,12 +265,12 @@ fn replay_snapshot(
     pager: &mut Pager<'_>,
     reader: RdbReader<sync::Snapshot>,
     addr: &str,
-    options: &DumpOptions,
+    replay: ReplayOptions,
     filter: KeyFilter,
 ) -> Result<Ended, Error> {
     pager.summary.reached(addr);
     let name = format!("{addr} (its snapshot)");
-    let mut replay = Replay::new(reader, filter, replay_options(options));
+    let mut replay = Replay::new(reader, filter, replay);
     Ok(match run(pager, &mut replay, 0, &name) {
         Ok(()) => Ended::Done,
         // A snapshot cannot be gone on with: the next is another instant.
@@ -254,18 +278,12 @@ fn replay_snapshot(
     })
 }
 
-/// The keys the server holds (in database `db`, or all), for a progress
-/// display; `None` if it does not say.
-fn keys_held(server: &ServerConfig, db: Option<u32>) -> Option<u64> {
-    let mut conn = crate::conn::connect(server).ok()?;
+/// The keys the server holds in each database, as `INFO keyspace` says;
+/// `None` if it does not say.
+fn keys_held(conn: &mut crate::conn::Connection) -> Option<Vec<(u32, u64)>> {
     let info = conn.call("INFO", &[b"INFO", b"keyspace"]).ok()?;
     let dbs = super::shape::keyspace(&info)?;
-    Some(
-        dbs.iter()
-            .filter(|d| db.is_none_or(|n| n == d.0))
-            .map(|d| d.1)
-            .sum(),
-    )
+    Some(dbs.iter().map(|d| (d.0, d.1)).collect())
 }
 
 /// Replays the whole RDB into the pager's output, passing over the first

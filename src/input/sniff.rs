@@ -81,6 +81,7 @@ pub(crate) fn sniff(head: &[u8], expect: Expect) -> Option<Looks> {
     }
     // An RDB is loadable where commands are: the load reads it as one.
     let rdb = match expect {
+        Expect::Commands if crate::rdb::is_rdb_header(head) => return None,
         Expect::Commands => None,
         Expect::Records => rdb(head),
     };
