@@ -1,9 +1,118 @@
-//! What rload must know about a command before sending it: whether its reply
-//! changes what the reader tracks (`SELECT`, `MULTI`, `EXEC`), and whether it
-//! would break the one-reply-per-command rhythm the pipe relies on.
+//! The data path's vocabulary, shared by every sink: what a command sent
+//! stands for ([`CmdMeta`]), whose replies change what must be tracked
+//! ([`Watch`]: `SELECT`, `MULTI`, `EXEC`...), and a sink that stopped
+//! ([`Stopped`]). And what rload must know about a command before sending
+//! it: its [`Watch`], and whether it would break the one-reply-per-command
+//! rhythm a pipe relies on.
 
-use crate::input::Args;
-use crate::pipe::Watch;
+use crate::input::{Args, Position};
+
+/// Commands whose replies change what the reader must track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Watch {
+    /// `SELECT n`: the database for a replay.
+    Select(u32),
+    /// `MULTI`: commands up to `EXEC` or `DISCARD` apply together or not at all.
+    Multi,
+    /// `EXEC`: the transaction is over, and applied if its reply is an
+    /// array.
+    Exec,
+    /// `DISCARD`: the transaction is over, and dropped.
+    Discard,
+    /// rload's own `DISCARD` of a transaction the input left open: the
+    /// transaction is over and was not applied, so it is not committed.
+    Abandon,
+    /// `RESET`: no transaction, no `WATCH`, database 0.
+    Reset,
+    /// `WATCH key...`: a later `EXEC` runs only if no such key changed, so
+    /// rload applies nothing together while the server holds it.
+    Keys,
+    /// `UNWATCH`.
+    Unwatch,
+    /// rload's own closing `ECHO`.
+    Sentinel,
+    /// Another command rload adds for itself, such as `ASKING`.
+    Internal,
+    /// rload's own `MULTI`, before merged commands that must apply
+    /// together (see `coalesce`): they stand for input commands that are
+    /// not consecutive, so only all of them, or none, keeps the resume
+    /// point exact.
+    Atomic,
+    /// rload's own `EXEC` that ends such a block. Its reply, an array,
+    /// says which of the block's commands failed.
+    AtomicExec,
+}
+
+impl Watch {
+    /// Whether the command ends a transaction (`EXEC`, `DISCARD`, `RESET`,
+    /// or rload's own `DISCARD`).
+    pub(crate) fn ends_block(self) -> bool {
+        matches!(
+            self,
+            Watch::Exec | Watch::Discard | Watch::Reset | Watch::Abandon
+        )
+    }
+}
+
+/// Which input commands a command sent stands for: one, several (a span
+/// of merged commands), or none (one of rload's own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CmdMeta {
+    /// 1-based number of the (first) input command it stands for.
+    pub seq: u64,
+    /// How many input commands it stands for, numbered from `seq`: 1, or
+    /// more for a span, or 0 for one of rload's own.
+    pub count: u32,
+    /// Index of the input the (first) command came from.
+    pub source: u32,
+    /// Line of that input it starts on.
+    pub line: u64,
+}
+
+impl CmdMeta {
+    /// Input command `seq`, at `pos`.
+    pub(crate) fn input(seq: u64, pos: Position) -> Self {
+        CmdMeta {
+            seq,
+            count: 1,
+            source: pos.source,
+            line: pos.line,
+        }
+    }
+
+    /// One of rload's own commands, tied for messages to the input command
+    /// at `at` (or to none).
+    pub(crate) fn own(at: Option<&CmdMeta>) -> Self {
+        CmdMeta {
+            count: 0,
+            ..at.copied().unwrap_or(CmdMeta {
+                seq: 0,
+                count: 0,
+                source: 0,
+                line: 0,
+            })
+        }
+    }
+
+    /// Whether rload added it: it stands for no input command.
+    pub(crate) fn is_own(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Where its (first) input command starts, as far as messages need.
+    pub(crate) fn position(&self) -> Position {
+        Position {
+            source: self.source,
+            line: self.line,
+            offset: 0,
+        }
+    }
+}
+
+/// A sink stopped early: it takes no more commands, and its `finish`
+/// gives the account.
+#[derive(Debug)]
+pub(crate) struct Stopped;
 
 /// Classifies a command by its name.
 ///

@@ -1,11 +1,14 @@
-//! Validated settings: where the server is, how to log in, and how the pipe
-//! behaves. The command line is mapped onto these in [`crate::cli`].
+//! Validated settings: where the server is, how to log in, and how a run
+//! behaves; and the handles a run is given beside them ([`Handles`]: the
+//! interrupt a signal requests, the meter a progress display reads).
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::interrupt::Interrupt;
+use crate::meter::Meter;
 
 /// Where the server listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,7 +207,9 @@ fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
     }
 }
 
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
+/// `s` with its `%XX` escapes decoded, as URIs carry them; `None` for a
+/// malformed escape or bytes that are not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -243,18 +248,10 @@ pub fn redact_uri(uri: &str) -> String {
     }
 }
 
-/// How `--emit` writes the commands (`--output-format`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum EmitFormat {
-    /// RESP, as `rload --pipe` and `redis-cli --pipe` load it.
-    #[default]
-    Resp,
-    /// Inline lines, quoted as redis-cli reads them: readable, and loadable
-    /// too.
-    Inline,
-}
-
-/// Everything one load needs.
+/// The settings every run shares, whatever its mode: the server (or the
+/// cluster node to discover one from), how patient to be with it, and how
+/// to load. What a mode reads and writes is its own options' business
+/// (a load's `LoadOptions`, a dump's `DumpOptions`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// The server, or in cluster mode the node to discover the cluster from.
@@ -277,26 +274,9 @@ pub struct Config {
     /// Treat the server as a node of a Redis Cluster: route each command to
     /// the master that owns its keys' slot.
     pub cluster: bool,
-    /// Asks the load to stop early (a signal): it stops reading the input,
-    /// drains what is in flight, and gives its account.
-    pub interrupt: crate::Interrupt,
-    /// Read the input as records rendered by templates; `None` reads
-    /// commands.
-    pub records: Option<crate::records::RecordOptions>,
-    /// Read the inputs as RDB files (`--format rdb`); a file is also
-    /// recognised as one by its first bytes.
-    pub rdb: bool,
-    /// Write the commands to standard output instead of loading them.
-    pub emit: bool,
-    /// How `emit` writes them.
-    pub emit_format: EmitFormat,
-    /// Read keys out instead of loading (`--dump`).
-    pub dump: Option<crate::dump::DumpOptions>,
     /// Send at most this many commands per second (a dump: read at most
     /// this many keys per second); `None` is as fast as the server goes.
     pub rate: Option<u64>,
-    /// Counts the load as it goes, for a progress display.
-    pub meter: crate::Meter,
     /// Merge commands into variadic ones (`--coalesce`): `RPUSH`, `SADD`,
     /// `HSET`... on one key into one command, plain `SET`s into `MSET`.
     pub coalesce: bool,
@@ -312,17 +292,21 @@ impl Default for Config {
             max_errors: None,
             skip_invalid: false,
             cluster: false,
-            interrupt: crate::Interrupt::new(),
-            records: None,
-            rdb: false,
-            emit: false,
-            emit_format: EmitFormat::Resp,
-            dump: None,
             rate: None,
-            meter: crate::Meter::new(),
             coalesce: false,
         }
     }
+}
+
+/// What a run is given beside its [`Config`]: handles shared with whoever
+/// started it, not settings.
+#[derive(Clone, Debug, Default)]
+pub struct Handles {
+    /// Asks the run to stop early (a signal): a load stops reading its
+    /// input, drains what is in flight, and gives its account.
+    pub interrupt: Interrupt,
+    /// Counts the run as it goes, for a progress display.
+    pub meter: Meter,
 }
 
 #[cfg(test)]

@@ -7,12 +7,22 @@
 
 use std::io::{self, BufWriter, Stdout, Write};
 
-use crate::config::EmitFormat;
+use crate::command::{CmdMeta, Stopped, Watch};
 use crate::input::{ArgBuf, Command, frame_args};
-use crate::pipe::{CmdMeta, Stopped, Watch};
 use crate::report::Stop;
 use crate::resp::{encode_command, encode_inline};
 use crate::sink::{Finished, LocalAccount, Sink};
+
+/// How `--emit` writes the commands (`--output-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EmitFormat {
+    /// RESP, as `rload --pipe` and `redis-cli --pipe` load it.
+    #[default]
+    Resp,
+    /// Inline lines, quoted as redis-cli reads them: readable, and loadable
+    /// too.
+    Inline,
+}
 
 /// Writes each command, encoded, to standard output.
 pub(crate) struct Emit {

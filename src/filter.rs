@@ -6,8 +6,8 @@
 //! ([`KeyFilter`]), for keys not read from a server that would filter them
 //! itself: an RDB file's.
 
-use crate::cluster::SLOTS;
 use crate::error::Error;
+use crate::slot::{SLOTS, key_slot};
 
 /// A pattern, matched against keys as Redis matches them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl Split {
 
     /// Whether `key` is in this part.
     pub fn has(self, key: &[u8]) -> bool {
-        self.has_slot(crate::cluster::key_slot(key))
+        self.has_slot(key_slot(key))
     }
 
     /// Reads `I/N`.
@@ -60,7 +60,7 @@ impl Split {
         let (i, n) = text.split_once('/').ok_or_else(bad)?;
         let (index, count): (u16, u16) =
             (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-        if count == 0 || index >= count || count as usize > crate::cluster::SLOTS {
+        if count == 0 || index >= count || count as usize > SLOTS {
             return Err(bad());
         }
         Ok(Split { index, count })
@@ -171,7 +171,7 @@ impl KeyFilter {
             && self
                 .slots
                 .as_ref()
-                .is_none_or(|set| set.contains(crate::cluster::key_slot(key)))
+                .is_none_or(|set| set.contains(key_slot(key)))
     }
 }
 

@@ -130,7 +130,7 @@ fn transcript(reader: Box<dyn Read + Send>) -> Vec<Event> {
                 resp: c.resp.is_some(),
             }),
             Ok(None) => return events,
-            Err(crate::InputError::Invalid { at, kind }) => events.push(Event::Invalid {
+            Err(crate::input::InputError::Invalid { at, kind }) => events.push(Event::Invalid {
                 line: at.line,
                 what: kind.to_string(),
             }),

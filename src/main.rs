@@ -1,17 +1,22 @@
-//! The `rload` binary: parses the command line, runs the load through the
-//! library, prints the summary and maps the outcome to an exit status.
+//! The `rload` binary: parses the command line into one mode and its
+//! options, runs that mode through the library, prints its account and maps
+//! the outcome to an exit status. The command line ([`cli`]) and the
+//! progress display ([`progress`]) are the binary's own modules.
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+mod cli;
+mod progress;
+
 use clap::Parser;
-use rload::cli::{Args, Invocation, resume_command};
-use rload::dump::{DumpOptions, DumpSummary};
-use rload::progress::{Console, Work};
+use cli::{Args, Invocation, Mode, resume_command};
+use progress::{Console, Work};
+use rload::dump::DumpSummary;
 use rload::report::exit;
-use rload::{Input, Interrupt, Stop, Summary};
+use rload::{Account, Destination, Events, Handles, Input, InputKind, Interrupt, Meter, Summary};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::flag;
 
@@ -32,127 +37,103 @@ fn run() -> Result<i32, (anyhow::Error, i32)> {
         let _ = io::stdout().write_all(&text);
         return Ok(exit::OK);
     }
-    let mut invocation = args
+    let invocation = args
         .into_invocation()
         .map_err(|e| (e.into(), exit::USAGE))?;
-    invocation.config.interrupt =
-        stop_on_signals().map_err(|e| (e.context("cannot handle signals"), 1))?;
+    let handles = Handles {
+        interrupt: stop_on_signals().map_err(|e| (e.context("cannot handle signals"), 1))?,
+        meter: Meter::new(),
+    };
     for warning in &invocation.warnings {
         eprintln!("{warning}");
     }
-    if let Some(options) = &invocation.config.dump {
-        return dump(&invocation, options);
+    let config = &invocation.config;
+    match &invocation.mode {
+        Mode::Load(options) => {
+            let emit = matches!(options.to, Destination::Emit(_));
+            if invocation.inputs.contains(&Input::Stdin) && io::stdin().is_terminal() {
+                let what = match &options.input {
+                    InputKind::Records(records) => format!("{} records", records.format),
+                    InputKind::Commands | InputKind::Rdb => "commands".into(),
+                };
+                eprintln!("rload: reading {what} from the terminal until Ctrl-D (end of input)");
+            }
+            let console = Console::start(
+                &handles.meter,
+                invocation.show,
+                Work::Load,
+                !invocation.json,
+            );
+            let console = Arc::new(console);
+            let events = Arc::clone(&console) as Arc<dyn Events>;
+            let result = rload::run(config, &handles, options, &invocation.inputs, events);
+            console.finish();
+            let not_started = |e: &rload::Error, signal| {
+                Summary::not_started_json(e, signal, config.resume_from, emit)
+            };
+            // With --emit, standard output carries the commands.
+            let json = if emit { Json::Stderr } else { Json::Stdout };
+            report(&invocation, &handles, result, not_started, json)
+        }
+        Mode::Dump(options) => {
+            let console = Console::start(&handles.meter, invocation.show, Work::Dump, true);
+            let console = Arc::new(console);
+            let events = Arc::clone(&console) as Arc<dyn Events>;
+            let stdout = io::stdout();
+            let result = rload::dump::dump(config, &handles, options, &mut stdout.lock(), events);
+            console.finish();
+            report(
+                &invocation,
+                &handles,
+                result,
+                DumpSummary::not_started_json,
+                Json::Stderr,
+            )
+        }
     }
-    load(&invocation)
 }
 
-/// `--pipe` and `--emit`.
-fn load(invocation: &Invocation) -> Result<i32, (anyhow::Error, i32)> {
-    let config = &invocation.config;
-    // With --emit, standard output carries the commands.
-    let json_out = if config.emit {
-        Json::Stderr
-    } else {
-        Json::Stdout
-    };
-    if invocation.inputs.contains(&Input::Stdin) && io::stdin().is_terminal() {
-        let what = match &config.records {
-            Some(records) => format!("{} records", records.format),
-            None => "commands".into(),
-        };
-        eprintln!("rload: reading {what} from the terminal until Ctrl-D (end of input)");
-    }
-    let console = Arc::new(Console::start(
-        &config.meter,
-        invocation.show,
-        Work::Load,
-        !invocation.json,
-    ));
-    let result = rload::run(config, &invocation.inputs, Arc::clone(&console) as _);
-    console.finish();
-    let summary = match result {
-        Ok(summary) => summary,
+/// Prints the account of a run, whatever its mode, and gives its exit
+/// status: as text (and the command that goes on after a stop), or as
+/// JSON where `json` says. A run that failed before it started prints
+/// what `not_started` makes of the failure.
+fn report<A: Account>(
+    invocation: &Invocation,
+    handles: &Handles,
+    result: Result<A, rload::Error>,
+    not_started: impl Fn(&rload::Error, Option<i32>) -> serde_json::Value,
+    json: Json,
+) -> Result<i32, (anyhow::Error, i32)> {
+    let account = match result {
+        Ok(account) => account,
         Err(e) => {
             if invocation.json {
-                let signal = config.interrupt.requested();
-                let json = Summary::not_started_json(&e, signal, config.resume_from, config.emit);
-                json_out.print(&json);
-                if let Json::Stderr = json_out {
+                json.print(&not_started(&e, handles.interrupt.requested()));
+                if let Json::Stderr = json {
                     // The JSON carries the message: it stays the last line.
-                    return Ok(failed_to_start(&config.interrupt, e).1);
+                    return Ok(failed_to_start(&handles.interrupt, e).1);
                 }
             }
-            return Err(failed_to_start(&config.interrupt, e));
+            return Err(failed_to_start(&handles.interrupt, e));
         }
     };
-    // A load that sent nothing is resumed by running it again: no line.
-    let nothing_done = summary.sent == 0 && summary.resume_from == 0;
-    let resume = summary.stop.as_ref().filter(|_| !nothing_done).map(|_| {
+    let resume = account.resume().map(|r| {
         let argv: Vec<String> = std::env::args().collect();
-        resume_command(&argv, "--resume-from", &summary.resume_from.to_string())
+        (r.advice, resume_command(&argv, r.flag, &r.value))
     });
     if invocation.json {
-        json_out.print(&summary.to_json(resume.as_deref()));
-        return Ok(summary.exit_code());
+        json.print(&account.to_json(resume.as_ref().map(|r| r.1.as_str())));
+        return Ok(account.exit_code());
     }
-    let (mut out, mut err) = (io::stdout(), io::stderr());
-    // A closed stdout must not turn a finished load into a crash.
-    let _ = summary.print(&mut out, &mut err);
-    if let (Some(stop), Some(resume)) = (&summary.stop, resume) {
-        let how = match stop {
-            Stop::Input(_) => "fix the input, then resume with",
-            _ => "to resume",
-        };
-        eprintln!("rload: {how}: {resume}");
-        if invocation.inputs.contains(&Input::Stdin) {
+    // A closed stdout must not turn a finished run into a crash.
+    let _ = account.print(&mut io::stdout(), &mut io::stderr());
+    if let Some((advice, command)) = resume {
+        eprintln!("rload: {advice}: {command}");
+        if matches!(invocation.mode, Mode::Load(_)) && invocation.inputs.contains(&Input::Stdin) {
             eprintln!("rload: (feeding it the same standard input again)");
         }
     }
-    Ok(summary.exit_code())
-}
-
-/// `--dump`: the keys to standard output, the account to standard error.
-fn dump(invocation: &Invocation, options: &DumpOptions) -> Result<i32, (anyhow::Error, i32)> {
-    let config = &invocation.config;
-    let console = Arc::new(Console::start(
-        &config.meter,
-        invocation.show,
-        Work::Dump,
-        true,
-    ));
-    let stdout = io::stdout();
-    let result = rload::dump::dump(
-        config,
-        options,
-        &mut stdout.lock(),
-        Arc::clone(&console) as _,
-    );
-    console.finish();
-    let summary = match result {
-        Ok(summary) => summary,
-        Err(e) => {
-            if invocation.json {
-                let signal = config.interrupt.requested();
-                Json::Stderr.print(&DumpSummary::not_started_json(&e, signal));
-                // The JSON carries the message: it stays the last line.
-                return Ok(failed_to_start(&config.interrupt, e).1);
-            }
-            return Err(failed_to_start(&config.interrupt, e));
-        }
-    };
-    let resume = summary.resume.as_ref().map(|cursor| {
-        let argv: Vec<String> = std::env::args().collect();
-        resume_command(&argv, "--cursor", cursor)
-    });
-    if invocation.json {
-        Json::Stderr.print(&summary.to_json(resume.as_deref()));
-        return Ok(summary.exit_code());
-    }
-    let _ = summary.print(&mut io::stderr());
-    if let Some(resume) = resume {
-        eprintln!("rload: to go on (appending to what was written): {resume}");
-    }
-    Ok(summary.exit_code())
+    Ok(account.exit_code())
 }
 
 /// Where `--json` prints the account.

@@ -71,14 +71,15 @@ impl Meter {
     }
 
     /// Commands (or keys) done so far: set by the one thread that counts
-    /// them, so a plain store.
-    pub(crate) fn set_commands(&self, n: u64) {
+    /// them, so a plain store. Public so that a display can be tried on a
+    /// meter no run counts.
+    pub fn set_commands(&self, n: u64) {
         self.0.commands.0.store(n, Ordering::Relaxed);
     }
 
     /// Commands skipped to reach the resume point, which are commands
     /// done too.
-    pub(crate) fn set_skipped(&self, n: u64) {
+    pub fn set_skipped(&self, n: u64) {
         self.0.skipped.store(n, Ordering::Relaxed);
         self.set_commands(n);
     }

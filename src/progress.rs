@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressStyle;
 use indicatif::{HumanBytes, HumanCount, HumanDuration, ProgressBar, ProgressDrawTarget};
 
-use crate::input::Location;
-use crate::meter::Meter;
-use crate::report::{Events, Terminal};
+use rload::Meter;
+use rload::input::Location;
+use rload::report::{Events, Terminal};
 
 /// Whether to show progress (`--progress`, `--no-progress`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::command::{CmdMeta, Stopped, Watch};
 use crate::input::Command;
-use crate::pipe::{CmdMeta, Pipe, PipeOutcome, Shared, Stopped, Watch};
+use crate::pipe::{Pipe, PipeOutcome, Shared};
 use crate::report::Stop;
 use crate::resp::encode_command;
 

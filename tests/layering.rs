@@ -17,6 +17,7 @@ fn layout(lib: &str) -> Vec<String> {
         .expect("lib.rs has a # Layout section");
     after
         .lines()
+        .skip(1)
         .take_while(|l| l.starts_with("//!"))
         .filter_map(|l| {
             let item = l.trim_start_matches("//!").trim_start();
@@ -33,7 +34,10 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        } else if path.extension().is_some_and(|e| e == "rs")
+            // A module's tests, which may reach anywhere.
+            && path.file_name().is_some_and(|n| n != "tests.rs")
+        {
             out.push(path);
         }
     }

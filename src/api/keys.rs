@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Config, Handles};
 use crate::dump::{DumpFormat, DumpOptions, DumpSummary, dump_into};
 use crate::error::Error;
 use crate::rebuild::{Discard, Ending, Kind, Output, Piece};
@@ -96,6 +96,7 @@ pub struct Key {
 pub struct Keys {
     rx: Option<Receiver<Key>>,
     thread: Option<JoinHandle<Result<DumpSummary, Error>>>,
+    handles: Handles,
 }
 
 impl Keys {
@@ -114,7 +115,8 @@ impl Keys {
         // Fail here, not at the first key, when the server is not there.
         drop(crate::conn::connect(&config.server)?);
         let (tx, rx) = mpsc::sync_channel(AHEAD);
-        let (config, events) = (config.clone(), events);
+        let handles = Handles::default();
+        let (config, mine) = (config.clone(), handles.clone());
         let options = DumpOptions {
             // Strings are read whole, as for JSON lines.
             format: DumpFormat::Jsonl,
@@ -124,13 +126,20 @@ impl Keys {
             .name("rload-dump".into())
             .spawn(move || {
                 let mut collect = Collect::new(tx);
-                dump_into(&config, &options, &mut collect, events)
+                dump_into(&config, &mine, &options, &mut collect, events)
             })
             .map_err(|e| Error::Config(format!("cannot start the dump's thread: {e}")))?;
         Ok(Keys {
             rx: Some(rx),
             thread: Some(thread),
+            handles,
         })
+    }
+
+    /// The dump's interrupt, to stop it early (its account says so), and
+    /// its meter.
+    pub fn handles(&self) -> &Handles {
+        &self.handles
     }
 
     /// Stops taking keys (if any are left) and gives the dump's account:

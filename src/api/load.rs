@@ -9,16 +9,19 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, Handles};
 use crate::error::Error;
 use crate::input::fed::{self, Closed, Feed};
 use crate::input::{CommandSource, Input, SharedReader};
-use crate::load::{Target, load_into};
+use crate::load::{Destination, Run, Target};
 use crate::records::{Format, RecordError, RecordOptions, RecordSource};
 use crate::report::{Events, Summary};
 
 /// The thread a load runs on, and its account when it ends.
-struct Running(Option<JoinHandle<Result<Summary, Error>>>);
+struct Running {
+    thread: Option<JoinHandle<Result<Summary, Error>>>,
+    handles: Handles,
+}
 
 impl Running {
     /// Connects as `config` says, then runs the load of `source` on a
@@ -28,22 +31,39 @@ impl Running {
         mut source: S,
         events: Arc<dyn Events>,
     ) -> Result<Self, Error> {
-        let started = Instant::now();
+        let handles = Handles::default();
+        let run = Run {
+            config,
+            handles: &handles,
+            to: Destination::Server,
+            events,
+            started: Instant::now(),
+        };
         let names: Arc<[String]> = source.names().into();
-        let target = Target::connect(config, &names, &events)?;
-        let config = config.clone();
+        let target = Target::connect(&run, &names)?;
+        let (config, events, mine) = (config.clone(), run.events, handles.clone());
         let thread = std::thread::Builder::new()
             .name("rload-load".into())
             .spawn(move || {
-                source.watch(config.interrupt.clone(), config.meter.clone());
-                load_into(&config, &mut source, events, started, target)
+                source.watch(mine.interrupt.clone(), mine.meter.clone());
+                let run = Run {
+                    config: &config,
+                    handles: &mine,
+                    to: Destination::Server,
+                    events,
+                    started: run.started,
+                };
+                run.load_into(&mut source, target)
             })
             .map_err(|e| Error::Config(format!("cannot start the load's thread: {e}")))?;
-        Ok(Running(Some(thread)))
+        Ok(Running {
+            thread: Some(thread),
+            handles,
+        })
     }
 
     fn finish(&mut self) -> Result<Summary, Error> {
-        match self.0.take().expect("finished once").join() {
+        match self.thread.take().expect("finished once").join() {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
         }
@@ -83,6 +103,12 @@ impl Loader {
     /// Commands sent so far.
     pub fn sent(&self) -> u64 {
         self.feed.sent()
+    }
+
+    /// The load's interrupt, to stop it early (it drains what is in
+    /// flight, and its account says so), and its meter.
+    pub fn handles(&self) -> &Handles {
+        &self.running.handles
     }
 
     /// Ends the input, waits for the server to answer everything, and
@@ -186,6 +212,11 @@ impl RecordLoader {
     /// Records sent so far.
     pub fn sent(&self) -> u64 {
         self.sent
+    }
+
+    /// The load's interrupt and meter; see [`Loader::handles`].
+    pub fn handles(&self) -> &Handles {
+        &self.running.handles
     }
 
     /// Ends the input, waits for the server to answer everything, and

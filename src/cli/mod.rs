@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
-use crate::config::{
-    Config, EmitFormat, Endpoint, Password, TlsConfig, TlsVerify, percent_decode, redact_uri,
-};
-use crate::dump::{DumpFormat, DumpOptions, Split};
-use crate::error::Error;
-use crate::input::Input;
 use crate::progress::Show;
+use rload::EmitFormat;
+use rload::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, percent_decode, redact_uri};
+use rload::dump::{DumpFormat, DumpOptions, Split};
+use rload::error::Error;
+use rload::input::Input;
+use rload::load::{Destination, InputKind, LoadOptions};
 
 mod help;
 mod records;
@@ -257,7 +257,9 @@ impl From<VerifyMode> for TlsVerify {
 /// What the command line asks for.
 #[derive(Debug)]
 pub struct Invocation {
-    /// The validated settings.
+    /// What to do, with its own options.
+    pub mode: Mode,
+    /// The validated settings every mode shares.
     pub config: Config,
     /// The inputs, in order.
     pub inputs: Vec<Input>,
@@ -267,6 +269,16 @@ pub struct Invocation {
     pub show: Show,
     /// Print the account as JSON (`--json`).
     pub json: bool,
+}
+
+/// What rload is asked to do: each mode with its own options.
+#[derive(Debug)]
+pub enum Mode {
+    /// Load the inputs into a server (`--pipe`), or write their commands
+    /// out (`--emit`).
+    Load(LoadOptions),
+    /// Read keys out (`--dump`).
+    Dump(DumpOptions),
 }
 
 impl Args {
@@ -448,9 +460,11 @@ impl Args {
                 "standard input ('-') can be given only once".into(),
             ));
         }
-        config.emit = self.emit;
-        config.emit_format = emit_format;
-        if self.dump {
+        let to = match self.emit {
+            true => Destination::Emit(emit_format),
+            false => Destination::Server,
+        };
+        let mode = if self.dump {
             let mut options = dump_options(
                 dump_format.as_deref(),
                 self.pattern,
@@ -481,7 +495,7 @@ impl Args {
                     "--scan is for a server; an RDB file is read whole".into(),
                 ));
             }
-            config.dump = Some(options);
+            Mode::Dump(options)
         } else if self.format.as_deref() == Some("rdb") {
             // RDB files are also known by their first bytes, whatever
             // their names: this is for standard input, or to insist.
@@ -490,9 +504,12 @@ impl Args {
                     "--format rdb loads keys as they are: it takes no --template, --no-header or --delimiter".into(),
                 ));
             }
-            config.rdb = true;
+            Mode::Load(LoadOptions {
+                input: InputKind::Rdb,
+                to,
+            })
         } else {
-            config.records = records::options(
+            let records = records::options(
                 self.format.as_deref(),
                 self.templates,
                 !self.no_header,
@@ -500,7 +517,9 @@ impl Args {
                 self.tsv_quotes,
                 &inputs,
             )?;
-        }
+            let input = records.map_or(InputKind::Commands, InputKind::Records);
+            Mode::Load(LoadOptions { input, to })
+        };
         let show = if self.no_progress {
             Show::Never
         } else if self.progress {
@@ -509,6 +528,7 @@ impl Args {
             Show::Auto
         };
         Ok(Invocation {
+            mode,
             config,
             inputs,
             warnings,
@@ -520,7 +540,7 @@ impl Args {
 
 /// Whether a `redis://` URI names a database (`/3`).
 fn uri_names_db(uri: &str) -> bool {
-    let mut probe = crate::config::ServerConfig {
+    let mut probe = rload::config::ServerConfig {
         db: u32::MAX,
         ..Default::default()
     };

@@ -2,9 +2,9 @@
 //! `--delimiter` and `--tsv-quotes`, checked against each other and the
 //! inputs' names.
 
-use crate::error::Error;
-use crate::input::Input;
-use crate::records::{Format, RecordOptions};
+use rload::error::Error;
+use rload::input::Input;
+use rload::records::{Format, RecordOptions};
 
 /// How to read the inputs as records, or `None` to read them as commands.
 ///

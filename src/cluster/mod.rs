@@ -1,7 +1,6 @@
 //! Cluster mode (`-c`): one pipe per master, each command routed by its
 //! keys' slot, MOVED and ASK followed, and one account for the whole load.
 //!
-//! - `slot`: CRC16 hash slots and `{hash tags}`.
 //! - `keys`: which arguments are keys, from the server's `COMMAND` table.
 //! - `topology`: which master owns each slot, from `CLUSTER SLOTS`.
 //! - `redirect`: the replies that send a command elsewhere, on their way
@@ -12,20 +11,20 @@
 mod keys;
 mod redirect;
 mod router;
-mod slot;
 mod topology;
 
 use std::sync::Arc;
 
-use crate::config::{Config, Endpoint};
-use crate::conn::{self, Limits, MergeRules, Patience};
+use crate::config::{Config, Endpoint, Handles};
+use crate::conn::{self, MergeRules, Patience};
 use crate::error::{ConnectError, Error};
+use crate::input::Limits;
 use crate::report::Events;
 use crate::resp::Value;
 
+pub(crate) use crate::slot::SLOTS;
+pub use crate::slot::key_slot;
 pub(crate) use redirect::RedirectKind;
-pub(crate) use slot::SLOTS;
-pub use slot::key_slot;
 
 /// A master's host and port, and the slots it owns.
 pub(crate) type MasterSlots = ((String, u16), Vec<u16>);
@@ -57,6 +56,7 @@ pub(crate) struct Seed {
     /// What is left of `--wait`, for the masters.
     patience: Patience,
     config: Config,
+    handles: Handles,
     names: Arc<[String]>,
     events: Arc<dyn Events>,
     topology: topology::Topology,
@@ -74,6 +74,7 @@ impl Seed {
     /// The node cannot be reached, or is not in cluster mode.
     pub(crate) fn connect(
         config: &Config,
+        handles: &Handles,
         names: &Arc<[String]>,
         events: &Arc<dyn Events>,
         patience: &Patience,
@@ -119,6 +120,7 @@ impl Seed {
         Ok(Seed {
             patience: patience.clone(),
             config: config.clone(),
+            handles: handles.clone(),
             names: Arc::clone(names),
             events: Arc::clone(events),
             topology,
@@ -147,6 +149,7 @@ impl Seed {
     pub(crate) fn start(self) -> Result<router::Router, Error> {
         Ok(router::Router::start(
             &self.config,
+            &self.handles,
             &self.patience,
             self.topology,
             self.table,

@@ -18,15 +18,16 @@ mod sink;
 
 use super::keys::{CommandTable, Lookup};
 use super::redirect::{Inbox, Redirect};
-use super::slot::{SLOTS, key_slot};
 use super::topology::{Topology, UNOWNED};
-use crate::config::{Config, Endpoint};
+use crate::command::{CmdMeta, Stopped, Watch};
+use crate::config::{Config, Endpoint, Handles};
 use crate::conn::{self, Patience};
 use crate::error::ConnectError;
 use crate::input::{Args, Command};
-use crate::pipe::{CmdMeta, Pipe, PipeOptions, SentCommand, Shared, Stopped, Watch};
+use crate::pipe::{Pipe, PipeOptions, SentCommand, Shared};
 use crate::report::{Events, Stop};
 use crate::sink::LocalAccount;
+use crate::slot::{SLOTS, key_slot};
 
 /// `TRYAGAIN` and `CLUSTERDOWN` are retried this often per command before
 /// they count as the error they are.
@@ -75,6 +76,7 @@ enum Route {
 
 pub(crate) struct Router {
     config: Config,
+    handles: Handles,
     names: Arc<[String]>,
     events: Arc<dyn Events>,
     table: CommandTable,
@@ -108,6 +110,7 @@ impl Router {
     /// Connects to every master of `topo`.
     pub(crate) fn start(
         config: &Config,
+        handles: &Handles,
         patience: &Patience,
         topo: Topology,
         table: CommandTable,
@@ -118,6 +121,7 @@ impl Router {
         let link = Arc::new(Inbox(Mutex::new(inbox_tx)));
         let mut router = Router {
             config: config.clone(),
+            handles: handles.clone(),
             names,
             events,
             table,
@@ -164,7 +168,7 @@ impl Router {
             &addr,
             Arc::clone(&self.names),
             Arc::clone(&self.events),
-            &self.config,
+            &self.handles,
         )
         .linked(
             index,
@@ -310,7 +314,7 @@ impl Router {
     fn local_error(&mut self, meta: CmdMeta, why: &str) {
         self.report_error(meta, why);
         self.local.errors += 1;
-        self.config.meter.add_replies(0, 1);
+        self.handles.meter.add_replies(0, 1);
     }
 
     fn report_error(&self, meta: CmdMeta, why: &str) {

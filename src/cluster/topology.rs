@@ -1,7 +1,7 @@
 //! The cluster's layout: which master owns each slot, from `CLUSTER SLOTS`.
 
-use super::slot::SLOTS;
 use crate::resp::Value;
+use crate::slot::SLOTS;
 
 /// No master owns the slot.
 pub(crate) const UNOWNED: u16 = u16::MAX;

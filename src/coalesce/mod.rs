@@ -49,9 +49,9 @@ use std::hash::{BuildHasher, Hasher};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::cluster::key_slot;
+use crate::command::{CmdMeta, Stopped, Watch};
 use crate::conn::MergeRules;
 use crate::input::{Args, Command};
-use crate::pipe::{CmdMeta, Stopped, Watch};
 use crate::resp::encode_bulks;
 use crate::sink::{Finished, Sink};
 

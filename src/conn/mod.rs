@@ -23,31 +23,8 @@ pub(crate) use wait::{Patience, cluster_state, connect_waiting, connect_when_rea
 
 use crate::config::{Endpoint, ServerConfig, TlsConfig};
 use crate::error::ConnectError;
+use crate::input::Limits;
 use crate::resp::{ReplyScanner, Value, encode_to_vec, parse_value};
-
-/// What the server accepts, as far as rload checks the input against it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// The longest argument (`proto-max-bulk-len`): a longer one makes the
-    /// server close the connection.
-    pub max_bulk: u64,
-    /// The number of databases: `SELECT` of any other fails.
-    pub databases: u32,
-    /// The newest RDB version whose `DUMP` payloads the server's `RESTORE`
-    /// takes, when it said what it is.
-    pub rdb_version: Option<u32>,
-}
-
-impl Default for Limits {
-    /// The server's defaults.
-    fn default() -> Self {
-        Limits {
-            max_bulk: crate::resp::MAX_BULK_LEN,
-            databases: 16,
-            rdb_version: None,
-        }
-    }
-}
 
 /// The newest RDB version a server reads, from its `INFO server`: Redis
 /// 4 reads 8, 5 and 6 read 9, 7.0 10, 7.2 11, 7.4 and later 12 (8.6: 13);

@@ -7,6 +7,7 @@ use std::io;
 
 use super::Connection;
 use crate::error::ConnectError;
+use crate::slot::SLOTS;
 
 /// The most of what a peer sent that a message shows.
 const SHOWN: usize = 60;
@@ -72,9 +73,6 @@ impl Connection {
             .map(|b| String::from_utf8_lossy(b).into_owned()))
     }
 }
-
-/// The slots in a cluster.
-const SLOTS: usize = 16384;
 
 /// How many slots the node that answered `CLUSTER NODES` owns (its line is
 /// flagged `myself`; slots being moved, `[...]`, are not counted).

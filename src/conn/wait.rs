@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn without_a_wait_nothing_is_tried_again() {
-        let p = Patience::new(None, &Interrupt::new(), Arc::new(crate::Terminal));
+        let p = Patience::new(None, &Interrupt::new(), Arc::new(crate::report::Terminal));
         let started = Instant::now();
         assert!(!p.keep_waiting("h:1", "connection refused"));
         assert!(started.elapsed() < RETRY);
@@ -228,7 +228,7 @@ mod tests {
         let p = Patience::new(
             Some(Duration::from_secs(60)),
             &interrupt,
-            Arc::new(crate::Terminal),
+            Arc::new(crate::report::Terminal),
         );
         interrupt.request(2);
         assert!(!p.keep_waiting("h:1", "connection refused"));

@@ -237,19 +237,17 @@ pub(crate) fn run(
             let addr = node.addr();
             let reader = match readers.entry(addr.clone()) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(v) => {
-                    match open(&node, config, options, true, &mut pager.retry, first) {
-                        Ok(r) => v.insert(r),
-                        Err(e) if round == 0 && pager.summary.keys == 0 => return Err(e),
-                        Err(e) => {
-                            let stop = Stop::ConnectionLost {
-                                addr,
-                                reason: e.to_string(),
-                            };
-                            return stopped(stop, None, &left, 0);
-                        }
+                Entry::Vacant(v) => match open(&node, config, options, true, pager, first) {
+                    Ok(r) => v.insert(r),
+                    Err(e) if round == 0 && pager.summary.keys == 0 => return Err(e),
+                    Err(e) => {
+                        let stop = Stop::ConnectionLost {
+                            addr,
+                            reason: e.to_string(),
+                        };
+                        return stopped(stop, None, &left, 0);
                     }
-                }
+                },
             };
             pager.summary.reached(&addr);
             let mut read = MasterRead::new(from);
@@ -295,7 +293,7 @@ pub(crate) fn run(
             ));
             return stopped(Stop::Timeout(bound), None, &left, 0);
         }
-        sleep(pause, &config.interrupt);
+        sleep(pause, &pager.interrupt);
         pause = (pause * 2).min(Duration::from_secs(1));
     }
 }

@@ -39,7 +39,7 @@ use std::time::Instant;
 pub use crate::filter::Split;
 pub use summary::DumpSummary;
 
-use crate::config::Config;
+use crate::config::{Config, Handles};
 use crate::conn::Patience;
 use crate::error::Error;
 use crate::meter::Meter;
@@ -209,6 +209,7 @@ fn output_lost() -> Stop {
 /// or logged in to, a bad `--cursor`.
 pub fn dump(
     config: &Config,
+    handles: &Handles,
     options: &DumpOptions,
     out: &mut dyn Write,
     events: Arc<dyn Events>,
@@ -217,7 +218,7 @@ pub fn dump(
     let mut out = Tracked {
         inner: io::BufWriter::with_capacity(256 * 1024, out),
         failed: false,
-        meter: config.meter.clone(),
+        meter: handles.meter.clone(),
     };
     let mut output: Box<dyn Output + '_> = match options.format {
         DumpFormat::Resp | DumpFormat::Restore => {
@@ -226,7 +227,7 @@ pub fn dump(
         DumpFormat::Inline => Box::new(Commands::new(Encoded::new(&mut out, Encoding::Inline))),
         DumpFormat::Jsonl => Box::new(JsonLines::new(&mut out)),
     };
-    let mut summary = dump_into(config, options, output.as_mut(), events)?;
+    let mut summary = dump_into(config, handles, options, output.as_mut(), events)?;
     drop(output);
     if out.failed
         && !matches!(&summary.stop, Some(Stop::ConnectionLost { addr, .. }) if addr == OUTPUT)
@@ -241,6 +242,7 @@ pub fn dump(
 /// [`dump`].
 pub(crate) fn dump_into(
     config: &Config,
+    handles: &Handles,
     options: &DumpOptions,
     output: &mut dyn Output,
     events: Arc<dyn Events>,
@@ -250,8 +252,8 @@ pub(crate) fn dump_into(
         output,
         options,
         events: events.as_ref(),
-        interrupt: config.interrupt.clone(),
-        meter: config.meter.clone(),
+        interrupt: handles.interrupt.clone(),
+        meter: handles.meter.clone(),
         retry: Retry::new(config.pipe_timeout),
         summary: DumpSummary::new(options.format),
         bucket: config.rate.map(Bucket::new),
@@ -259,7 +261,7 @@ pub(crate) fn dump_into(
             .rate
             .map_or(PAGE, |r| (r / 10).clamp(1, PAGE as u64) as usize),
     };
-    let patience = Patience::new(config.server.wait, &config.interrupt, Arc::clone(&events));
+    let patience = Patience::new(config.server.wait, &handles.interrupt, Arc::clone(&events));
     let snapshot = !options.scan && options.cursor.is_none();
     let ended = match &options.input {
         Some(input) => snapshot::file(&mut pager, options, input)?,

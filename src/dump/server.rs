@@ -25,9 +25,10 @@ pub(crate) fn open(
     config: &Config,
     options: &DumpOptions,
     cluster: bool,
-    retry: &mut Retry,
+    pager: &mut Pager<'_>,
     first: Option<&Patience>,
 ) -> Result<KeyReader, Error> {
+    let retry = &mut pager.retry;
     let mut server = server.clone();
     // The reader takes replies apart as RESP2 gives them, and selects the
     // database itself, patient with a busy server.
@@ -48,7 +49,7 @@ pub(crate) fn open(
     let addr = conn.addr().to_string();
     conn.set_read_timeout(config.pipe_timeout)
         .map_err(|e| crate::error::ConnectError::io(&addr, e))?;
-    let link = Link::new(conn, config.interrupt.clone());
+    let link = Link::new(conn, pager.interrupt.clone());
     let whole_strings = options.format == DumpFormat::Jsonl;
     let mut reader =
         KeyReader::new(link, cluster, whole_strings, retry).map_err(|f| setup_error(&addr, f))?;
@@ -144,7 +145,7 @@ pub(crate) fn run(
         config,
         options,
         false,
-        &mut pager.retry,
+        pager,
         Some(patience),
     )?;
     let addr = reader.link.addr().to_string();
@@ -172,14 +173,7 @@ pub(crate) fn run(
                     "{addr} lost ({e}): reconnecting, and going on from the page it was in"
                 ));
                 std::thread::sleep(Duration::from_millis(200));
-                match open(
-                    &config.server,
-                    config,
-                    options,
-                    false,
-                    &mut pager.retry,
-                    None,
-                ) {
+                match open(&config.server, config, options, false, pager, None) {
                     Ok(r) => {
                         reader = r;
                         state = PageState::default();

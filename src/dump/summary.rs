@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::DumpFormat;
 use crate::error::Error;
-use crate::report::{Stop, count, exit, not_started_json, stop_json};
+use crate::report::{Account, Resume, Stop, count, exit, not_started_json, stop_json};
 
 /// The account of a dump.
 #[derive(Debug)]
@@ -246,5 +246,28 @@ impl DumpSummary {
         v["format"] = Value::Null;
         v["stop"] = not_started_json(e, signal);
         v
+    }
+}
+
+impl Account for DumpSummary {
+    fn exit_code(&self) -> i32 {
+        DumpSummary::exit_code(self)
+    }
+
+    /// All on `err`: standard output carries the keys.
+    fn print(&self, _out: &mut dyn Write, err: &mut dyn Write) -> io::Result<()> {
+        DumpSummary::print(self, err)
+    }
+
+    fn to_json(&self, resume: Option<&str>) -> Value {
+        DumpSummary::to_json(self, resume)
+    }
+
+    fn resume(&self) -> Option<Resume> {
+        Some(Resume {
+            flag: "--cursor",
+            value: self.resume.clone()?,
+            advice: "to go on (appending to what was written)",
+        })
     }
 }

@@ -22,9 +22,9 @@ use std::rc::Rc;
 use super::model::{Acl, Reply, Server};
 use crate::coalesce::Coalescer;
 use crate::command::classify;
+use crate::command::{CmdMeta, Stopped, Watch};
 use crate::conn::MergeRules;
 use crate::input::{ArgBuf, Command, InputReader, frame_args};
-use crate::pipe::{CmdMeta, Stopped, Watch};
 use crate::sink::{Finished, LocalAccount, Sink};
 
 /// A command sent: its arguments, and the input commands it stands for

@@ -8,7 +8,6 @@ mod gzip;
 pub(crate) mod inline;
 mod inputs;
 pub(crate) mod plain;
-pub(crate) mod rdb;
 mod reader;
 mod resp;
 mod sniff;
@@ -21,13 +20,37 @@ pub(crate) use args::{ArgBuf, ArgQueue};
 pub use error::{InputError, InvalidKind, Location};
 pub use inline::InlineError;
 pub use inputs::Inputs;
-pub use rdb::RdbSource;
 pub use reader::{Command, HUGE_COMMAND, InputReader, MAX_COMMAND_BYTES, Next, Position};
 pub use resp::{FrameError, FrameErrorKind, MAX_BULK_LEN};
-pub use sniff::{Expect, Looks};
+pub(crate) use sniff::SNIFF_LEN;
+pub use sniff::{Expect, Looks, looks_like_rdb};
 pub use source::{Input, SharedReader};
 
 pub(crate) use resp::{frame_args, show_size};
+
+/// What the server accepts, as far as rload checks the input against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest argument (`proto-max-bulk-len`): a longer one makes the
+    /// server close the connection.
+    pub max_bulk: u64,
+    /// The number of databases: `SELECT` of any other fails.
+    pub databases: u32,
+    /// The newest RDB version whose `DUMP` payloads the server's `RESTORE`
+    /// takes, when it said what it is.
+    pub rdb_version: Option<u32>,
+}
+
+impl Default for Limits {
+    /// The server's defaults.
+    fn default() -> Self {
+        Limits {
+            max_bulk: crate::resp::MAX_BULK_LEN,
+            databases: 16,
+            rdb_version: None,
+        }
+    }
+}
 
 /// Where a load's commands come from: input framed into commands, one at a
 /// time, each with its place in the input. [`InputReader`] (inline lines
@@ -66,13 +89,13 @@ pub trait CommandSource {
 
     /// Learns what the server accepts, once connected: by default, the
     /// longest argument.
-    fn set_limits(&mut self, limits: &crate::conn::Limits) {
+    fn set_limits(&mut self, limits: &Limits) {
         self.set_max_bulk(limits.max_bulk);
     }
 
     /// Makes a read that waits on a producer give up once `interrupt` is
     /// requested, and counts the bytes read in `meter`.
-    fn watch(&mut self, interrupt: crate::Interrupt, meter: crate::Meter);
+    fn watch(&mut self, interrupt: crate::interrupt::Interrupt, meter: crate::meter::Meter);
 
     /// Reads what must be read before anything is sent (a CSV header) and
     /// checks it, so a mistake stops the load before it starts.
@@ -125,7 +148,7 @@ impl CommandSource for InputReader {
         InputReader::set_max_bulk(self, max);
     }
 
-    fn watch(&mut self, interrupt: crate::Interrupt, meter: crate::Meter) {
+    fn watch(&mut self, interrupt: crate::interrupt::Interrupt, meter: crate::meter::Meter) {
         InputReader::watch(self, interrupt, meter);
     }
 

@@ -196,7 +196,7 @@ impl InputReader {
     /// Makes a read that waits on a producer (a pipe, a terminal) give up
     /// with [`InputError::Interrupted`] once `interrupt` is requested, and
     /// counts the bytes read in `meter`.
-    pub fn watch(&mut self, interrupt: Interrupt, meter: crate::Meter) {
+    pub fn watch(&mut self, interrupt: Interrupt, meter: crate::meter::Meter) {
         self.inputs.watch(interrupt, meter);
     }
 

@@ -81,7 +81,7 @@ pub(crate) fn sniff(head: &[u8], expect: Expect) -> Option<Looks> {
     }
     // An RDB is loadable where commands are: the load reads it as one.
     let rdb = match expect {
-        Expect::Commands if crate::rdb::is_rdb_header(head) => return None,
+        Expect::Commands if looks_like_rdb(head) => return None,
         Expect::Commands => None,
         Expect::Records => rdb(head),
     };
@@ -109,7 +109,7 @@ pub(crate) fn sniff(head: &[u8], expect: Expect) -> Option<Looks> {
 /// A Redis RDB snapshot (`REDIS` and a four-digit version, or Valkey's
 /// `VALKEY` and three), read as records.
 fn rdb(head: &[u8]) -> Option<Looks> {
-    if !crate::rdb::is_rdb_header(head) {
+    if !looks_like_rdb(head) {
         return None;
     }
     let digits = head
@@ -124,6 +124,15 @@ fn rdb(head: &[u8]) -> Option<Looks> {
         what: format!("a Redis RDB snapshot (version {version}), not records"),
         hint: Some("load it as it is, without --format (or with --format rdb)".into()),
     })
+}
+
+/// Whether `head` begins as an RDB file does: `REDIS` and four digits,
+/// or Valkey's `VALKEY` and three (whatever the version: the RDB reader
+/// names one it does not know).
+pub fn looks_like_rdb(head: &[u8]) -> bool {
+    let digits = |d: &[u8], n: usize| d.len() >= n && d[..n].iter().all(u8::is_ascii_digit);
+    head.strip_prefix(b"REDIS").is_some_and(|d| digits(d, 4))
+        || head.strip_prefix(b"VALKEY").is_some_and(|d| digits(d, 3))
 }
 
 /// Formats whose magic could begin a line of text, told by what follows.

@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use crate::command::classify;
-use crate::config::Config;
-use crate::conn::Limits;
+use crate::command::{CmdMeta, Stopped, Watch};
+use crate::config::{Config, Handles};
+use crate::input::Limits;
 use crate::input::{CommandSource, Next, Position};
 use crate::input::{InputError, InvalidKind, Location};
 use crate::interrupt::Interrupt;
 use crate::meter::Meter;
-use crate::pipe::{CmdMeta, Stopped, Watch};
 use crate::rate::Bucket;
 use crate::report::{Events, Stop};
 use crate::sink::Sink;
@@ -86,6 +86,7 @@ pub(crate) struct Feeder {
 impl Feeder {
     pub(crate) fn new(
         config: &Config,
+        handles: &Handles,
         names: Arc<[String]>,
         events: Arc<dyn Events>,
         limits: Limits,
@@ -94,19 +95,19 @@ impl Feeder {
             names,
             events,
             limits,
-            interrupt: config.interrupt.clone(),
+            interrupt: handles.interrupt.clone(),
             seq: 0,
             resume_from: config.resume_from,
             done_through: config.resume_from,
             skip_invalid: config.skip_invalid,
             max_errors: config.max_errors,
             invalid: 0,
-            emit: config.emit,
+            emit: false,
             open_block: None,
             discarded: None,
             early_stop: None,
             bucket: config.rate.map(Bucket::new),
-            meter: config.meter.clone(),
+            meter: handles.meter.clone(),
         }
     }
 

@@ -21,15 +21,50 @@ pub(crate) use feeder::{Fed, Feeder};
 pub(crate) use target::Target;
 
 use crate::coalesce::Coalescer;
-use crate::config::Config;
+use crate::config::{Config, Handles};
+use crate::emit::EmitFormat;
 use crate::error::Error;
-use crate::input::rdb::starts_an_rdb;
-use crate::input::{CommandSource, Input, InputReader, Inputs, RdbSource};
-use crate::records::{RecordError, RecordSource};
+use crate::input::{CommandSource, Input, InputReader, Inputs};
+use crate::rdb::{RdbSource, starts_an_rdb};
+use crate::records::{RecordError, RecordOptions, RecordSource};
 use crate::report::{Bounded, Events, Summary};
 
-/// Loads `inputs` into the server `config` names, reporting as it goes to
-/// `events`, and returns the account of what happened.
+/// What a load reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum InputKind {
+    /// Commands: inline lines and RESP (an RDB file among the inputs is
+    /// recognised by its first bytes, and read as one).
+    #[default]
+    Commands,
+    /// RDB files, whatever their first bytes say (`--format rdb`).
+    Rdb,
+    /// Records rendered by templates into commands.
+    Records(RecordOptions),
+}
+
+/// Where a load's commands go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Destination {
+    /// The server (or the cluster) the [`Config`] names.
+    #[default]
+    Server,
+    /// Standard output, written as the format says (`--emit`).
+    Emit(EmitFormat),
+}
+
+/// A load's own options: what it reads, and where its commands go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// What the inputs are read as.
+    pub input: InputKind,
+    /// Where the commands go.
+    pub to: Destination,
+}
+
+/// Loads `inputs` as `options` say into the server `config` names (or
+/// writes their commands out), reporting as it goes to `events`, and
+/// returns the account of what happened. `handles` can stop it early, and
+/// count it as it goes.
 ///
 /// A load that starts always returns a [`Summary`], even when it stops early
 /// (bad input, a lost connection, a timeout, a signal): the summary says
@@ -39,10 +74,16 @@ use crate::report::{Bounded, Events, Summary};
 ///
 /// Failures before anything is sent: an input that cannot be opened, or a
 /// server that cannot be reached, logged in to, or selected.
-pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result<Summary, Error> {
+pub fn run(
+    config: &Config,
+    handles: &Handles,
+    options: &LoadOptions,
+    inputs: &[Input],
+    events: Arc<dyn Events>,
+) -> Result<Summary, Error> {
     let started = Instant::now();
     let sizes: Option<Vec<u64>> = inputs.iter().map(Input::size).collect();
-    config.meter.set_total(sizes.map_or(0, |s| s.iter().sum()));
+    handles.meter.set_total(sizes.map_or(0, |s| s.iter().sum()));
     // --max-errors bounds the error lines printed as well.
     let bounded = config
         .max_errors
@@ -51,25 +92,31 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
         Some(b) => Arc::clone(b) as Arc<dyn Events>,
         None => events,
     };
-    let summary = match &config.records {
-        None => {
+    let run = Run {
+        config,
+        handles,
+        to: options.to,
+        events,
+        started,
+    };
+    let summary = match &options.input {
+        InputKind::Commands | InputKind::Rdb => {
             let mut inputs = Inputs::open(inputs)?;
-            inputs.watch(config.interrupt.clone(), config.meter.clone());
-            if config.rdb || starts_an_rdb(&mut inputs)? {
+            inputs.watch(handles.interrupt.clone(), handles.meter.clone());
+            if options.input == InputKind::Rdb || starts_an_rdb(&mut inputs)? {
                 // A cluster has one database; -n N puts every one into N.
                 let select = !config.cluster && config.server.db == 0;
-                let mut source = RdbSource::new(inputs, select);
-                load(config, &mut source, events, started)
+                run.load(&mut RdbSource::new(inputs, select))
             } else {
-                load(config, &mut InputReader::new(inputs), events, started)
+                run.load(&mut InputReader::new(inputs))
             }
         }
-        Some(options) => {
-            let mut source = RecordSource::open(inputs, options).map_err(|e| match e {
+        InputKind::Records(records) => {
+            let mut source = RecordSource::open(inputs, records).map_err(|e| match e {
                 RecordError::Input(e) => Error::Input(e),
                 other => Error::Config(other.to_string()),
             })?;
-            load(config, &mut source, events, started)
+            run.load(&mut source)
         }
     };
     if let Some(b) = bounded {
@@ -78,61 +125,81 @@ pub fn run(config: &Config, inputs: &[Input], events: Arc<dyn Events>) -> Result
     summary
 }
 
-/// Loads the commands of `source`; see [`run`].
-fn load<S: CommandSource + ?Sized>(
-    config: &Config,
-    source: &mut S,
-    events: Arc<dyn Events>,
-    started: Instant,
-) -> Result<Summary, Error> {
-    source.watch(config.interrupt.clone(), config.meter.clone());
-    source.check()?;
-    let names: Arc<[String]> = source.names().into();
-    let target = Target::connect(config, &names, &events)?;
-    load_into(config, source, events, started, target)
+/// One load's settings, handles and reporting, as the driver's steps take
+/// them.
+pub(crate) struct Run<'a> {
+    pub config: &'a Config,
+    pub handles: &'a Handles,
+    pub to: Destination,
+    pub events: Arc<dyn Events>,
+    pub started: Instant,
 }
 
-/// Loads the commands of `source` into `target`, connected already (an
-/// embedding program connects first, to fail before it feeds anything).
-pub(crate) fn load_into<S: CommandSource + ?Sized>(
-    config: &Config,
-    source: &mut S,
-    events: Arc<dyn Events>,
-    started: Instant,
-    mut target: Target,
-) -> Result<Summary, Error> {
-    let names: Arc<[String]> = source.names().into();
-    let limits = target.limits();
-    source.set_limits(&limits);
-    let mut feeder = Feeder::new(config, Arc::clone(&names), Arc::clone(&events), limits);
-    let db = feeder.skip_to_resume_point(source, target.probe())?;
-    // Those in the part skipped were counted by the run that sent it.
-    let empty_before = source.empty_spreads();
-    if config.resume_from == 0 {
-        // Standard input's first chunk, looked at before the load starts:
-        // input that is no commands stops it with nothing sent.
-        source.prime()?;
+impl Run<'_> {
+    /// Loads the commands of `source`; see [`run`].
+    fn load<S: CommandSource + ?Sized>(&self, source: &mut S) -> Result<Summary, Error> {
+        source.watch(self.handles.interrupt.clone(), self.handles.meter.clone());
+        source.check()?;
+        let names: Arc<[String]> = source.names().into();
+        let target = Target::connect(self, &names)?;
+        self.load_into(source, target)
     }
-    let rules = match config.coalesce {
-        true => Some(target.merge_rules(config)?),
-        false => None,
-    };
-    let mut sink = target.start(config, &names, &events, db)?;
-    if let Some(rules) = rules {
-        sink = Box::new(Coalescer::new(sink, config.cluster, rules));
-    }
-    let fed = feeder.run(source, &mut *sink);
-    let announced = fed.all_read;
-    let finished = sink.finish(!fed.sink_stopped, announced);
-    let mut summary = account::summarize(finished, fed, &feeder, started.elapsed());
-    summary.empty_spreads = source.empty_spreads() - empty_before;
-    if summary.stop.is_none() && summary.all_sent && !summary.emitted {
-        if !announced {
-            // The transaction the input ended inside was none: the server
-            // refused its MULTI.
-            events.all_sent();
+
+    /// Loads the commands of `source` into `target`, connected already (an
+    /// embedding program connects first, to fail before it feeds anything).
+    pub(crate) fn load_into<S: CommandSource + ?Sized>(
+        &self,
+        source: &mut S,
+        mut target: Target,
+    ) -> Result<Summary, Error> {
+        let Run {
+            config,
+            handles,
+            events,
+            started,
+            ..
+        } = self;
+        let config = *config;
+        let names: Arc<[String]> = source.names().into();
+        let limits = target.limits();
+        source.set_limits(&limits);
+        let mut feeder = Feeder::new(
+            config,
+            handles,
+            Arc::clone(&names),
+            Arc::clone(events),
+            limits,
+        );
+        feeder.emit = target.is_emit();
+        let db = feeder.skip_to_resume_point(source, target.probe())?;
+        // Those in the part skipped were counted by the run that sent it.
+        let empty_before = source.empty_spreads();
+        if config.resume_from == 0 {
+            // Standard input's first chunk, looked at before the load starts:
+            // input that is no commands stops it with nothing sent.
+            source.prime()?;
         }
-        events.last_reply();
+        let rules = match config.coalesce {
+            true => Some(target.merge_rules(config)?),
+            false => None,
+        };
+        let mut sink = target.start(self, &names, db)?;
+        if let Some(rules) = rules {
+            sink = Box::new(Coalescer::new(sink, config.cluster, rules));
+        }
+        let fed = feeder.run(source, &mut *sink);
+        let announced = fed.all_read;
+        let finished = sink.finish(!fed.sink_stopped, announced);
+        let mut summary = account::summarize(finished, fed, &feeder, started.elapsed());
+        summary.empty_spreads = source.empty_spreads() - empty_before;
+        if summary.stop.is_none() && summary.all_sent && !summary.emitted {
+            if !announced {
+                // The transaction the input ended inside was none: the server
+                // refused its MULTI.
+                events.all_sent();
+            }
+            events.last_reply();
+        }
+        Ok(summary)
     }
-    Ok(summary)
 }

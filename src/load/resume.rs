@@ -13,12 +13,12 @@
 //! transaction: rload asks the server once, when it skips one.
 
 use super::feeder::{Feeder, Halt};
+use crate::command::Watch;
 use crate::command::classify;
 use crate::conn::Connection;
 use crate::error::{ConnectError, Error};
 use crate::input::InvalidKind;
 use crate::input::{CommandSource, Next};
-use crate::pipe::Watch;
 use crate::report::{Stop, count};
 
 /// A skipped transaction's commands are kept, to find out whether it ran,

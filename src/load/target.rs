@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
+use super::{Destination, Run};
 use crate::cluster;
 use crate::config::Config;
-use crate::conn::{self, Connection, Limits, MergeRules, Patience};
-use crate::emit::Emit;
+use crate::conn::{self, Connection, MergeRules, Patience};
+use crate::emit::{Emit, EmitFormat};
 use crate::error::{ConnectError, Error};
+use crate::input::Limits;
 use crate::pipe::{Pipe, PipeOptions, Shared};
-use crate::report::Events;
 use crate::sink::Sink;
 
 /// Connected, not yet started.
@@ -21,23 +22,25 @@ pub(crate) enum Target {
     /// A cluster: its layout and command table, read from one node.
     Cluster(Box<cluster::Seed>),
     /// No server: the commands go to standard output (`--emit`).
-    Emit,
+    Emit(EmitFormat),
 }
 
 impl Target {
-    /// Connects as `config` says.
-    pub(crate) fn connect(
-        config: &Config,
-        names: &Arc<[String]>,
-        events: &Arc<dyn Events>,
-    ) -> Result<Self, Error> {
-        if config.emit {
-            return Ok(Target::Emit);
+    /// Connects as the load's settings say.
+    pub(crate) fn connect(run: &Run<'_>, names: &Arc<[String]>) -> Result<Self, Error> {
+        let Run {
+            config,
+            handles,
+            events,
+            ..
+        } = run;
+        if let Destination::Emit(format) = run.to {
+            return Ok(Target::Emit(format));
         }
-        let patience = Patience::new(config.server.wait, &config.interrupt, Arc::clone(events));
+        let patience = Patience::new(config.server.wait, &handles.interrupt, Arc::clone(events));
         if config.cluster {
             return Ok(Target::Cluster(Box::new(cluster::Seed::connect(
-                config, names, events, &patience,
+                config, handles, names, events, &patience,
             )?)));
         }
         let mut conn = conn::connect_waiting(&config.server, &patience)?;
@@ -58,7 +61,7 @@ impl Target {
         match self {
             Target::One { limits, .. } => *limits,
             Target::Cluster(seed) => seed.limits(),
-            Target::Emit => Limits::default(),
+            Target::Emit(_) => Limits::default(),
         }
     }
 
@@ -72,7 +75,7 @@ impl Target {
         match self {
             Target::One { conn, .. } => MergeRules::read(conn, config.server.user.as_deref()),
             Target::Cluster(seed) => Ok(seed.merge_rules()),
-            Target::Emit => Ok(MergeRules::ALL),
+            Target::Emit(_) => Ok(MergeRules::ALL),
         }
     }
 
@@ -81,23 +84,28 @@ impl Target {
     pub(super) fn probe(&mut self) -> Option<&mut Connection> {
         match self {
             Target::One { conn, .. } => Some(conn),
-            Target::Cluster(_) | Target::Emit => None,
+            Target::Cluster(_) | Target::Emit(_) => None,
         }
+    }
+
+    /// Whether the commands go to standard output.
+    pub(super) fn is_emit(&self) -> bool {
+        matches!(self, Target::Emit(_))
     }
 
     /// Starts the load, in database `db` when the resume point says so.
     pub(super) fn start(
         self,
-        config: &Config,
+        run: &Run<'_>,
         names: &Arc<[String]>,
-        events: &Arc<dyn Events>,
         db: Option<u32>,
     ) -> Result<Box<dyn Sink>, Error> {
         let mut conn = match self {
             Target::Cluster(seed) => return Ok(Box::new(seed.start()?)),
-            Target::Emit => return Ok(Box::new(Emit::new(config.emit_format))),
+            Target::Emit(format) => return Ok(Box::new(Emit::new(format))),
             Target::One { conn, .. } => conn,
         };
+        let config = run.config;
         let mut server = config.server.clone();
         if let Some(db) = db.filter(|&db| db != server.db) {
             // rload's own SELECT: not a reply of the load's.
@@ -105,7 +113,12 @@ impl Target {
             server.db = db;
         }
         let addr = conn.addr().to_string();
-        let shared = Shared::new(&addr, Arc::clone(names), Arc::clone(events), config);
+        let shared = Shared::new(
+            &addr,
+            Arc::clone(names),
+            Arc::clone(&run.events),
+            run.handles,
+        );
         let pipe = Pipe::start(conn, Arc::new(shared), PipeOptions::new(config, &server))
             .map_err(|e| ConnectError::io(&addr, e))?;
         Ok(Box::new(pipe))

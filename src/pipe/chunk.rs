@@ -11,119 +11,14 @@
 //! for each of them, or for none (one of rload's own, such as the closing
 //! `ECHO`), whose reply is not counted.
 
-use crate::input::{Command, Position};
+use crate::command::{CmdMeta, Watch};
+use crate::input::Command;
 use crate::resp::encode_command;
 
 /// A chunk is handed to the writer once it holds this many bytes: large
 /// writes keep the syscall cost per command negligible, and 256 KiB is still
 /// small enough that sixteen of them bound the window to a few MiB.
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
-
-/// Commands whose replies change what the reader must track.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Watch {
-    /// `SELECT n`: the database for a replay.
-    Select(u32),
-    /// `MULTI`: commands up to `EXEC` or `DISCARD` apply together or not at all.
-    Multi,
-    /// `EXEC`: the transaction is over, and applied if its reply is an
-    /// array.
-    Exec,
-    /// `DISCARD`: the transaction is over, and dropped.
-    Discard,
-    /// rload's own `DISCARD` of a transaction the input left open: the
-    /// transaction is over and was not applied, so it is not committed.
-    Abandon,
-    /// `RESET`: no transaction, no `WATCH`, database 0.
-    Reset,
-    /// `WATCH key...`: a later `EXEC` runs only if no such key changed, so
-    /// rload applies nothing together while the server holds it.
-    Keys,
-    /// `UNWATCH`.
-    Unwatch,
-    /// rload's own closing `ECHO`.
-    Sentinel,
-    /// Another command rload adds for itself, such as `ASKING`.
-    Internal,
-    /// rload's own `MULTI`, before merged commands that must apply
-    /// together (see `coalesce`): they stand for input commands that are
-    /// not consecutive, so only all of them, or none, keeps the resume
-    /// point exact.
-    Atomic,
-    /// rload's own `EXEC` that ends such a block. Its reply, an array,
-    /// says which of the block's commands failed.
-    AtomicExec,
-}
-
-impl Watch {
-    /// Whether the command ends a transaction (`EXEC`, `DISCARD`, `RESET`,
-    /// or rload's own `DISCARD`).
-    pub(crate) fn ends_block(self) -> bool {
-        matches!(
-            self,
-            Watch::Exec | Watch::Discard | Watch::Reset | Watch::Abandon
-        )
-    }
-}
-
-/// Which input commands a command in a chunk stands for, and where its
-/// bytes end in the chunk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct CmdMeta {
-    /// 1-based number of the (first) input command it stands for.
-    pub seq: u64,
-    /// How many input commands it stands for, numbered from `seq`: 1, or
-    /// more for a span, or 0 for one of rload's own.
-    pub count: u32,
-    /// Index of the input the (first) command came from.
-    pub source: u32,
-    /// Line of that input it starts on.
-    pub line: u64,
-    /// Offset just past the command's last byte in [`Chunk::bytes`].
-    pub end: u32,
-}
-
-impl CmdMeta {
-    /// Input command `seq`, at `pos`.
-    pub(crate) fn input(seq: u64, pos: Position) -> Self {
-        CmdMeta {
-            seq,
-            count: 1,
-            source: pos.source,
-            line: pos.line,
-            end: 0,
-        }
-    }
-
-    /// One of rload's own commands, tied for messages to the input command
-    /// at `at` (or to none).
-    pub(crate) fn own(at: Option<&CmdMeta>) -> Self {
-        CmdMeta {
-            count: 0,
-            ..at.copied().unwrap_or(CmdMeta {
-                seq: 0,
-                count: 0,
-                source: 0,
-                line: 0,
-                end: 0,
-            })
-        }
-    }
-
-    /// Whether rload added it: it stands for no input command.
-    pub(crate) fn is_own(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Where its (first) input command starts, as far as messages need.
-    pub(crate) fn position(&self) -> Position {
-        Position {
-            source: self.source,
-            line: self.line,
-            offset: 0,
-        }
-    }
-}
 
 /// A command as it was sent: its bytes and what it stands for, to send
 /// again elsewhere.
@@ -141,6 +36,8 @@ pub(crate) struct SentCommand {
 pub(crate) struct Chunk {
     pub bytes: Vec<u8>,
     pub cmds: Vec<CmdMeta>,
+    /// Where each command's bytes end in `bytes`, by index into `cmds`.
+    pub ends: Vec<u32>,
     /// Indices into `cmds` of commands the reader must watch, ascending.
     pub watched: Vec<(u32, Watch)>,
     /// For each span, by index into `cmds`, the input commands it stands
@@ -163,6 +60,7 @@ impl Chunk {
     pub(crate) fn reset(&mut self) {
         self.bytes.clear();
         self.cmds.clear();
+        self.ends.clear();
         self.watched.clear();
         self.covered.clear();
         self.irregular = false;
@@ -223,8 +121,9 @@ impl Chunk {
     }
 
     #[inline]
-    fn finish_push(&mut self, mut meta: CmdMeta, watch: Option<Watch>) {
-        meta.end = u32::try_from(self.bytes.len()).expect("a chunk stays far below 4 GiB");
+    fn finish_push(&mut self, meta: CmdMeta, watch: Option<Watch>) {
+        let end = u32::try_from(self.bytes.len()).expect("a chunk stays far below 4 GiB");
+        self.ends.push(end);
         if let Some(w) = watch {
             self.watched.push((self.cmds.len() as u32, w));
         }
@@ -234,16 +133,12 @@ impl Chunk {
 
     /// Byte offset where command `i` starts.
     pub(crate) fn start_of(&self, i: usize) -> usize {
-        if i == 0 {
-            0
-        } else {
-            self.cmds[i - 1].end as usize
-        }
+        if i == 0 { 0 } else { self.ends[i - 1] as usize }
     }
 
     /// The encoded bytes of command `i`.
     pub(crate) fn command_bytes(&self, i: usize) -> &[u8] {
-        &self.bytes[self.start_of(i)..self.cmds[i].end as usize]
+        &self.bytes[self.start_of(i)..self.ends[i] as usize]
     }
 
     /// Command `i` as it was sent, to send again.

@@ -25,7 +25,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub(crate) use chunk::{CmdMeta, SentCommand, Watch};
+pub(crate) use chunk::SentCommand;
 pub(crate) use shared::{HandBack, PipeStop, Shared};
 pub(crate) use writer::{PipeOutcome, Reconnect};
 
@@ -36,6 +36,7 @@ use shared::WAIT_SLICE;
 use window::Window;
 use writer::Writer;
 
+use crate::command::{CmdMeta, Stopped, Watch};
 use crate::config::{Config, ServerConfig};
 use crate::conn::Connection;
 use crate::input::Command;
@@ -44,10 +45,6 @@ use crate::input::Command;
 /// commands are in flight. That is far more than the server needs to stay
 /// busy on a local link, and little enough to keep rload's footprint small.
 pub(crate) const POOL_CHUNKS: usize = 16;
-
-/// The pipe stopped early; [`Pipe::finish`] gives the account.
-#[derive(Debug)]
-pub(crate) struct Stopped;
 
 /// Settings of one pipe.
 #[derive(Clone, Debug)]

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use std::sync::atomic::Ordering;
 
-use super::chunk::{Chunk, CmdMeta, SentCommand, Watch};
+use super::chunk::{Chunk, SentCommand};
 use super::msg::{ReaderEnd, ReaderExit, WriterMsg};
 use super::shared::{PipeStop, Shared};
 use super::window::Window;
+use crate::command::{CmdMeta, Watch};
 use crate::conn::ReadHalf;
 use crate::resp::{Batch, ReplyScanner};
 

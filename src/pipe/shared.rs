@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::chunk::{CmdMeta, SentCommand};
-use crate::config::Config;
+use super::chunk::SentCommand;
+use crate::command::CmdMeta;
+use crate::config::Handles;
 use crate::conn::Closer;
 use crate::input::Location;
 use crate::interrupt::{DRAIN_BOUND, Interrupt};
@@ -91,7 +92,7 @@ impl Shared {
         addr: &str,
         names: Arc<[String]>,
         events: Arc<dyn Events>,
-        config: &Config,
+        handles: &Handles,
     ) -> Self {
         Shared {
             addr: addr.to_string(),
@@ -108,8 +109,8 @@ impl Shared {
             stop: Mutex::new(None),
             closer: Mutex::new(None),
             reconnecting: AtomicBool::new(false),
-            interrupt: config.interrupt.clone(),
-            meter: config.meter.clone(),
+            interrupt: handles.interrupt.clone(),
+            meter: handles.meter.clone(),
             orphaned: AtomicBool::new(false),
             watching: AtomicBool::new(false),
         }

@@ -15,7 +15,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::chunk::{Chunk, CmdMeta, SentCommand, Watch};
+use super::chunk::{Chunk, SentCommand};
+use crate::command::{CmdMeta, Watch};
 
 /// Chunks kept past the commit point for an open transaction's replay, at
 /// most. A transaction larger than this cannot be replayed, but never

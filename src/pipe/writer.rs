@@ -9,11 +9,12 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::chunk::{Chunk, CmdMeta};
+use super::chunk::Chunk;
 use super::msg::{ReaderExit, WriterMsg};
 use super::reader::Reader;
 use super::shared::{PipeStop, Shared, WAIT_SLICE};
 use super::window::{Commit, Window};
+use crate::command::CmdMeta;
 use crate::config::ServerConfig;
 use crate::conn::{self, Closer, Connection, ReadHalf, WriteHalf};
 use crate::report::count;
@@ -226,7 +227,7 @@ impl Writer {
         self.shared.sub_counts(undone.replies, undone.errors);
         let commands: usize = resend
             .iter()
-            .map(|(c, from)| c.cmds.iter().filter(|m| m.end as usize > *from).count())
+            .map(|(c, from)| c.ends.iter().filter(|&&end| end as usize > *from).count())
             .sum();
         self.restart(halves, std::mem::take(&mut exit.window));
         self.reconnect = Some(rc);

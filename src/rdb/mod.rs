@@ -42,6 +42,7 @@ mod lzf;
 mod opcodes;
 mod plain;
 pub(crate) mod replay;
+mod source;
 mod stream;
 pub mod sync;
 #[cfg(test)]
@@ -60,6 +61,8 @@ use elems::Flat;
 use input::Input;
 use opcodes::header_version;
 pub use opcodes::is_rdb_header;
+pub use source::RdbSource;
+pub(crate) use source::starts_an_rdb;
 use stream::EntryBuf;
 use value::{Chunk, Value};
 

@@ -376,7 +376,7 @@ impl CommandSource for RecordSource {
         self.max_bulk = max;
     }
 
-    fn watch(&mut self, interrupt: Interrupt, meter: crate::Meter) {
+    fn watch(&mut self, interrupt: Interrupt, meter: crate::meter::Meter) {
         self.inputs.watch(interrupt, meter);
     }
 

@@ -155,7 +155,7 @@ pub(crate) fn stop(stop: &Stop) -> Value {
         Stop::Interrupted { signal, drained } => json!({
             "kind": "interrupted",
             "message": message,
-            "signal": crate::signal_name(*signal),
+            "signal": crate::interrupt::signal_name(*signal),
             "signal_number": signal,
             "drained": drained,
         }),

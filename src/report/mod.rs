@@ -157,7 +157,7 @@ pub enum Stop {
         /// The signal's number.
         signal: i32,
         /// Whether every reply to what was sent came within the drain's
-        /// bound ([`crate::DRAIN_BOUND`]).
+        /// bound ([`crate::interrupt::DRAIN_BOUND`]).
         drained: bool,
     },
 }
@@ -183,7 +183,11 @@ impl fmt::Display for Stop {
                 count(*n, "error")
             ),
             Stop::Interrupted { signal, .. } => {
-                write!(f, "interrupted by {}", crate::signal_name(*signal))
+                write!(
+                    f,
+                    "interrupted by {}",
+                    crate::interrupt::signal_name(*signal)
+                )
             }
         }
     }
@@ -242,6 +246,72 @@ pub struct NodeSummary {
     /// Commands it redirected elsewhere (MOVED, ASK, TRYAGAIN), followed
     /// and not counted as errors.
     pub redirects: u64,
+}
+
+/// What a run ends with, whatever its mode: an exit status, an account
+/// as text or as JSON, and after a stop, where to go on from. A load's
+/// [`Summary`] is one; a dump's account another.
+pub trait Account {
+    /// The exit status; see [`exit`].
+    fn exit_code(&self) -> i32;
+
+    /// Prints the account as text: lines redis-cli prints on standard
+    /// output on `out`, the rest on `err`.
+    ///
+    /// # Errors
+    ///
+    /// Only a failure to write.
+    fn print(&self, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<()>;
+
+    /// The account as one JSON object; `resume` is the command that
+    /// carries the run on, when it stopped early.
+    fn to_json(&self, resume: Option<&str>) -> serde_json::Value;
+
+    /// After a stop, how to go on: `None` when there is nothing to go on
+    /// from (it finished, or did nothing and is simply run again).
+    fn resume(&self) -> Option<Resume>;
+}
+
+/// How a run that stopped early goes on: the same command line, with one
+/// flag set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resume {
+    /// The flag: `--resume-from`, `--cursor`.
+    pub flag: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What to say before the command: `to resume`.
+    pub advice: &'static str,
+}
+
+impl Account for Summary {
+    fn exit_code(&self) -> i32 {
+        Summary::exit_code(self)
+    }
+
+    fn print(&self, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<()> {
+        Summary::print(self, out, err)
+    }
+
+    fn to_json(&self, resume: Option<&str>) -> serde_json::Value {
+        Summary::to_json(self, resume)
+    }
+
+    fn resume(&self) -> Option<Resume> {
+        // A load that sent nothing is resumed by running it again.
+        let stop = self.stop.as_ref()?;
+        if self.sent == 0 && self.resume_from == 0 {
+            return None;
+        }
+        Some(Resume {
+            flag: "--resume-from",
+            value: self.resume_from.to_string(),
+            advice: match stop {
+                Stop::Input(_) => "fix the input, then resume with",
+                _ => "to resume",
+            },
+        })
+    }
 }
 
 impl Summary {
@@ -319,7 +389,7 @@ impl Summary {
             Stop::Interrupted { signal, drained } => writeln!(
                 err,
                 "rload: interrupted by {}: stopped reading the input; {}",
-                crate::signal_name(*signal),
+                crate::interrupt::signal_name(*signal),
                 if *drained {
                     "what was already sent was drained"
                 } else {

@@ -3,8 +3,9 @@
 //! whose keys span slots is one error, at its `MULTI`, and is not sent.
 
 use super::{Payload, Route, Router};
+use crate::command::{Stopped, Watch};
 use crate::input::Args;
-use crate::pipe::{SentCommand, Stopped, Watch};
+use crate::pipe::SentCommand;
 
 /// A transaction being collected, to travel as one unit.
 #[derive(Default)]

@@ -11,10 +11,11 @@ use std::time::Duration;
 use super::super::topology::{Topology, UNOWNED};
 use super::block::Block;
 use super::{Payload, Router};
+use crate::command::Stopped;
 use crate::config::Endpoint;
 use crate::conn;
 use crate::input::{ArgBuf, frame_args};
-use crate::pipe::{SentCommand, Stopped};
+use crate::pipe::SentCommand;
 use crate::report::Stop;
 use crate::report::count;
 use crate::resp::Value;
@@ -80,7 +81,7 @@ impl Router {
     fn refresh_topology(&mut self, dead: &str, reason: &str) -> Result<Topology, Stopped> {
         let mut wait = FIRST_WAIT;
         for _ in 0..self.config.reconnect {
-            if self.config.interrupt.requested().is_some() {
+            if self.handles.interrupt.requested().is_some() {
                 break;
             }
             thread::sleep(wait);

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use super::super::redirect::{Redirect, RedirectKind};
 use super::{MAX_RETRIES, POLL, Payload, Router};
-use crate::pipe::{CmdMeta, SentCommand, Stopped, Watch};
+use crate::command::{CmdMeta, Stopped, Watch};
+use crate::pipe::SentCommand;
 use crate::resp::encode_command;
 use crate::sink::Finished;
 
@@ -175,7 +176,7 @@ impl Router {
         };
         self.local.errors += errors;
         self.local.replies += commands;
-        self.config.meter.add_replies(commands, errors);
+        self.handles.meter.add_replies(commands, errors);
         self.local.acknowledged += commands;
     }
 

@@ -4,8 +4,9 @@
 use std::sync::atomic::Ordering;
 
 use super::{Payload, Route, Router};
+use crate::command::{CmdMeta, Stopped, Watch};
 use crate::input::{ArgBuf, Command, frame_args};
-use crate::pipe::{CmdMeta, SentCommand, Stopped, Watch};
+use crate::pipe::SentCommand;
 use crate::sink::{Finished, Sink};
 
 impl Sink for Router {

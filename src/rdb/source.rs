@@ -1,5 +1,5 @@
 //! RDB files as a load's input (`rload --pipe dump.rdb`): each key is
-//! replayed ([`crate::rdb::replay`]) into the commands that rebuild it, the
+//! replayed ([`super::replay`]) into the commands that rebuild it, the
 //! commands a dump's RESP holds, or, where the target reads the file's RDB
 //! version, into `RESTORE` of the key's own serialized bytes (small keys;
 //! a big one is streamed as commands, in flat memory). A command's
@@ -11,15 +11,15 @@
 
 use std::io::{self, Read};
 
-use super::args::ArgQueue;
-use super::{ArgBuf, Command, CommandSource, InputError, Inputs, InvalidKind, Location, Next};
-use super::{Input, Position};
-use crate::conn::Limits;
+use super::RdbReader;
+use super::replay::{Replay, ReplayError, ReplayOptions, Step};
 use crate::filter::KeyFilter;
+use crate::input::{
+    ArgBuf, ArgQueue, Command, CommandSource, Input, InputError, Inputs, InvalidKind, Limits,
+    Location, Next, Position, looks_like_rdb,
+};
 use crate::interrupt::Interrupt;
 use crate::meter::Meter;
-use crate::rdb::replay::{Replay, ReplayError, ReplayOptions, Step};
-use crate::rdb::{RdbReader, is_rdb_header};
 use crate::rebuild::Commands;
 
 /// Commands made before they are handed over: the feeder sends what it
@@ -47,7 +47,7 @@ impl Read for InputsRead {
 pub(crate) fn starts_an_rdb(inputs: &mut Inputs) -> Result<bool, InputError> {
     // As few reads as it takes: commands typed at a terminal come a line
     // at a time, and must not wait for more.
-    let mut head = inputs.peek_once(super::sniff::SNIFF_LEN)?.to_vec();
+    let mut head = inputs.peek_once(crate::input::SNIFF_LEN)?.to_vec();
     while head.len() < 9 && maybe_rdb(&head) {
         let more = inputs.peek_once(9 - head.len())?.to_vec();
         if more.len() == head.len() {
@@ -55,7 +55,7 @@ pub(crate) fn starts_an_rdb(inputs: &mut Inputs) -> Result<bool, InputError> {
         }
         head = more;
     }
-    Ok(is_rdb_header(&head))
+    Ok(looks_like_rdb(&head))
 }
 
 /// Whether `head`, shorter than a header, could still begin one.
