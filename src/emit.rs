@@ -11,7 +11,7 @@ use crate::command::{CmdMeta, Stopped, Watch};
 use crate::input::{ArgBuf, Command, frame_args};
 use crate::report::Stop;
 use crate::resp::{encode_command, encode_inline};
-use crate::sink::{Finished, LocalAccount, Sink};
+use crate::sink::{Closing, Finished, LocalAccount, Sink};
 
 /// How `--emit` writes the commands (`--output-format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -85,8 +85,7 @@ impl Emit {
     }
 
     fn fail(&mut self, e: io::Error) -> Stopped {
-        self.failure.get_or_insert(Stop::ConnectionLost {
-            addr: "standard output".into(),
+        self.failure.get_or_insert(Stop::OutputLost {
             reason: e.to_string(),
         });
         Stopped
@@ -149,7 +148,7 @@ impl Sink for Emit {
         0
     }
 
-    fn finish(mut self: Box<Self>, _go_on: bool, _announce: bool) -> Finished {
+    fn finish(mut self: Box<Self>, _closing: Closing) -> Finished {
         let flushed = self.flush().is_ok();
         Finished {
             pipes: Vec::new(),

@@ -36,24 +36,11 @@ pub(crate) trait Sink {
         meta: CmdMeta,
         covered: &[CmdMeta],
     ) -> Result<(), Stopped>;
-    /// Whether [`apply_together`](Sink::apply_together) works here: on one
-    /// connection, whose window settles rload's own transactions.
-    fn can_apply_together(&self) -> bool {
-        false
-    }
-    /// Begins (`begin`) or ends commands rload made that must apply
-    /// together or not at all: its own `MULTI` and `EXEC`. `at` is the
-    /// first input command among them, for messages.
-    fn apply_together(&mut self, begin: bool, at: CmdMeta) -> Result<(), Stopped> {
-        let _ = (begin, at);
-        unreachable!("only a sink that can_apply_together is asked to")
-    }
-    /// Whether the server holds a `WATCH` of the input's, by its replies to
-    /// every command sent so far: waits for them. Asked only of a sink that
-    /// [`can_apply_together`](Sink::can_apply_together), whose own `EXEC`
-    /// such a `WATCH` would abort (and which would end it).
-    fn watching(&mut self) -> Result<bool, Stopped> {
-        Ok(true)
+    /// What this sink can do to apply commands rload made together, where
+    /// it can: on one connection, whose window settles rload's own
+    /// transactions. `None` elsewhere.
+    fn together(&mut self) -> Option<&mut dyn Together> {
+        None
     }
     /// Ends a transaction the input left open; nothing more of it is sent.
     /// `multi` is its `MULTI`.
@@ -62,11 +49,43 @@ pub(crate) trait Sink {
     fn flush(&mut self) -> Result<(), Stopped>;
     /// Errors counted so far.
     fn errors(&self) -> u64;
-    /// Ends the load. With `go_on`, sends rload's closing `ECHO` on every
-    /// connection (once every redirect is settled), and then, with
-    /// `announce` (the whole input was sent), tells the events that all was
-    /// sent. Waits for every connection to end, and gives the account.
-    fn finish(self: Box<Self>, go_on: bool, announce: bool) -> Finished;
+    /// Ends the load as `closing` says, waits for every connection to end,
+    /// and gives the account.
+    fn finish(self: Box<Self>, closing: Closing) -> Finished;
+}
+
+/// How a load ends its sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Closing {
+    /// The sink stopped: nothing more is sent.
+    Abandon,
+    /// rload's closing `ECHO` goes out on every connection (once every
+    /// redirect is settled); the input was not all sent.
+    Close,
+    /// As [`Closing::Close`], and the whole input was sent: once the
+    /// closing `ECHO`s are out, the events are told so.
+    CloseAllSent,
+}
+
+/// Commands rload made that must apply together or not at all, inside its
+/// own `MULTI` and `EXEC`, on a sink that settles them.
+pub(crate) trait Together {
+    /// Sends rload's own `MULTI` (at [`Edge::Begin`]) or `EXEC`. `at` is
+    /// the first input command among those inside, for messages.
+    fn apply_together(&mut self, edge: Edge, at: CmdMeta) -> Result<(), Stopped>;
+    /// Whether the server holds a `WATCH` of the input's, by its replies to
+    /// every command sent so far: waits for them. Such a `WATCH` would
+    /// abort rload's own `EXEC` (and be ended by it).
+    fn watching(&mut self) -> Result<bool, Stopped>;
+}
+
+/// Which end of commands that apply together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Edge {
+    /// rload's `MULTI`, before them.
+    Begin,
+    /// rload's `EXEC`, after them.
+    End,
 }
 
 /// How a sink ended.
@@ -126,23 +145,8 @@ impl Sink for Pipe {
         Pipe::push_span(self, bytes, meta, covered)
     }
 
-    fn can_apply_together(&self) -> bool {
-        true
-    }
-
-    fn apply_together(&mut self, begin: bool, at: CmdMeta) -> Result<(), Stopped> {
-        let (name, watch): (&[u8], _) = if begin {
-            (b"MULTI", Watch::Atomic)
-        } else {
-            (b"EXEC", Watch::AtomicExec)
-        };
-        let mut bytes = Vec::new();
-        encode_command(&mut bytes, &[name][..]);
-        self.push_encoded(&bytes, CmdMeta::own(Some(&at)), Some(watch))
-    }
-
-    fn watching(&mut self) -> Result<bool, Stopped> {
-        Pipe::watching(self)
+    fn together(&mut self) -> Option<&mut dyn Together> {
+        Some(self)
     }
 
     /// The server would drop it with the connection anyway; `DISCARD` drops
@@ -163,12 +167,12 @@ impl Sink for Pipe {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn finish(self: Box<Self>, go_on: bool, announce: bool) -> Finished {
+    fn finish(self: Box<Self>, closing: Closing) -> Finished {
         let shared = Arc::clone(self.shared());
         let mut closed = false;
-        let outcome = (*self).finish(go_on, || {
+        let outcome = (*self).finish(closing != Closing::Abandon, || {
             closed = true;
-            if announce {
+            if closing == Closing::CloseAllSent {
                 shared.events.all_sent();
             }
         });
@@ -177,5 +181,21 @@ impl Sink for Pipe {
             closed,
             local: LocalAccount::default(),
         }
+    }
+}
+
+impl Together for Pipe {
+    fn apply_together(&mut self, edge: Edge, at: CmdMeta) -> Result<(), Stopped> {
+        let (name, watch): (&[u8], _) = match edge {
+            Edge::Begin => (b"MULTI", Watch::Atomic),
+            Edge::End => (b"EXEC", Watch::AtomicExec),
+        };
+        let mut bytes = Vec::new();
+        encode_command(&mut bytes, &[name][..]);
+        self.push_encoded(&bytes, CmdMeta::own(Some(&at)), Some(watch))
+    }
+
+    fn watching(&mut self) -> Result<bool, Stopped> {
+        Pipe::watching(self)
     }
 }

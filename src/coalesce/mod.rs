@@ -53,7 +53,7 @@ use crate::command::{CmdMeta, Stopped, Watch};
 use crate::conn::MergeRules;
 use crate::input::{Args, Command};
 use crate::resp::encode_bulks;
-use crate::sink::{Finished, Sink};
+use crate::sink::{Closing, Edge, Finished, Sink};
 
 pub(crate) use shape::Kind;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -301,8 +301,8 @@ fn header(out: &mut Vec<u8>, count: usize) {
 impl Coalescer {
     /// Merges what `rules` allow for the load's user, sending it on to
     /// `inner`; `cluster`: `MSET` keys must share a slot.
-    pub(crate) fn new(inner: Box<dyn Sink>, cluster: bool, rules: MergeRules) -> Self {
-        let can_apply_together = inner.can_apply_together() && rules.together;
+    pub(crate) fn new(mut inner: Box<dyn Sink>, cluster: bool, rules: MergeRules) -> Self {
+        let can_apply_together = inner.together().is_some() && rules.together;
         Coalescer {
             inner,
             cluster,
@@ -321,8 +321,11 @@ impl Coalescer {
     fn send_batch(&mut self) -> Result<(), Stopped> {
         let together = self.batch.interleaved && self.batch.sent == 0;
         let at = self.batch.groups.first().map(|g| g.covered[0]);
-        if together && let Some(at) = at {
-            self.inner.apply_together(true, at)?;
+        if together
+            && let Some(at) = at
+            && let Some(sink) = self.inner.together()
+        {
+            sink.apply_together(Edge::Begin, at)?;
         }
         while let Some(group) = self.batch.groups.get(self.batch.sent) {
             let out = &mut self.out;
@@ -352,8 +355,11 @@ impl Coalescer {
             self.inner.push_span(out, meta, covered)?;
             self.batch.sent += 1;
         }
-        if together && let Some(at) = at {
-            self.inner.apply_together(false, at)?;
+        if together
+            && let Some(at) = at
+            && let Some(sink) = self.inner.together()
+        {
+            sink.apply_together(Edge::End, at)?;
         }
         self.batch.clear();
         Ok(())
@@ -395,7 +401,11 @@ impl Coalescer {
     /// server's replies when a command since may have changed that.
     fn watch_clear(&mut self) -> Result<bool, Stopped> {
         if self.watch == WatchState::Unknown {
-            self.watch = if self.inner.watching()? {
+            let held = match self.inner.together() {
+                Some(sink) => sink.watching()?,
+                None => true,
+            };
+            self.watch = if held {
                 WatchState::Held
             } else {
                 WatchState::Clear
@@ -479,10 +489,11 @@ impl Sink for Coalescer {
     }
 
     /// What could not be sent on is pending: the resume point is before it.
-    fn finish(mut self: Box<Self>, go_on: bool, announce: bool) -> Finished {
-        let sent = go_on && self.send_batch().is_ok();
+    fn finish(mut self: Box<Self>, closing: Closing) -> Finished {
+        let sent = closing != Closing::Abandon && self.send_batch().is_ok();
         let held = self.batch.first_held();
-        let mut finished = self.inner.finish(sent, announce);
+        let closing = if sent { closing } else { Closing::Abandon };
+        let mut finished = self.inner.finish(closing);
         finished.local.pending = finished.local.pending.into_iter().chain(held).min();
         finished
     }

@@ -139,7 +139,7 @@ impl Ended {
 /// A fault that ends a dump, as the stop its account gives.
 fn stop_of(addr: &str, fault: Fault, config: &Config) -> Stop {
     match fault {
-        Fault::Output(_) => output_lost(),
+        Fault::Output(e) => output_lost(e.to_string()),
         Fault::Interrupted(signal) => Stop::Interrupted {
             signal,
             drained: true,
@@ -191,14 +191,9 @@ impl<W: Write> Write for Tracked<W> {
     }
 }
 
-/// The name of standard output in an account.
-const OUTPUT: &str = "standard output";
-
-fn output_lost() -> Stop {
-    Stop::ConnectionLost {
-        addr: OUTPUT.into(),
-        reason: "writing failed".into(),
-    }
+/// Writing the dump failed, for `reason`.
+fn output_lost(reason: String) -> Stop {
+    Stop::OutputLost { reason }
 }
 
 /// Dumps the server (or cluster) `config` names to `out`.
@@ -229,10 +224,8 @@ pub fn dump(
     };
     let mut summary = dump_into(config, handles, options, output.as_mut(), events)?;
     drop(output);
-    if out.failed
-        && !matches!(&summary.stop, Some(Stop::ConnectionLost { addr, .. }) if addr == OUTPUT)
-    {
-        summary.stop = Some(output_lost());
+    if out.failed && !matches!(&summary.stop, Some(Stop::OutputLost { .. })) {
+        summary.stop = Some(output_lost("writing failed".into()));
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -294,7 +287,7 @@ pub(crate) fn dump_into(
     }
     let output = pager.output;
     if output.flush().is_err() && summary.stop.is_none() {
-        summary.stop = Some(output_lost());
+        summary.stop = Some(output_lost("writing failed".into()));
     }
     summary.written = output.written();
     summary.long_lines = output.long_lines();

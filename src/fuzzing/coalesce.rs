@@ -25,7 +25,7 @@ use crate::command::classify;
 use crate::command::{CmdMeta, Stopped, Watch};
 use crate::conn::MergeRules;
 use crate::input::{ArgBuf, Command, InputReader, frame_args};
-use crate::sink::{Finished, LocalAccount, Sink};
+use crate::sink::{Closing, Edge, Finished, LocalAccount, Sink, Together};
 
 /// A command sent: its arguments, and the input commands it stands for
 /// (its own number alone, or a span's; none for rload's own).
@@ -100,19 +100,47 @@ impl Sink for Recorder {
         Ok(())
     }
 
-    fn can_apply_together(&self) -> bool {
-        self.together
+    fn together(&mut self) -> Option<&mut dyn Together> {
+        match self.together {
+            true => Some(self),
+            false => None,
+        }
     }
 
+    fn abandon_transaction(&mut self, _: CmdMeta) -> Result<(), Stopped> {
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        Ok(())
+    }
+
+    fn errors(&self) -> u64 {
+        0
+    }
+
+    fn finish(self: Box<Self>, _: Closing) -> Finished {
+        Finished {
+            pipes: Vec::new(),
+            closed: true,
+            local: LocalAccount::default(),
+        }
+    }
+}
+
+impl Together for Recorder {
     /// rload's own `MULTI` and `EXEC`, settled as the window settles them.
-    fn apply_together(&mut self, begin: bool, at: CmdMeta) -> Result<(), Stopped> {
-        let name: &[u8] = if begin { b"MULTI" } else { b"EXEC" };
+    fn apply_together(&mut self, edge: Edge, at: CmdMeta) -> Result<(), Stopped> {
+        let name: &[u8] = match edge {
+            Edge::Begin => b"MULTI",
+            Edge::End => b"EXEC",
+        };
         let reply = self.server.borrow_mut().run(&[name.to_vec()]);
         let mut merged = self.merged.borrow_mut();
         merged
             .sent
             .push((vec![name.to_vec()], CmdMeta::own(Some(&at)), Vec::new()));
-        if begin {
+        if edge == Edge::Begin {
             // Refused, the commands run (and count) one by one.
             merged.block = (reply == Reply::Ok).then(Vec::new);
             return Ok(());
@@ -139,26 +167,6 @@ impl Sink for Recorder {
 
     fn watching(&mut self) -> Result<bool, Stopped> {
         Ok(self.server.borrow().watching())
-    }
-
-    fn abandon_transaction(&mut self, _: CmdMeta) -> Result<(), Stopped> {
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), Stopped> {
-        Ok(())
-    }
-
-    fn errors(&self) -> u64 {
-        0
-    }
-
-    fn finish(self: Box<Self>, _: bool, _: bool) -> Finished {
-        Finished {
-            pipes: Vec::new(),
-            closed: true,
-            local: LocalAccount::default(),
-        }
     }
 }
 

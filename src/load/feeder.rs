@@ -17,13 +17,18 @@ use crate::rate::Bucket;
 use crate::report::{Events, Stop};
 use crate::sink::Sink;
 
-/// Why feeding stopped early: `Some` reason, or `None` when the sink
-/// stopped (its account says why).
-pub(super) type Halt = Option<Stop>;
+/// Why feeding stopped before the end of the input.
+#[derive(Debug)]
+pub(super) enum Halt {
+    /// For this reason (a signal, bad input, `--max-errors`).
+    Stop(Stop),
+    /// The sink stopped: its account says why.
+    SinkStopped,
+}
 
 /// A sink that stopped halts the feeding.
 fn sink_stopped(_: Stopped) -> Halt {
-    None
+    Halt::SinkStopped
 }
 
 /// How feeding went.
@@ -130,8 +135,8 @@ impl Feeder {
                     .map(|b| Stop::Input(self.invalid_input(b.pos, InvalidKind::OpenTransaction)));
                 (open, false)
             }
-            Err(Some(stop)) => (Some(stop), false),
-            Err(None) => (None, true),
+            Err(Halt::Stop(stop)) => (Some(stop), false),
+            Err(Halt::SinkStopped) => (None, true),
         };
         if !sink_stopped {
             self.discard_open_block(sink);
@@ -151,7 +156,7 @@ impl Feeder {
     ) -> Result<(), Halt> {
         loop {
             if let Some(signal) = self.interrupt.requested() {
-                return Err(Some(Stop::Interrupted {
+                return Err(Halt::Stop(Stop::Interrupted {
                     signal,
                     drained: true,
                 }));
@@ -159,7 +164,7 @@ impl Feeder {
             if let Some(max) = self.max_errors
                 && sink.errors() + self.invalid >= max
             {
-                return Err(Some(Stop::MaxErrors(max)));
+                return Err(Halt::Stop(Stop::MaxErrors(max)));
             }
             let cmd = match source.next_buffered() {
                 Ok(Next::Command(cmd)) => cmd,
@@ -225,7 +230,7 @@ impl Feeder {
     /// carries on; otherwise stops.
     pub(super) fn skip_or_stop(&mut self, e: InputError) -> Result<(), Halt> {
         match e {
-            InputError::Interrupted => Err(Some(Stop::Interrupted {
+            InputError::Interrupted => Err(Halt::Stop(Stop::Interrupted {
                 signal: self.interrupt.requested().unwrap_or(0),
                 drained: true,
             })),
@@ -234,7 +239,7 @@ impl Feeder {
                 self.invalid += 1;
                 Ok(())
             }
-            e => Err(Some(Stop::Input(e))),
+            e => Err(Halt::Stop(Stop::Input(e))),
         }
     }
 

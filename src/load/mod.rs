@@ -28,6 +28,7 @@ use crate::input::{CommandSource, Input, InputReader, Inputs};
 use crate::rdb::{RdbSource, starts_an_rdb};
 use crate::records::{RecordError, RecordOptions, RecordSource};
 use crate::report::{Bounded, Events, Summary};
+use crate::sink::Closing;
 
 /// What a load reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -189,7 +190,12 @@ impl Run<'_> {
         }
         let fed = feeder.run(source, &mut *sink);
         let announced = fed.all_read;
-        let finished = sink.finish(!fed.sink_stopped, announced);
+        let closing = match (fed.sink_stopped, announced) {
+            (true, _) => Closing::Abandon,
+            (false, false) => Closing::Close,
+            (false, true) => Closing::CloseAllSent,
+        };
+        let finished = sink.finish(closing);
         let mut summary = account::summarize(finished, fed, &feeder, started.elapsed());
         summary.empty_spreads = source.empty_spreads() - empty_before;
         if summary.stop.is_none() && summary.all_sent && !summary.emitted {

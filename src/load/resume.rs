@@ -149,7 +149,7 @@ impl Feeder {
                 self.resume_from, open.seq, self.done_through
             );
             let e = self.invalid_input(open.pos, InvalidKind::Refused(why));
-            return Ok(self.stop_early(Some(Stop::Input(e))));
+            return Ok(self.stop_early(Halt::Stop(Stop::Input(e))));
         }
         Ok(db)
     }

@@ -60,15 +60,8 @@ pub(crate) struct Window {
     /// The next command awaiting a reply, as a deque index and command index.
     cur: usize,
     next: usize,
-    /// The `MULTI` of an open transaction, while one is open.
-    multi: Option<MultiAt>,
-    /// Set when an open transaction's first chunk had to be retired.
-    replay_lost: bool,
-    /// The database an open transaction's `SELECT` switches to, once its
-    /// `EXEC` is answered.
-    block_db: Option<u32>,
-    /// The open transaction is rload's own ([`Watch::Atomic`]).
-    atomic: Option<AtomicBlock>,
+    /// The transaction open at the reply cursor, if one is.
+    block: Option<Block>,
     /// The last input `MULTI` the server refused (ACL): no transaction
     /// opened, and the commands after it ran one by one.
     pub(crate) refused_multi: Option<u64>,
@@ -78,6 +71,31 @@ pub(crate) struct Window {
     pub(crate) watching: bool,
     pub(crate) commit: Commit,
     pub(crate) uncommitted: Uncommitted,
+}
+
+/// A transaction open at the reply cursor: the input's, or rload's own.
+#[derive(Debug)]
+struct Block {
+    /// Its `MULTI`.
+    multi: MultiAt,
+    /// Its first chunk had to be retired (it spans more than
+    /// [`RETAIN_FOR_REPLAY`] chunks): it cannot be replayed.
+    replay_lost: bool,
+    /// The database its `SELECT` switches to, once its `EXEC` is answered.
+    db: Option<u32>,
+    /// It is rload's own ([`Watch::Atomic`]): what its commands stand for.
+    atomic: Option<AtomicBlock>,
+}
+
+impl Block {
+    fn open(multi: MultiAt, atomic: Option<AtomicBlock>) -> Self {
+        Block {
+            multi,
+            replay_lost: false,
+            db: None,
+            atomic,
+        }
+    }
 }
 
 /// rload's own open transaction, as its commands are answered (queued):
@@ -176,16 +194,16 @@ impl Window {
         self.uncommitted.replies += acked.replies;
         self.uncommitted.errors += acked.errors;
         if acked.watch == Some(Watch::Atomic) && !redirected {
-            if self.multi.is_none() {
+            if self.block.is_none() {
                 self.commit_before(&chunk, last);
                 if last_type == b'+' {
-                    self.multi = Some((self.front_id + self.cur as u64, last, meta));
-                    self.atomic = Some(AtomicBlock::default());
+                    let multi = (self.front_id + self.cur as u64, last, meta);
+                    self.block = Some(Block::open(multi, Some(AtomicBlock::default())));
                 }
             }
             return acked;
         }
-        if let Some(block) = &mut self.atomic {
+        if let Some(block) = self.block.as_mut().and_then(|b| b.atomic.as_mut()) {
             for i in first..=last {
                 if !chunk.cmds[i].is_own() {
                     match chunk.covered(i) {
@@ -200,11 +218,11 @@ impl Window {
             }
         }
         if redirected || meta.is_own() {
-            if self.multi.is_none() {
+            if self.block.is_none() {
                 self.commit_before(&chunk, last);
             }
             if matches!(acked.watch, Some(Watch::Abandon | Watch::AtomicExec))
-                && self.multi.is_some()
+                && self.block.is_some()
             {
                 // rload's own DISCARD or EXEC ends the WATCH too.
                 self.watching = false;
@@ -220,7 +238,7 @@ impl Window {
         let ok = last_type == b'+';
         self.follow_watch(acked.watch, ok);
         match acked.watch {
-            Some(Watch::Multi) if ok && self.multi.is_none() => {
+            Some(Watch::Multi) if ok && self.block.is_none() => {
                 // Commands before the MULTI are done; the MULTI itself is not.
                 let count = u64::from(meta.count);
                 self.uncommitted.commands -= count;
@@ -231,18 +249,21 @@ impl Window {
                     replies: count,
                     errors: 0,
                 };
-                self.multi = Some((self.front_id + self.cur as u64, last, meta));
+                let multi = (self.front_id + self.cur as u64, last, meta);
+                self.block = Some(Block::open(multi, None));
                 return acked;
             }
             Some(Watch::Exec) => {
                 // An array: the block ran. An error (EXECABORT) or a null
                 // (a WATCHed key changed): it did not.
-                if last_type == b'*' && self.multi.is_some() {
-                    self.commit.db = self.block_db.or(self.commit.db);
+                if last_type == b'*'
+                    && let Some(block) = &self.block
+                {
+                    self.commit.db = block.db.or(self.commit.db);
                 }
                 self.end_block();
             }
-            Some(Watch::Multi) if !ok && self.multi.is_none() => {
+            Some(Watch::Multi) if !ok && self.block.is_none() => {
                 self.refused_multi = Some(meta.seq)
             }
             Some(Watch::Discard) => self.end_block(),
@@ -253,11 +274,13 @@ impl Window {
                 }
             }
             // Queued: it takes effect if the EXEC runs the block.
-            Some(Watch::Select(db)) if self.multi.is_some() && ok => self.block_db = Some(db),
-            Some(Watch::Select(db)) if ok && self.multi.is_none() => self.commit.db = Some(db),
+            Some(Watch::Select(db)) if ok => match &mut self.block {
+                Some(block) => block.db = Some(db),
+                None => self.commit.db = Some(db),
+            },
             _ => {}
         }
-        if self.multi.is_none() {
+        if self.block.is_none() {
             self.commit_through(Some(chunk.last_input(last)));
         }
         acked
@@ -271,7 +294,7 @@ impl Window {
             Some(Watch::Unwatch | Watch::Reset) if ok => self.watching = false,
             // Whatever the reply (run, aborted, EXECABORT): the
             // transaction is over, and its WATCH with it.
-            Some(Watch::Exec | Watch::Discard) if self.multi.is_some() => self.watching = false,
+            Some(Watch::Exec | Watch::Discard) if self.block.is_some() => self.watching = false,
             _ => {}
         }
     }
@@ -284,9 +307,7 @@ impl Window {
     }
 
     fn end_block(&mut self) {
-        self.multi = None;
-        self.block_db = None;
-        self.atomic = None;
+        self.block = None;
     }
 
     /// Settles rload's own transaction, whose `EXEC` the last `ack` ended
@@ -303,7 +324,7 @@ impl Window {
         text: &[u8],
         element_errors: &[(u32, Vec<u8>)],
     ) -> (u64, Failed) {
-        let Some(block) = self.atomic.take() else {
+        let Some(block) = self.block.as_mut().and_then(|b| b.atomic.take()) else {
             // Its MULTI was refused: the commands ran, and were counted,
             // one by one.
             return (0, Vec::new());
@@ -358,10 +379,11 @@ impl Window {
     /// cluster mode, to send them all again elsewhere). Returns them and what
     /// was counted for them; `None` if its start is no longer held.
     pub(crate) fn take_block(&mut self, n: u64) -> Option<(Vec<SentCommand>, Uncommitted)> {
-        let (id, idx, _) = self.multi?;
-        if self.replay_lost {
+        let block = self.block.as_ref()?;
+        if block.replay_lost {
             return None;
         }
+        let (id, idx, _) = block.multi;
         let (first, last, last_i) = (
             (id - self.front_id) as usize,
             self.cur,
@@ -385,7 +407,7 @@ impl Window {
 
     /// Whether a transaction is open at the reply cursor.
     pub(crate) fn in_transaction(&self) -> bool {
-        self.multi.is_some()
+        self.block.is_some()
     }
 
     /// Commits everything answered so far; `last`, if known, is the last
@@ -403,14 +425,15 @@ impl Window {
     /// Retires answered chunks from the front, handing them to `retire`.
     pub(crate) fn retire(&mut self, mut retire: impl FnMut(Arc<Chunk>)) {
         while !self.chunks.is_empty() && (self.cur > 0 || self.next == self.chunks[0].cmds.len()) {
-            let holds_open_multi = self.multi.is_some_and(|(id, _, _)| id <= self.front_id);
             // Held while the open transaction has spanned fewer chunks than
             // that, however far ahead the writer is.
-            if holds_open_multi {
+            if let Some(block) = &mut self.block
+                && block.multi.0 <= self.front_id
+            {
                 if self.cur < RETAIN_FOR_REPLAY {
                     return;
                 }
-                self.replay_lost = true;
+                block.replay_lost = true;
             }
             let chunk = self.chunks.pop_front().expect("checked non-empty");
             self.front_id += 1;
@@ -434,8 +457,10 @@ impl Window {
     /// first in the window: in a cluster, a redirected command comes back
     /// into a window after newer ones.
     pub(crate) fn first_pending(&self) -> Option<CmdMeta> {
-        let (cur, next) = match self.multi {
-            Some((id, i, _)) => ((id - self.front_id) as usize, i),
+        let (cur, next) = match &self.block {
+            Some(Block {
+                multi: (id, i, _), ..
+            }) => ((id - self.front_id) as usize, *i),
             None => (self.cur, self.next),
         };
         self.chunks
@@ -472,12 +497,13 @@ impl Window {
     /// connection, and returns the bytes to re-send, in order, plus what the
     /// rewind un-counted. `None` when the commit point is no longer held.
     pub(crate) fn rewind(&mut self) -> Option<(Resend, Uncommitted)> {
-        if self.replay_lost {
+        if self.block.as_ref().is_some_and(|b| b.replay_lost) {
             return None;
         }
-        self.atomic = None;
-        let (cur, next) = match self.multi.take() {
-            Some((id, i, _)) => ((id - self.front_id) as usize, i),
+        let (cur, next) = match self.block.take() {
+            Some(Block {
+                multi: (id, i, _), ..
+            }) => ((id - self.front_id) as usize, i),
             None => (self.cur, self.next),
         };
         self.cur = cur;
@@ -600,6 +626,64 @@ mod tests {
         );
         assert_eq!(resend[0].0.bytes.len() - resend[0].1, 5 * 11);
         assert_eq!(w.budget(), 1, "the MULTI is watched again");
+    }
+
+    #[test]
+    fn a_transaction_too_large_to_replay_stops_only_its_own_replay() {
+        let mut w = Window::default();
+        let chunks = RETAIN_FOR_REPLAY as u64 + 2;
+        // A MULTI, then chunks of queued commands, the EXEC in the last.
+        for k in 0..chunks {
+            let watched: &[(u32, Watch)] = match k {
+                0 => &[(0, Watch::Multi)],
+                k if k == chunks - 1 => &[(1, Watch::Exec)],
+                _ => &[],
+            };
+            w.push(chunk(1 + 2 * k, 2, watched));
+        }
+        // Every reply up to the EXEC's: the block is still open.
+        loop {
+            let n = w.budget();
+            if w.peek_watch(n) == Some(Watch::Exec) {
+                break;
+            }
+            w.ack_counted(n, b'+');
+            w.retire(|_| {});
+        }
+        assert!(w.in_transaction());
+        assert!(w.rewind().is_none(), "its start is gone: no replay");
+    }
+
+    #[test]
+    fn a_replay_after_a_large_transaction_ended_is_not_refused() {
+        let mut w = Window::default();
+        let chunks = RETAIN_FOR_REPLAY as u64 + 2;
+        for k in 0..chunks {
+            let watched: &[(u32, Watch)] = match k {
+                0 => &[(0, Watch::Multi)],
+                k if k == chunks - 1 => &[(0, Watch::Exec)],
+                _ => &[],
+            };
+            w.push(chunk(1 + 2 * k, 2, watched));
+        }
+        // Every reply but the last command's, after the EXEC.
+        loop {
+            let n = w.budget();
+            let last = if w.peek_watch(n) == Some(Watch::Exec) {
+                b'*'
+            } else {
+                b'+'
+            };
+            w.ack_counted(n, last);
+            w.retire(|_| {});
+            if !w.in_transaction() {
+                break;
+            }
+        }
+        assert_eq!(w.awaiting(), 1);
+        let (resend, undone) = w.rewind().expect("the block is over: the rest replays");
+        assert_eq!(undone.commands, 0);
+        assert_eq!(resend.len(), 1);
     }
 
     #[test]

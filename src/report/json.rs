@@ -130,6 +130,11 @@ pub(crate) fn stop(stop: &Stop) -> Value {
             "addr": addr,
             "reason": reason,
         }),
+        Stop::OutputLost { reason } => json!({
+            "kind": "output_lost",
+            "message": message,
+            "reason": reason,
+        }),
         Stop::Protocol { addr, reason } => json!({
             "kind": "protocol",
             "message": message,

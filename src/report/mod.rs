@@ -139,6 +139,13 @@ pub enum Stop {
         /// What was wrong.
         reason: String,
     },
+    /// Writing to standard output failed (a closed pipe, a full disk): the
+    /// commands (`--emit`) or keys (`--dump`) written before it are all
+    /// that was.
+    OutputLost {
+        /// Why the write failed.
+        reason: String,
+    },
     /// The server answered a read with an error that retrying does not
     /// cure (a dump: an ACL's `NOPERM`, an unknown command), or a
     /// transient one (`BUSY`, `LOADING`) for longer than rload waits.
@@ -172,6 +179,7 @@ impl fmt::Display for Stop {
                 write!(f, "connection to {addr} lost: {reason}")
             }
             Stop::Protocol { addr, reason } => write!(f, "{addr}: {reason}"),
+            Stop::OutputLost { reason } => write!(f, "writing to standard output failed: {reason}"),
             Stop::ErrorReply {
                 addr,
                 command,
@@ -319,7 +327,9 @@ impl Summary {
     pub fn exit_code(&self) -> i32 {
         match &self.stop {
             Some(Stop::Input(_)) => exit::INPUT,
-            Some(Stop::ConnectionLost { .. } | Stop::Protocol { .. }) => exit::CONNECTION_LOST,
+            Some(Stop::ConnectionLost { .. } | Stop::Protocol { .. } | Stop::OutputLost { .. }) => {
+                exit::CONNECTION_LOST
+            }
             Some(Stop::Timeout(_) | Stop::MaxErrors(_) | Stop::ErrorReply { .. }) => exit::ERRORS,
             // As shells report a process a signal ended.
             Some(Stop::Interrupted { signal, .. }) => 128 + signal,
@@ -383,9 +393,10 @@ impl Summary {
                 }
             }
             Stop::Timeout(_) => {}
-            Stop::ConnectionLost { .. } | Stop::Protocol { .. } | Stop::ErrorReply { .. } => {
-                writeln!(err, "rload: {stop}")?
-            }
+            Stop::ConnectionLost { .. }
+            | Stop::Protocol { .. }
+            | Stop::ErrorReply { .. }
+            | Stop::OutputLost { .. } => writeln!(err, "rload: {stop}")?,
             Stop::Interrupted { signal, drained } => writeln!(
                 err,
                 "rload: interrupted by {}: stopped reading the input; {}",

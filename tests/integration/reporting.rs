@@ -595,3 +595,60 @@ fn a_load_with_progress_on_loads_what_one_without_does() {
     assert_eq!((plain.code, code), (0, 0), "{screen}");
     assert_eq!(a.digest(), b.digest());
 }
+
+/// Runs `rload ARGS` with `stdin` and its standard output closed at once
+/// (a reader that went away, as `| head -c 0` leaves it); its status and
+/// standard error.
+fn with_stdout_closed(args: &[&str], stdin: Vec<u8>) -> (i32, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rload"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let mut pipe = child.stdin.take().expect("stdin");
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(&stdin);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = feeder.join();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_standard_output_is_its_own_stop_not_a_lost_connection() {
+    let redis = Redis::start();
+    rload_pipe(&redis, &[], set_lines(0..20_000));
+    let port = redis.port.to_string();
+    for args in [
+        vec!["--dump", "-p", &port, "--json"],
+        vec!["--emit", "--json"],
+    ] {
+        let (code, stderr) = with_stdout_closed(&args, set_lines(0..20_000).into_bytes());
+        assert_eq!(code, 5, "{args:?}: {stderr}");
+        let j = json_of(&stderr);
+        assert_eq!(j["stop"]["kind"], "output_lost", "{args:?}: {j}");
+        assert!(
+            j["stop"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("writing to standard output failed"),
+            "{j}"
+        );
+        assert_eq!(j["ok"], false, "{j}");
+    }
+    // As text: the same words, and the status.
+    let (code, stderr) = with_stdout_closed(&["--emit"], set_lines(0..20_000).into_bytes());
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.contains("rload: writing to standard output failed"),
+        "{stderr}"
+    );
+}

@@ -18,7 +18,7 @@ use super::{MAX_RETRIES, POLL, Payload, Router};
 use crate::command::{CmdMeta, Stopped, Watch};
 use crate::pipe::SentCommand;
 use crate::resp::encode_command;
-use crate::sink::Finished;
+use crate::sink::{Closing, Finished};
 
 /// `MOVED` and `ASK` are followed this often per command. A slot map that
 /// has not settled by then (two nodes that each say the other owns the
@@ -265,13 +265,13 @@ impl Router {
     /// Returns each pipe's account, whether the closing ECHOs all went out,
     /// and what the router settled itself, with the oldest command it still
     /// held.
-    pub(super) fn finish(mut self, go_on: bool, announce: bool) -> Finished {
-        let settled = go_on && self.settle().is_ok();
+    pub(super) fn finish(mut self, closing: Closing) -> Finished {
+        let settled = closing != Closing::Abandon && self.settle().is_ok();
         let mut closed = settled;
         for m in self.members.iter_mut().filter(|m| m.alive) {
             closed &= m.pipe.close();
         }
-        if closed && announce {
+        if closed && closing == Closing::CloseAllSent {
             self.events.all_sent();
         }
         let members = std::mem::take(&mut self.members);

@@ -7,7 +7,7 @@ use super::{Payload, Route, Router};
 use crate::command::{CmdMeta, Stopped, Watch};
 use crate::input::{ArgBuf, Command, frame_args};
 use crate::pipe::SentCommand;
-use crate::sink::{Finished, Sink};
+use crate::sink::{Closing, Finished, Sink};
 
 impl Sink for Router {
     fn push(
@@ -92,7 +92,7 @@ impl Sink for Router {
                 .sum::<u64>()
     }
 
-    fn finish(self: Box<Self>, go_on: bool, announce: bool) -> Finished {
-        (*self).finish(go_on, announce)
+    fn finish(self: Box<Self>, closing: Closing) -> Finished {
+        (*self).finish(closing)
     }
 }
