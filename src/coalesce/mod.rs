@@ -52,7 +52,7 @@ use crate::cluster::key_slot;
 use crate::command::{CmdMeta, Stopped, Watch};
 use crate::conn::MergeRules;
 use crate::input::{Args, Command};
-use crate::resp::encode_bulks;
+use crate::resp::{encode_bulks, push_array_header, push_bulk};
 use crate::sink::{Closing, Edge, Finished, Sink};
 
 pub(crate) use shape::Kind;
@@ -283,21 +283,6 @@ impl Batch {
     }
 }
 
-/// Appends `item` as a RESP bulk string.
-fn bulk(out: &mut Vec<u8>, item: &[u8]) {
-    out.push(b'$');
-    out.extend_from_slice(itoa::Buffer::new().format(item.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(item);
-    out.extend_from_slice(b"\r\n");
-}
-
-fn header(out: &mut Vec<u8>, count: usize) {
-    out.push(b'*');
-    out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
-    out.extend_from_slice(b"\r\n");
-}
-
 impl Coalescer {
     /// Merges what `rules` allow for the load's user, sending it on to
     /// `inner`; `cluster`: `MSET` keys must share a slot.
@@ -333,17 +318,17 @@ impl Coalescer {
             let n = group.covered.len();
             match group.kind {
                 Kind::Set if n == 1 => {
-                    header(out, 3);
-                    bulk(out, b"SET");
+                    push_array_header(out, 3);
+                    push_bulk(out, b"SET");
                 }
                 Kind::Set => {
-                    header(out, 1 + group.nitems);
-                    bulk(out, b"MSET");
+                    push_array_header(out, 1 + group.nitems);
+                    push_bulk(out, b"MSET");
                 }
                 kind => {
-                    header(out, 2 + group.nitems);
-                    bulk(out, kind.name());
-                    bulk(out, &group.key);
+                    push_array_header(out, 2 + group.nitems);
+                    push_bulk(out, kind.name());
+                    push_bulk(out, &group.key);
                 }
             }
             out.extend_from_slice(&group.items);

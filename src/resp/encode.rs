@@ -57,6 +57,23 @@ impl CommandArgs for [&[u8]] {
     }
 }
 
+/// Appends a multibulk's header, `*<count>\r\n`, for a command written
+/// a piece at a time (its arguments follow, each by [`push_bulk`]).
+pub(crate) fn push_array_header(out: &mut Vec<u8>, count: usize) {
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `item` as a bulk string, `$<len>\r\n<item>\r\n`.
+pub(crate) fn push_bulk(out: &mut Vec<u8>, item: &[u8]) {
+    out.push(b'$');
+    out.extend_from_slice(itoa::Buffer::new().format(item.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(item);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// The exact encoded size of a command with these arguments.
 #[inline]
 pub fn encoded_len<A: CommandArgs + ?Sized>(args: &A) -> usize {

@@ -8,7 +8,7 @@ mod scan;
 mod value;
 
 pub use encode::{CommandArgs, encode_command, encode_to_vec, encoded_len};
-pub(crate) use encode::{digits, encode_bulks, sealed};
+pub(crate) use encode::{digits, encode_bulks, push_array_header, push_bulk, sealed};
 pub use inline::{INLINE_LIMIT, encode_inline, inline_len, inline_prefix};
 pub use number::MAX_BULK_LEN;
 pub(crate) use number::parse_strict_i64;
