@@ -47,7 +47,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RLOAD = os.path.join(ROOT, "target", "release", "rload")
+# RLOAD_BIN: another build to measure (a before/after comparison).
+RLOAD = os.environ.get("RLOAD_BIN") or os.path.join(ROOT, "target", "release", "rload")
 TIME = "/usr/bin/time"
 
 

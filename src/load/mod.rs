@@ -1,13 +1,13 @@
 //! The driver: every load runs the same steps, whatever it loads into.
 //!
-//! 1. Open the input and connect ([`target`]: one server, or a cluster's
+//! 1. Open the input and connect (`target`: one server, or a cluster's
 //!    nodes), reading the server's limits.
-//! 2. Skip to `--resume-from` ([`resume`]), finding the database to resume
+//! 2. Skip to `--resume-from` (`resume`), finding the database to resume
 //!    in.
 //! 3. Start the sink (one pipe, or the cluster's router) and feed it the
-//!    input ([`feeder`]).
+//!    input (`feeder`).
 //! 4. Finish the sink, and turn its account and the feeder's into the
-//!    [`Summary`] ([`account`]).
+//!    [`Summary`] (`account`).
 
 mod account;
 mod feeder;
