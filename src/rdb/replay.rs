@@ -113,6 +113,9 @@ pub(crate) struct Replay<R> {
     db: u64,
     selected: Option<u64>,
     current: Option<Current>,
+    /// The last key's name buffer, for the next key's: no allocation per
+    /// key.
+    spare_key: Vec<u8>,
     scratch: Scratch,
     pub(crate) done: Replayed,
 }
@@ -126,6 +129,7 @@ impl<R: Read> Replay<R> {
             db: 0,
             selected: None,
             current: None,
+            spare_key: Vec::new(),
             scratch: Scratch::default(),
             done: Replayed::default(),
         }
@@ -183,6 +187,7 @@ impl<R: Read> Replay<R> {
             db,
             selected,
             current,
+            spare_key,
             scratch,
             done,
         } = self;
@@ -196,7 +201,10 @@ impl<R: Read> Replay<R> {
                 done.functions += 1;
             }
             Event::KeyStart(start) => {
-                let c = start_key(&start, filter, options, restores);
+                let mut key = std::mem::take(spare_key);
+                key.clear();
+                key.extend_from_slice(start.key);
+                let c = start_key(key, &start, filter, options, restores);
                 if !c.skip && options.select && *selected != Some(*db) {
                     // Before anything of the key is written.
                     out.select(u32::try_from(*db).unwrap_or(u32::MAX))?;
@@ -210,13 +218,14 @@ impl<R: Read> Replay<R> {
                 }
             }
             Event::KeyEnd(end) => {
-                if let Some(c) = current.take() {
+                if let Some(mut c) = current.take() {
                     let mut at = KeyEnding {
                         db: *db,
                         version,
                         done,
                     };
-                    at.end_key(c, &end, out)?;
+                    at.end_key(&mut c, &end, out)?;
+                    *spare_key = c.key;
                 }
                 return Ok(Step::Key(keys_before + 1));
             }
@@ -237,7 +246,7 @@ struct KeyEnding<'a> {
 impl KeyEnding<'_> {
     fn end_key(
         &mut self,
-        mut c: Current,
+        c: &mut Current,
         end: &KeyEnd<'_>,
         out: &mut dyn Output,
     ) -> Result<(), ReplayError> {
@@ -290,8 +299,9 @@ fn kind_of(kind: Kind) -> Option<rebuild::Kind> {
     })
 }
 
-/// How the key `start` begins is to be replayed.
+/// How the key `start` (whose name `key` holds) begins is to be replayed.
 fn start_key(
+    key: Vec<u8>,
     start: &KeyStart<'_>,
     filter: &KeyFilter,
     options: &ReplayOptions,
@@ -301,7 +311,7 @@ fn start_key(
         matches!((start.expire_at_ms, options.now_ms), (Some(at), Some(now)) if at <= now);
     let taken = filter.takes_lazily(start.db, start.key, || start.kind.name());
     Current {
-        key: start.key.to_vec(),
+        key,
         kind: kind_of(start.kind),
         expire_at: start.expire_at_ms,
         skip: expired || !taken,

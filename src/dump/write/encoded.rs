@@ -13,6 +13,11 @@ pub(crate) enum Encoding {
     Inline,
 }
 
+/// Commands are encoded one after another into a buffer, handed to the
+/// output this many bytes at a time: one copy and one write call per
+/// quarter megabyte, not per command.
+const OUT_BYTES: usize = 256 * 1024;
+
 /// Commands written to `out`.
 pub(crate) struct Encoded<W: Write> {
     out: W,
@@ -27,7 +32,7 @@ impl<W: Write> Encoded<W> {
         Encoded {
             out,
             encoding,
-            buf: Vec::new(),
+            buf: Vec::with_capacity(OUT_BYTES + OUT_BYTES / 4),
             written: 0,
             long_lines: 0,
         }
@@ -36,19 +41,22 @@ impl<W: Write> Encoded<W> {
 
 impl<W: Write> CommandSink for Encoded<W> {
     fn command(&mut self, args: &[&[u8]]) -> io::Result<()> {
-        self.buf.clear();
+        let start = self.buf.len();
         match self.encoding {
             Encoding::Resp => encode_command(&mut self.buf, args),
             Encoding::Inline => {
                 encode_inline(&mut self.buf, args);
                 // The newline is not part of the line.
-                if self.buf.len() > INLINE_LIMIT + 1 {
+                if self.buf.len() - start > INLINE_LIMIT + 1 {
                     self.long_lines += 1;
                 }
             }
         }
         self.written += 1;
-        self.out.write_all(&self.buf)
+        if self.buf.len() >= OUT_BYTES {
+            self.hand_over()?;
+        }
+        Ok(())
     }
 
     fn inline(&self) -> bool {
@@ -64,6 +72,20 @@ impl<W: Write> CommandSink for Encoded<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.hand_over()?;
         self.out.flush()
+    }
+}
+
+impl<W: Write> Encoded<W> {
+    /// Writes what is buffered to the output.
+    fn hand_over(&mut self) -> io::Result<()> {
+        let r = self.out.write_all(&self.buf);
+        self.buf.clear();
+        if self.buf.capacity() > 4 * OUT_BYTES {
+            // A huge command passed through: give its memory back.
+            self.buf = Vec::with_capacity(OUT_BYTES + OUT_BYTES / 4);
+        }
+        r
     }
 }
