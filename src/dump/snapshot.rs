@@ -53,6 +53,7 @@ fn replay_options(options: &DumpOptions) -> ReplayOptions {
     ReplayOptions {
         select: options.db.is_none(),
         restore_upto: (options.format == super::DumpFormat::Restore).then_some(u32::MAX),
+        restore_strings: true,
         now_ms: Some(super::big::now_ms()),
     }
 }

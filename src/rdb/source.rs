@@ -102,6 +102,7 @@ impl RdbSource {
             options: ReplayOptions {
                 select,
                 restore_upto: None,
+                restore_strings: false,
                 now_ms: Some(now_ms()),
             },
             commands: Commands::new(ArgQueue::new(Vec::new())),
