@@ -628,47 +628,31 @@ mod tests {
         assert_eq!(w.budget(), 1, "the MULTI is watched again");
     }
 
-    #[test]
-    fn a_transaction_too_large_to_replay_stops_only_its_own_replay() {
+    /// A window holding a transaction two chunks larger than what is kept
+    /// for a replay: its `MULTI` first, its `EXEC` at `exec` of the last
+    /// chunk (of two commands each).
+    fn a_large_transaction(exec: u32) -> Window {
         let mut w = Window::default();
         let chunks = RETAIN_FOR_REPLAY as u64 + 2;
-        // A MULTI, then chunks of queued commands, the EXEC in the last.
         for k in 0..chunks {
             let watched: &[(u32, Watch)] = match k {
                 0 => &[(0, Watch::Multi)],
-                k if k == chunks - 1 => &[(1, Watch::Exec)],
+                k if k == chunks - 1 => &[(exec, Watch::Exec)],
                 _ => &[],
             };
             w.push(chunk(1 + 2 * k, 2, watched));
         }
-        // Every reply up to the EXEC's: the block is still open.
-        loop {
-            let n = w.budget();
-            if w.peek_watch(n) == Some(Watch::Exec) {
-                break;
-            }
-            w.ack_counted(n, b'+');
-            w.retire(|_| {});
-        }
-        assert!(w.in_transaction());
-        assert!(w.rewind().is_none(), "its start is gone: no replay");
+        w
     }
 
-    #[test]
-    fn a_replay_after_a_large_transaction_ended_is_not_refused() {
-        let mut w = Window::default();
-        let chunks = RETAIN_FOR_REPLAY as u64 + 2;
-        for k in 0..chunks {
-            let watched: &[(u32, Watch)] = match k {
-                0 => &[(0, Watch::Multi)],
-                k if k == chunks - 1 => &[(0, Watch::Exec)],
-                _ => &[],
-            };
-            w.push(chunk(1 + 2 * k, 2, watched));
-        }
-        // Every reply but the last command's, after the EXEC.
+    /// Takes the replies up to the one `stop` says to stop before, retiring
+    /// chunks as the reader does.
+    fn answer_until(w: &mut Window, mut stop: impl FnMut(&mut Window, u64) -> bool) {
         loop {
             let n = w.budget();
+            if stop(w, n) {
+                return;
+            }
             let last = if w.peek_watch(n) == Some(Watch::Exec) {
                 b'*'
             } else {
@@ -676,10 +660,25 @@ mod tests {
             };
             w.ack_counted(n, last);
             w.retire(|_| {});
-            if !w.in_transaction() {
-                break;
-            }
         }
+    }
+
+    #[test]
+    fn a_transaction_too_large_to_replay_stops_only_its_own_replay() {
+        let mut w = a_large_transaction(1);
+        // Every reply up to the EXEC's: the block is still open.
+        answer_until(&mut w, |w, n| w.peek_watch(n) == Some(Watch::Exec));
+        assert!(w.in_transaction());
+        assert!(w.rewind().is_none(), "its start is gone: no replay");
+    }
+
+    #[test]
+    fn a_replay_after_a_large_transaction_ended_is_not_refused() {
+        let mut w = a_large_transaction(0);
+        // The replies through the EXEC; the last command awaits its own.
+        answer_until(&mut w, |w, n| {
+            n == 1 && w.peek_watch(n).is_none() && !w.in_transaction()
+        });
         assert_eq!(w.awaiting(), 1);
         let (resend, undone) = w.rewind().expect("the block is over: the rest replays");
         assert_eq!(undone.commands, 0);

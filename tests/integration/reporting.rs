@@ -597,29 +597,10 @@ fn a_load_with_progress_on_loads_what_one_without_does() {
 }
 
 /// Runs `rload ARGS` with `stdin` and its standard output closed at once
-/// (a reader that went away, as `| head -c 0` leaves it); its status and
-/// standard error.
+/// (a reader that went away); its status and standard error.
 fn with_stdout_closed(args: &[&str], stdin: Vec<u8>) -> (i32, String) {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rload"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    drop(child.stdout.take());
-    let mut pipe = child.stdin.take().expect("stdin");
-    let feeder = std::thread::spawn(move || {
-        let _ = pipe.write_all(&stdin);
-    });
-    let out = child.wait_with_output().expect("wait");
-    let _ = feeder.join();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = Background::start(args, stdin).close_stdout().wait();
+    (run.code, run.stderr)
 }
 
 #[test]

@@ -304,6 +304,12 @@ impl Background {
         })
     }
 
+    /// Closes rload's standard output, as a reader that went away does.
+    pub fn close_stdout(mut self) -> Background {
+        drop(self.child.stdout.take());
+        self
+    }
+
     /// Waits up to `secs` seconds for `progress` to show the load is under
     /// way, so a fault injected next lands mid-load.
     pub fn underway(self, secs: u64, progress: impl FnMut() -> bool) -> Background {
