@@ -40,6 +40,9 @@ fn run() -> Result<i32, (anyhow::Error, i32)> {
     for warning in &invocation.warnings {
         eprintln!("{warning}");
     }
+    if let Some(options) = &invocation.compare {
+        return compare(&invocation, options);
+    }
     if let Some(options) = &invocation.config.dump {
         return dump(&invocation, options);
     }
@@ -151,6 +154,41 @@ fn dump(invocation: &Invocation, options: &DumpOptions) -> Result<i32, (anyhow::
     let _ = summary.print(&mut io::stderr());
     if let Some(resume) = resume {
         eprintln!("rload: to go on (appending to what was written): {resume}");
+    }
+    Ok(summary.exit_code())
+}
+
+/// `--compare`: the account on standard error; with `--json`, every
+/// differing key and then the account as JSON lines on standard output.
+fn compare(
+    invocation: &Invocation,
+    options: &rload::compare::CompareOptions,
+) -> Result<i32, (anyhow::Error, i32)> {
+    use rload::compare::CompareSummary;
+    let config = &invocation.config;
+    let console = Arc::new(Console::start(
+        &config.meter,
+        invocation.show,
+        Work::Dump,
+        true,
+    ));
+    let result = rload::compare::compare(config, options, Arc::clone(&console) as _);
+    console.finish();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            if invocation.json {
+                let signal = config.interrupt.requested();
+                Json::Stdout.print(&CompareSummary::not_started_json(&e, signal));
+            }
+            return Err(failed_to_start(&config.interrupt, e));
+        }
+    };
+    if invocation.json {
+        let _ = summary.write_json_lines(&mut io::stdout().lock());
+        Json::Stdout.print(&summary.to_json());
+    } else {
+        let _ = summary.print(&mut io::stderr());
     }
     Ok(summary.exit_code())
 }

@@ -24,6 +24,7 @@ const INPUT: &str = "Input";
 const CONNECTION: &str = "Connection";
 const TLS: &str = "TLS";
 const LOAD_CONTROL: &str = "Load control";
+const COMPARE: &str = "Compare";
 const OUTPUT: &str = "Output";
 const HELP: &str = "Help";
 
@@ -50,6 +51,10 @@ pub struct Args {
     /// rebuild them (or --output-format inline, jsonl, restore)
     #[arg(long, conflicts_with_all = ["pipe", "emit"], help_heading = MODES)]
     dump: bool,
+    /// Compare the server's keys (or an RDB FILE's) with --target's, and
+    /// say which differ: exit 0 equal, 1 different, above 1 a failure
+    #[arg(long, conflicts_with_all = ["pipe", "emit", "dump"], help_heading = MODES)]
+    compare: bool,
     /// --dump: only keys that match this glob (SCAN ... MATCH)
     #[arg(long = "match", value_name = "GLOB", help_heading = MODES)]
     pattern: Option<String>,
@@ -203,6 +208,25 @@ pub struct Args {
     /// differs)
     #[arg(long, conflicts_with = "dump", help_heading = LOAD_CONTROL)]
     coalesce: bool,
+    /// --compare: the target, redis://[user:password@]host[:port] or
+    /// rediss:// (TLS, with the TLS flags)
+    #[arg(long, value_name = "URI", help_heading = COMPARE)]
+    target: Option<String>,
+    /// --compare: the target is a Redis Cluster (URI: any node)
+    #[arg(long, help_heading = COMPARE)]
+    target_cluster: bool,
+    /// --compare: expiries this many milliseconds apart are the same (a
+    /// key with an expiry and one without always differ)
+    #[arg(long, value_name = "MS", default_value_t = 1000, help_heading = COMPARE)]
+    ttl_tolerance: u64,
+    /// --compare: read the differing keys again N times, after a pause, and
+    /// report only those that still differ (a live source)
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = COMPARE)]
+    recheck: u32,
+    /// --compare: write the commands that make the target equal to the
+    /// source to FILE (load it with rload --pipe into the target)
+    #[arg(long, value_name = "FILE", help_heading = COMPARE)]
+    repair_output: Option<PathBuf>,
     /// How --emit and --dump write: resp (default) or inline for --emit;
     /// resp, inline, jsonl or restore for --dump
     #[arg(long, visible_alias = "to", value_name = "FORMAT", help_heading = OUTPUT, value_parser = ["resp", "inline", "jsonl", "restore"])]
@@ -267,6 +291,8 @@ pub struct Invocation {
     pub show: Show,
     /// Print the account as JSON (`--json`).
     pub json: bool,
+    /// `--compare`: what to compare the source with.
+    pub compare: Option<crate::compare::CompareOptions>,
 }
 
 impl Args {
@@ -308,15 +334,16 @@ impl Args {
     ///
     /// An inconsistent or invalid flag, named in the message.
     pub fn into_invocation(self) -> Result<Invocation, Error> {
-        if !self.pipe && !self.emit && !self.dump {
+        if !self.pipe && !self.emit && !self.dump && !self.compare {
             return Err(Error::Config(
-                "nothing to do: rload loads data with --pipe, writes it as RESP with --emit, or reads it back with --dump (see --help)".into(),
+                "nothing to do: rload loads data with --pipe, writes it as RESP with --emit, reads it back with --dump, or compares two databases with --compare (see --help)".into(),
             ));
         }
         self.refuse_flags_of_other_modes()?;
         let emit_format = self.emit_format()?;
         let dump_format = self.dump_format()?.map(str::to_string);
         let verify = self.tls_verify()?;
+        let (target, target_warning) = self.target_server(verify)?;
         let db_in_uri = self.uri.as_deref().is_some_and(uri_names_db);
         let mut config = Config::default();
         let mut warnings = Vec::new();
@@ -382,7 +409,7 @@ impl Args {
                 tls.sni = self.sni.or(tls.sni.take());
                 tls.verify = verify.unwrap_or(tls.verify);
             }
-            None if tls_flags => {
+            None if tls_flags && target.as_ref().is_none_or(|t| t.tls.is_none()) => {
                 return Err(Error::Config(
                     "TLS options need --tls (or a rediss:// URI); without it the connection would not be encrypted".into(),
                 ));
@@ -450,7 +477,44 @@ impl Args {
         }
         config.emit = self.emit;
         config.emit_format = emit_format;
-        if self.dump {
+        let mut compare = None;
+        if let Some(mut target) = target {
+            target.connect_timeout = config.server.connect_timeout;
+            target.wait = config.server.wait;
+            if target_warning
+                && !self.no_auth_warning
+                && !warnings.contains(&AUTH_WARNING.to_string())
+            {
+                warnings.push(AUTH_WARNING.to_string());
+            }
+            let input = match inputs.as_slice() {
+                _ if self.files.is_empty() => None,
+                [one] => Some(one.clone()),
+                _ => {
+                    return Err(Error::Config(
+                        "--compare reads a server, or one RDB file, as the source: give one FILE at most".into(),
+                    ));
+                }
+            };
+            if input.is_some() && (self.scan || self.cluster) {
+                return Err(Error::Config(
+                    "--scan and -c are for a source server; an RDB file is read whole".into(),
+                ));
+            }
+            let options = dump_options(None, self.pattern.clone(), self.types.clone(), None)?;
+            compare = Some(crate::compare::CompareOptions {
+                target,
+                target_cluster: self.target_cluster,
+                ttl_tolerance_ms: self.ttl_tolerance,
+                pattern: options.pattern,
+                types: options.types,
+                db: (self.db.is_some() || db_in_uri).then_some(config.server.db),
+                input,
+                scan: self.scan,
+                recheck: self.recheck,
+                repair_output: self.repair_output.clone(),
+            });
+        } else if self.dump {
             let mut options = dump_options(
                 dump_format.as_deref(),
                 self.pattern,
@@ -514,6 +578,7 @@ impl Args {
             warnings,
             show,
             json: self.json,
+            compare,
         })
     }
 }
@@ -538,7 +603,8 @@ impl Args {
                 "is for a server to come up, and --emit connects to none",
             );
         }
-        if !self.dump {
+        self.refuse_compare_flags()?;
+        if !self.dump && !self.compare {
             let mode = if self.emit { "--emit" } else { "--pipe" };
             for (flag, given) in [
                 ("--match", self.pattern.is_some()),
@@ -557,6 +623,18 @@ impl Args {
             return Ok(());
         }
         let no_input = "is for reading input, and --dump reads none";
+        if self.compare {
+            for (flag, given) in [
+                ("--cursor", self.cursor.is_some()),
+                ("--split", self.split.is_some()),
+                ("--output-format", self.output_format.is_some()),
+                ("--coalesce", self.coalesce),
+            ] {
+                if given {
+                    return refuse(flag, "is not for --compare, which writes no keys out");
+                }
+            }
+        }
         for (flag, given, why) in [
             (
                 "--resume-from",
@@ -582,6 +660,64 @@ impl Args {
             }
         }
         Ok(())
+    }
+}
+
+impl Args {
+    /// `--compare`'s flags are refused without it, and `--target` is
+    /// needed with it.
+    fn refuse_compare_flags(&self) -> Result<(), Error> {
+        if self.compare {
+            if self.target.is_none() {
+                return Err(Error::Config(
+                    "--compare needs --target URI, the server to compare the source with".into(),
+                ));
+            }
+            return Ok(());
+        }
+        for (flag, given) in [
+            ("--target", self.target.is_some()),
+            ("--target-cluster", self.target_cluster),
+            ("--ttl-tolerance", self.ttl_tolerance != 1000),
+            ("--recheck", self.recheck != 0),
+            ("--repair-output", self.repair_output.is_some()),
+        ] {
+            if given {
+                return Err(Error::Config(format!(
+                    "{flag} is for --compare, which compares two databases"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `--compare`'s target, from `--target`: its TLS (a `rediss://` URI)
+    /// takes the TLS flags, as the source's does; and whether its URI
+    /// carries a password (for redis-cli's warning).
+    fn target_server(
+        &self,
+        verify: Option<TlsVerify>,
+    ) -> Result<(Option<crate::config::ServerConfig>, bool), Error> {
+        let Some(uri) = &self.target else {
+            return Ok((None, false));
+        };
+        let mut target = crate::config::ServerConfig::default();
+        target.apply_uri(uri)?;
+        if uri_names_db(uri) {
+            return Err(Error::Config(format!(
+                "--target {}: name the database with -n, which applies to both sides",
+                redact_uri(uri)
+            )));
+        }
+        if let Some(tls) = &mut target.tls {
+            tls.ca_cert = self.cacert.clone();
+            tls.ca_cert_dir = self.cacertdir.clone();
+            tls.cert = self.cert.clone();
+            tls.key = self.key.clone();
+            tls.sni = self.sni.clone();
+            tls.verify = verify.unwrap_or_default();
+        }
+        Ok((Some(target), redact_uri(uri) != *uri))
     }
 }
 

@@ -1,0 +1,154 @@
+//! The target's side: on a thread of its own, it takes the source's keys
+//! in batches (database, names, digests), reads the same names from the
+//! target in one round trip per batch and node, and judges each key. So
+//! both sides are read at once: the source by the dump's driver on the
+//! calling thread, the target here.
+//!
+//! Then the other direction: keys the target has and the source has not.
+//! Where no `--match` or `--type` narrows the compare, a database whose
+//! size in the target is the number of its keys found there already has
+//! none, and is not read again; the others are read with `SCAN`, each key
+//! looked up in the set of the source's key hashes (8 bytes a key).
+
+use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
+
+use super::CompareOptions;
+use super::diff::{DiffKind, Difference, judge};
+use super::digest::{Digest, hash_parts};
+use super::keyed::{Keyed, Seen};
+use crate::dump::link::Fault;
+
+/// A batch of the source's keys, all of one database.
+pub(crate) type Batch = (u32, Vec<(Vec<u8>, Digest)>);
+
+/// What the target's side found.
+#[derive(Default)]
+pub(crate) struct Found {
+    /// Source keys judged.
+    pub compared: u64,
+    /// Of those, keys the target had, per database.
+    pub matched: HashMap<u32, u64>,
+    /// Keys of the target read in the other direction.
+    pub scanned: u64,
+    /// The keys that differ, in the order found.
+    pub diffs: Vec<Difference>,
+}
+
+/// The hash under which a source key is remembered, to find extras.
+pub(crate) fn key_hash(db: u32, key: &[u8]) -> u64 {
+    hash_parts(&[&db.to_le_bytes(), key])
+}
+
+/// Judges every batch from `rx` against the target, until the source's
+/// side closes it.
+///
+/// # Errors
+///
+/// A fault reading the target; what was found until then stays in
+/// `found`.
+pub(crate) fn forward(
+    target: &mut Keyed,
+    rx: Receiver<Batch>,
+    tolerance: u64,
+    found: &mut Found,
+) -> Result<(), Fault> {
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for (db, batch) in rx {
+        names.clear();
+        names.extend(batch.iter().map(|(k, _)| k.clone()));
+        let seen = target.read(db, &names)?;
+        let mut matched = 0;
+        for ((key, digest), target) in batch.into_iter().zip(seen) {
+            found.compared += 1;
+            matched += u64::from(target != Seen::Missing);
+            let source = Seen::Key(digest);
+            if let Some(kind) = judge(&source, &target, tolerance) {
+                found.diffs.push(Difference {
+                    db,
+                    key,
+                    kind,
+                    source,
+                    target,
+                });
+            }
+        }
+        *found.matched.entry(db).or_default() += matched;
+    }
+    Ok(())
+}
+
+/// Finds the keys the target has and the source has not: `source_keys`
+/// holds the hash of every source key, sorted.
+///
+/// # Errors
+///
+/// A fault reading the target.
+pub(crate) fn extras(
+    target: &mut Keyed,
+    options: &CompareOptions,
+    source_keys: &[u64],
+    found: &mut Found,
+) -> Result<(), Fault> {
+    let narrowed = options.pattern.is_some() || !options.types.is_empty();
+    let dbs: Vec<(u32, u64)> = match options.db {
+        Some(n) => {
+            let size = target
+                .keyspace()?
+                .iter()
+                .find(|d| d.0 == n)
+                .map_or(0, |d| d.1);
+            vec![(n, size)]
+        }
+        None => target.keyspace()?,
+    };
+    let one_type = match options.types.as_slice() {
+        [t] => Some(t.as_str()),
+        _ => None,
+    };
+    for (db, size) in dbs {
+        let matched = found.matched.get(&db).copied().unwrap_or(0);
+        if size == 0 || (!narrowed && size == matched) {
+            continue;
+        }
+        for node in 0..target.nodes() {
+            let mut cursor = b"0".to_vec();
+            loop {
+                let (next, keys) =
+                    target.scan(node, db, &cursor, options.pattern.as_deref(), one_type)?;
+                found.scanned += keys.len() as u64;
+                let candidates: Vec<Vec<u8>> = keys
+                    .into_iter()
+                    .filter(|k| source_keys.binary_search(&key_hash(db, k)).is_err())
+                    .collect();
+                if !candidates.is_empty() {
+                    let seen = target.read(db, &candidates)?;
+                    for (key, seen) in candidates.into_iter().zip(seen) {
+                        let wanted = match &seen {
+                            Seen::Key(d) => {
+                                options.types.is_empty()
+                                    || options.types.iter().any(|t| t == d.kind.name())
+                            }
+                            // Gone since, or of a type no compare reads.
+                            _ => false,
+                        };
+                        if wanted {
+                            found.diffs.push(Difference {
+                                db,
+                                key,
+                                kind: DiffKind::Extra,
+                                source: Seen::Missing,
+                                target: seen,
+                            });
+                        }
+                    }
+                }
+                if next == b"0" {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+    }
+    Ok(())
+}
