@@ -233,7 +233,7 @@ mod tests {
         };
         assert_eq!(d.to_json()["key"]["base64"], "a/8K");
         assert!(
-            d.to_text().starts_with("db0 \"k\\xff\\n\": missing"),
+            d.to_text().starts_with("db0 \"k\\xff\\x0a\": missing"),
             "{}",
             d.to_text()
         );

@@ -60,7 +60,7 @@ fn score_bits(score: &[u8]) -> [u8; 8] {
         .and_then(|s| s.parse::<f64>().ok())
     {
         // -0 and 0 are one score to every command.
-        Some(f) if f == 0.0 => 0f64.to_bits().to_le_bytes(),
+        Some(0.0) => 0f64.to_bits().to_le_bytes(),
         Some(f) => f.to_bits().to_le_bytes(),
         None => hash_parts(&[score]).to_le_bytes(),
     }

@@ -71,7 +71,7 @@ fn rebuild(out: &mut Repair<'_>, source: &mut Keyed, d: &Difference) -> Result<(
     let reader = source.reader_of(d.db, &d.key)?;
     let key = d.key.as_slice();
     for _ in 0..3 {
-        let found = reader.page(&[d.key.clone()], &[])?.pop();
+        let found = reader.page(std::slice::from_ref(&d.key), &[])?.pop();
         let outcome = match found {
             Some(Found::Key {
                 kind,
