@@ -290,28 +290,31 @@ fn recheck_reports_only_the_keys_still_different_once_a_writer_is_done() {
     assert_eq!(rload_pipe(&source, &[], keys.clone()).code, 0);
     assert_eq!(rload_pipe(&target, &[], keys).code, 0);
     target.cli(&["SET", "k5999", "really different"]);
-    // A writer changes a few keys on both sides while the compare runs,
-    // the target 100 ms after the source (as a replica lags): each differs
+    // A writer changes a few keys while the compare runs, the source
+    // first and the target 150 ms later (as a replica lags): they differ
     // most of the time, until the writer is done.
     let (src, dst) = (source.port, target.port);
     let writer = thread::spawn(move || {
-        let until = Instant::now() + Duration::from_millis(1500);
+        let until = Instant::now() + Duration::from_millis(2500);
         let mut i = 0u64;
         while Instant::now() < until {
-            let key = format!("k{}", i % 5);
-            let value = format!("w{i}");
+            let mut mset = vec!["MSET".to_string()];
+            for k in 0..5 {
+                mset.extend([format!("k{k}"), format!("w{i}")]);
+            }
             for port in [src, dst] {
                 std::process::Command::new("redis-cli")
-                    .args(["-p", &port.to_string(), "SET", &key, &value])
+                    .args(["-p", &port.to_string()])
+                    .args(&mset)
                     .output()
                     .unwrap();
-                thread::sleep(Duration::from_millis(100));
+                thread::sleep(Duration::from_millis(150));
             }
             i += 1;
         }
     });
     thread::sleep(Duration::from_millis(300));
-    let run = compare(src, dst, &["--json", "--rate", "2500", "--recheck", "2"]);
+    let run = compare(src, dst, &["--json", "--rate", "2000", "--recheck", "2"]);
     writer.join().unwrap();
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(diffs(&run), expect(&[("k5999", "value")]));
