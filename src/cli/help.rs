@@ -34,10 +34,7 @@ const EXIT_STATUSES: &[(&str, &str)] = &[
         "5",
         "the connection was lost mid-load, or the server broke the protocol",
     ),
-    (
-        "6",
-        "--compare stopped on an error reply or a timeout",
-    ),
+    ("6", "--compare stopped on an error reply or a timeout"),
     (
         "128+N",
         "stopped by signal N (130: Ctrl-C, SIGINT; 143: SIGTERM)",

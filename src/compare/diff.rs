@@ -64,6 +64,8 @@ pub(crate) struct Difference {
     pub kind: DiffKind,
     pub source: Seen,
     pub target: Seen,
+    /// What differs inside the key, when it was looked for.
+    pub detail: Option<String>,
 }
 
 /// How `source` and `target` differ, if they do: expiries within
@@ -153,6 +155,7 @@ impl Difference {
             "diff": self.kind.name(),
             "source": seen_json(&self.source),
             "target": seen_json(&self.target),
+            "detail": self.detail,
         })
     }
 
@@ -162,8 +165,12 @@ impl Difference {
         let mut key = Vec::new();
         crate::resp::encode_inline(&mut key, &[&self.key]);
         let key = String::from_utf8_lossy(&key).trim_end().to_string();
+        let detail = self
+            .detail
+            .as_ref()
+            .map_or(String::new(), |d| format!(": {d}"));
         format!(
-            "db{} {key}: {} (source: {}; target: {})",
+            "db{} {key}: {} (source: {}; target: {}){detail}",
             self.db,
             self.kind.words(),
             seen_words(&self.source),
@@ -230,6 +237,7 @@ mod tests {
             kind: DiffKind::Missing,
             source: key(Kind::String, 1, None),
             target: Seen::Missing,
+            detail: None,
         };
         assert_eq!(d.to_json()["key"]["base64"], "a/8K");
         assert!(

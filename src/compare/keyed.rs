@@ -305,6 +305,30 @@ impl Keyed {
         Ok(dbs)
     }
 
+    /// One command on `key`'s node, in database `db`, its reply checked,
+    /// transient errors retried.
+    ///
+    /// # Errors
+    ///
+    /// As [`Keyed::read`].
+    pub(crate) fn request(
+        &mut self,
+        db: u32,
+        key: &[u8],
+        args: &[&[u8]],
+    ) -> Result<crate::resp::Value, Fault> {
+        if let Some(signal) = self.config.interrupt.requested() {
+            return Err(Fault::Interrupted(signal));
+        }
+        let node = self.node_of(key);
+        let Node { reader, db: at, .. } = &mut self.nodes[node];
+        if *at != db {
+            reader.select(db, &mut self.retry)?;
+            *at = db;
+        }
+        reader.link.patient_checked(args, &mut self.retry)
+    }
+
     /// The reader of `key`'s node, selected on `db`: to read a key whole
     /// into another output (a repair).
     ///

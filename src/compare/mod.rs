@@ -17,6 +17,7 @@
 //! on either side stops the compare (after the dump's retries of transient
 //! errors), never counts as a key equal or missing.
 
+mod detail;
 mod diff;
 mod digest;
 mod keyed;
@@ -53,6 +54,10 @@ const BATCH: usize = 1000;
 /// Batches queued for the target's side: the source reads ahead by this
 /// much, and no more (memory stays flat).
 const QUEUED: usize = 4;
+
+/// Keys whose values differ that have what differs in them named: each
+/// is read whole, in windows, on both sides.
+const DETAILED: usize = 100;
 
 /// The pause before each `--recheck` round, for writes in flight on
 /// either side to land.
@@ -145,8 +150,7 @@ pub fn compare(
     summary.scanned = found.scanned;
     summary.diffs = found.diffs;
     let mut source = None;
-    if stop.is_none() && !summary.diffs.is_empty() && (options.recheck > 0 || repair_file.is_some())
-    {
+    if stop.is_none() && !summary.diffs.is_empty() {
         if options.input.is_none() {
             source = Some(Keyed::open(
                 &config.server,
@@ -157,6 +161,9 @@ pub fn compare(
             )?);
         }
         stop = recheck(&mut summary, source.as_mut(), &mut target, options, config);
+        if let (None, Some(source)) = (&stop, source.as_mut()) {
+            stop = details(&mut summary.diffs, source, &mut target, config);
+        }
     }
     if let (None, Some(file)) = (&stop, &mut repair_file) {
         summary.repair_commands = Some(match source.as_mut() {
@@ -348,6 +355,33 @@ fn recheck(
     None
 }
 
+/// Names what differs inside the first [`DETAILED`] keys whose values
+/// differ, reading their elements on both sides. A stop, if one came.
+fn details(
+    diffs: &mut [Difference],
+    source: &mut Keyed,
+    target: &mut Keyed,
+    config: &Config,
+) -> Option<Stop> {
+    let values = diffs.iter_mut().filter(|d| d.kind == DiffKind::Value);
+    for d in values.take(DETAILED) {
+        let Seen::Key(digest) = &d.source else {
+            continue;
+        };
+        let mut sides = detail::Sides {
+            source: &mut *source,
+            target: &mut *target,
+            db: d.db,
+            key: &d.key,
+        };
+        match detail::name(&mut sides, digest.kind) {
+            Ok(named) => d.detail = named,
+            Err(f) => return Some(stop_of(target.addr(), f, config)),
+        }
+    }
+    None
+}
+
 /// Waits before a recheck; a signal cuts it short.
 fn pause(config: &Config) -> Result<(), Fault> {
     let until = Instant::now() + RECHECK_PAUSE;
@@ -395,6 +429,7 @@ fn again(
                 kind,
                 source,
                 target,
+                detail: None,
             });
         }
     }

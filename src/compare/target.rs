@@ -70,6 +70,7 @@ pub(crate) fn forward(
                     kind,
                     source,
                     target,
+                    detail: None,
                 });
             }
         }
@@ -139,6 +140,7 @@ pub(crate) fn extras(
                                 kind: DiffKind::Extra,
                                 source: Seen::Missing,
                                 target: seen,
+                                detail: None,
                             });
                         }
                     }

@@ -158,6 +158,12 @@ fn planted_differences_of_each_kind_are_found_exactly() {
         "{run:?}"
     );
     assert!(run.stderr.contains("... and 1 more"), "{run:?}");
+    for named in [
+        "db0 set: value differs (source: set of 3 elements, no expiry; target: set of 4 elements, no expiry): 1 member differs: w (only in the target)",
+        "db0 order: value differs (source: list of 2 elements, no expiry; target: list of 2 elements, no expiry): first difference at element 0",
+    ] {
+        assert!(run.stderr.contains(named), "{named}: {run:?}");
+    }
 }
 
 #[test]
@@ -266,6 +272,12 @@ fn a_big_hash_with_one_field_changed_differs_and_big_sets_in_any_order_do_not() 
     let run = compare(source.port, target.port, &["--json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(diffs(&run), expect(&[("big", "value")]));
+    // Only that key's elements are read, to name what differs.
+    assert!(
+        run.stdout
+            .contains(r#""detail":"1 field differs: f31337 (value)""#),
+        "{run:?}"
+    );
 }
 
 #[test]
