@@ -27,8 +27,8 @@ mod target;
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use diff::DiffKind;
@@ -50,6 +50,11 @@ use target::{Batch, Found, key_hash};
 /// Source keys per batch handed to the target's side: one round trip
 /// each, as a dump's page.
 const BATCH: usize = 1000;
+
+/// Connections reading the target, each on a thread of its own taking
+/// the next batch: while one waits for the server's reply, another's
+/// batch is being read or judged.
+const TARGET_READERS: usize = 2;
 
 /// Batches queued for the target's side: the source reads ahead by this
 /// much, and no more (memory stays flat).
@@ -150,6 +155,11 @@ pub fn compare(
     summary.scanned = found.scanned;
     summary.diffs = found.diffs;
     let mut source = None;
+    // By kind, then database and key: the list reads the same each run,
+    // whichever reader of the target found what.
+    summary
+        .diffs
+        .sort_unstable_by(|a, b| (a.kind, a.db, &a.key).cmp(&(b.kind, b.db, &b.key)));
     if stop.is_none() && !summary.diffs.is_empty() {
         if options.input.is_none() {
             source = Some(Keyed::open(
@@ -200,19 +210,35 @@ type BothSides = (Found, Vec<u64>, (Keyed, Option<Stop>));
 fn both_sides(
     config: &Config,
     options: &CompareOptions,
-    mut target: Keyed,
+    target: Keyed,
     events: &Arc<dyn Events>,
 ) -> Result<BothSides, Error> {
     let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED);
+    let rx = Arc::new(Mutex::new(rx));
+    let mut readers = vec![target];
+    for _ in 1..TARGET_READERS {
+        readers.push(Keyed::open(
+            &options.target,
+            options.target_cluster,
+            config,
+            None,
+            Arc::clone(events),
+        )?);
+    }
     let tolerance = options.ttl_tolerance_ms;
-    let thread = std::thread::Builder::new()
-        .name("rload-target".into())
-        .spawn(move || {
-            let mut found = Found::default();
-            let result = target::forward(&mut target, rx, tolerance, &mut found);
-            (target, found, result)
-        })
-        .map_err(|e| Error::Config(format!("cannot start the target's thread: {e}")))?;
+    let mut threads = Vec::new();
+    for mut reader in readers {
+        let rx = Arc::clone(&rx);
+        let thread = std::thread::Builder::new()
+            .name("rload-target".into())
+            .spawn(move || {
+                let mut found = Found::default();
+                let result = target::forward(&mut reader, &rx, tolerance, &mut found);
+                (reader, found, result)
+            })
+            .map_err(|e| Error::Config(format!("cannot start the target's thread: {e}")))?;
+        threads.push(thread);
+    }
     let mut feeder = Feeder {
         digester: Digester::new(options.db.unwrap_or(0)),
         tx,
@@ -227,17 +253,26 @@ fn both_sides(
     let sent = feeder.send();
     let Feeder { tx, mut keys, .. } = feeder;
     drop(tx);
-    let (target, found, result) = match thread.join() {
-        Ok(back) => back,
-        Err(panic) => std::panic::resume_unwind(panic),
-    };
+    let (mut target, mut found, mut fault) = (None, Found::default(), None);
+    for thread in threads {
+        let (reader, part, result) = match thread.join() {
+            Ok(back) => back,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        found.add(part);
+        if let Err(f) = result {
+            fault.get_or_insert((reader.addr().to_string(), f));
+        }
+        target.get_or_insert(reader);
+    }
+    let target = target.expect("one reader at least");
     let source = dumped?;
     let addr = target.addr().to_string();
     // The target's fault first: the source's side then only saw its batches
     // refused.
-    let stop = match result {
-        Err(f) => Some(stop_of(&addr, f, config)),
-        Ok(()) => source
+    let stop = match fault {
+        Some((addr, f)) => Some(stop_of(&addr, f, config)),
+        None => source
             .stop
             .or_else(|| sent.err().map(|e| stop_of(&addr, Fault::Io(e), config))),
     };

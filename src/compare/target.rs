@@ -11,6 +11,7 @@
 //! looked up in the set of the source's key hashes (8 bytes a key).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::mpsc::Receiver;
 
 use super::CompareOptions;
@@ -18,6 +19,7 @@ use super::diff::{DiffKind, Difference, judge};
 use super::digest::{Digest, hash_parts};
 use super::keyed::{Keyed, Seen};
 use crate::dump::link::Fault;
+use crate::dump::shape::bad;
 
 /// A batch of the source's keys, all of one database.
 pub(crate) type Batch = (u32, Vec<(Vec<u8>, Digest)>);
@@ -35,13 +37,25 @@ pub(crate) struct Found {
     pub diffs: Vec<Difference>,
 }
 
+impl Found {
+    /// Adds what another reader of the target found.
+    pub(crate) fn add(&mut self, other: Found) {
+        self.compared += other.compared;
+        self.scanned += other.scanned;
+        for (db, n) in other.matched {
+            *self.matched.entry(db).or_default() += n;
+        }
+        self.diffs.extend(other.diffs);
+    }
+}
+
 /// The hash under which a source key is remembered, to find extras.
 pub(crate) fn key_hash(db: u32, key: &[u8]) -> u64 {
     hash_parts(&[&db.to_le_bytes(), key])
 }
 
-/// Judges every batch from `rx` against the target, until the source's
-/// side closes it.
+/// Judges batches from `rx` (shared with the other readers of the
+/// target) against the target, until the source's side closes it.
 ///
 /// # Errors
 ///
@@ -49,12 +63,19 @@ pub(crate) fn key_hash(db: u32, key: &[u8]) -> u64 {
 /// `found`.
 pub(crate) fn forward(
     target: &mut Keyed,
-    rx: Receiver<Batch>,
+    rx: &Mutex<Receiver<Batch>>,
     tolerance: u64,
     found: &mut Found,
 ) -> Result<(), Fault> {
     let mut names: Vec<Vec<u8>> = Vec::new();
-    for (db, batch) in rx {
+    loop {
+        let next = rx
+            .lock()
+            .map_err(|_| bad("a reader of the target failed".into()))?
+            .recv();
+        let Ok((db, batch)) = next else {
+            return Ok(());
+        };
         names.clear();
         names.extend(batch.iter().map(|(k, _)| k.clone()));
         let seen = target.read(db, &names)?;
@@ -76,7 +97,6 @@ pub(crate) fn forward(
         }
         *found.matched.entry(db).or_default() += matched;
     }
-    Ok(())
 }
 
 /// Finds the keys the target has and the source has not: `source_keys`
