@@ -32,6 +32,9 @@ pub struct CompareSummary {
     pub compared: u64,
     /// Keys of the target read to find those the source has not.
     pub scanned: u64,
+    /// Keys of the source and of the target read into whole-database
+    /// digests, when the compare stopped during that first pass.
+    pub digested: Option<(u64, u64)>,
     /// Rounds of `--recheck` run, and the keys they found equal after all.
     pub rechecks: u32,
     /// See `rechecks`.
@@ -55,6 +58,7 @@ impl CompareSummary {
             target,
             compared: 0,
             scanned: 0,
+            digested: None,
             rechecks: 0,
             settled: 0,
             repair_commands: None,
@@ -138,6 +142,14 @@ impl CompareSummary {
                 count(n, "command")
             )?;
         }
+        if let Some((source, target)) = self.digested {
+            writeln!(
+                err,
+                "rload: it had read {} of the source and {} of the target into whole-database digests",
+                count(source, "key"),
+                count(target, "key")
+            )?;
+        }
         if let Some(stop) = &self.stop {
             writeln!(err, "rload: {stop}")?;
             writeln!(
@@ -200,6 +212,7 @@ impl CompareSummary {
             "target": self.target,
             "compared": self.compared,
             "scanned": self.scanned,
+            "digested": self.digested.map(|(s, t)| json!({"source": s, "target": t})),
             "different": self.different(),
             "differences": by_kind,
             "rechecks": self.rechecks,

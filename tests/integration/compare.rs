@@ -98,6 +98,10 @@ fn equal_databases_of_every_type_compare_equal() {
     let run = rload(&["--compare", "-p", &port, "--target", &uri, "--json"], "");
     assert_eq!(run.code, 0, "{run:?}");
     assert!(diffs(&run).is_empty());
+    // Under --rate, key by key, without the whole-database digests first.
+    let run = compare(source.port, target.port, &["--rate", "100000"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("compared 8 keys"), "{run:?}");
 }
 
 #[test]
@@ -432,7 +436,8 @@ fn an_rdb_file_is_a_source_and_its_repair_is_read_from_it() {
 fn an_error_reply_is_a_failure_never_equal_or_missing() {
     let (source, target) = equal_pair();
     target.cli(&[
-        "ACL", "SETUSER", "blind", "on", ">pw", "~*", "+@all", "-type", "-lrange",
+        "ACL", "SETUSER", "blind", "on", ">pw", "~*", "+@all", "-type", "-lrange", "-sync",
+        "-psync",
     ]);
     let uri = format!("redis://blind:pw@127.0.0.1:{}", target.port);
     let port = source.port.to_string();
