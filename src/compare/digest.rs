@@ -97,6 +97,31 @@ impl Digester {
             count: 0,
         }
     }
+
+    /// The digest of the key being read, which ends with `ending`; `None`
+    /// if it was discarded. The caller keeps it, or not ([`Output::end`]
+    /// keeps it in `done`).
+    pub(crate) fn finish(&mut self, kind: Kind, ending: &Ending) -> Option<Digest> {
+        let c = self.current.take()?;
+        let meta = ending.stream.as_ref().map_or(0, |m| {
+            let groups = m.groups.iter().fold(0u64, |sum, (name, last)| {
+                sum.wrapping_add(hash_parts(&[name, last]))
+            });
+            hash_parts(&[&m.last_id, &groups.to_le_bytes()])
+        });
+        let hash = match kind {
+            Kind::Set | Kind::Hash | Kind::Zset => c.sum,
+            _ => c.seq.finish(),
+        };
+        self.count += 1;
+        Some(Digest {
+            kind,
+            len: c.len,
+            hash,
+            meta,
+            expire_at: ending.expire_at,
+        })
+    }
 }
 
 impl Output for Digester {
@@ -171,28 +196,9 @@ impl Output for Digester {
     }
 
     fn end(&mut self, key: &[u8], kind: Kind, ending: &Ending) -> io::Result<()> {
-        let Some(c) = self.current.take() else {
-            return Ok(());
-        };
-        let meta = ending.stream.as_ref().map_or(0, |m| {
-            let groups = m.groups.iter().fold(0u64, |sum, (name, last)| {
-                sum.wrapping_add(hash_parts(&[name, last]))
-            });
-            hash_parts(&[&m.last_id, &groups.to_le_bytes()])
-        });
-        let hash = match kind {
-            Kind::Set | Kind::Hash | Kind::Zset => c.sum,
-            _ => c.seq.finish(),
-        };
-        let digest = Digest {
-            kind,
-            len: c.len,
-            hash,
-            meta,
-            expire_at: ending.expire_at,
-        };
-        self.done.push((self.db, key.to_vec(), digest));
-        self.count += 1;
+        if let Some(digest) = self.finish(kind, ending) {
+            self.done.push((self.db, key.to_vec(), digest));
+        }
         Ok(())
     }
 

@@ -12,11 +12,12 @@
 //! of a window's edge): the compare then goes key by key.
 
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hasher};
 use std::io;
 use std::sync::Arc;
 
 use super::CompareOptions;
-use super::digest::{Digester, hash_parts};
+use super::digest::{Digest, Digester};
 use crate::config::Config;
 use crate::dump::{DumpSummary, dump_into};
 use crate::error::Error;
@@ -104,32 +105,28 @@ struct Summer {
 }
 
 impl Summer {
-    fn add(&mut self) {
-        for (db, key, d) in self.digester.done.drain(..) {
-            let expiry = match d.expire_at {
-                None => [0u8; 9],
-                Some(at) => {
-                    let window = match self.bucket {
-                        0 => at,
-                        b => at.div_euclid(b as i64),
-                    };
-                    let mut e = [1u8; 9];
-                    e[1..].copy_from_slice(&window.to_le_bytes());
-                    e
-                }
-            };
-            let h = hash_parts(&[
-                &key,
-                d.kind.name().as_bytes(),
-                &d.len.to_le_bytes(),
-                &d.hash.to_le_bytes(),
-                &d.meta.to_le_bytes(),
-                &expiry,
-            ]);
-            let sum = self.sums.entry(db).or_default();
-            sum.0 += 1;
-            sum.1 = sum.1.wrapping_add(h);
+    /// Adds `key`, whose digest is `d`, to its database's sum.
+    fn add(&mut self, key: &[u8], d: &Digest) {
+        let mut h = DefaultHasher::new();
+        h.write_u64(key.len() as u64);
+        h.write(key);
+        h.write(d.kind.name().as_bytes());
+        for n in [d.len, d.hash, d.meta] {
+            h.write_u64(n);
         }
+        match d.expire_at {
+            None => h.write_u8(0),
+            Some(at) => {
+                h.write_u8(1);
+                h.write_i64(match self.bucket {
+                    0 => at,
+                    b => at.div_euclid(b as i64),
+                });
+            }
+        }
+        let sum = self.sums.entry(self.digester.db).or_default();
+        sum.0 += 1;
+        sum.1 = sum.1.wrapping_add(h.finish());
     }
 }
 
@@ -147,8 +144,9 @@ impl Output for Summer {
     }
 
     fn end(&mut self, key: &[u8], kind: Kind, ending: &Ending) -> io::Result<()> {
-        self.digester.end(key, kind, ending)?;
-        self.add();
+        if let Some(d) = self.digester.finish(kind, ending) {
+            self.add(key, &d);
+        }
         Ok(())
     }
 
