@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Background, Cluster, Redis, Run, resp, rload, rload_pipe};
+use crate::support::{Background, Certs, Cluster, Redis, Run, resp, rload, rload_pipe};
 
 /// Loads `commands` into `redis`.
 fn load(redis: &Redis, commands: &[Vec<&[u8]>]) {
@@ -531,4 +531,33 @@ fn compare_flags_are_refused_without_compare_and_a_target_is_needed() {
     let run = rload(&["--compare", "--target", "redis://h/3"], "");
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("-n"), "{run:?}");
+}
+
+#[test]
+fn a_rediss_target_takes_the_tls_flags_and_the_source_stays_plain() {
+    let certs = Certs::generate();
+    let source = Redis::start();
+    let (target, tls_port) = Redis::start_tls(&certs, true);
+    load(&source, &every_type());
+    load(&target, &every_type());
+    let port = source.port.to_string();
+    let uri = format!("rediss://127.0.0.1:{tls_port}");
+    let (ca, cert, key) = (
+        certs.path("ca.crt"),
+        certs.path("client.crt"),
+        certs.path("client.key"),
+    );
+    let tls = ["--cacert", &ca, "--cert", &cert, "--key", &key];
+    let mut args = vec!["--compare", "--scan", "-p", &port, "--target", &uri];
+    args.extend_from_slice(&tls);
+    let run = rload(&args, "");
+    assert_eq!(run.code, 0, "{run:?}");
+    target.cli(&["SET", "str", "changed"]);
+    args.push("--json");
+    let run = rload(&args, "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(diffs(&run), expect(&[("str", "value")]));
+    // Without the CA, the target's certificate is not trusted.
+    let run = rload(&["--compare", "-p", &port, "--target", &uri], "");
+    assert_eq!(run.code, 4, "{run:?}");
 }
