@@ -561,3 +561,28 @@ fn a_rediss_target_takes_the_tls_flags_and_the_source_stays_plain() {
     let run = rload(&["--compare", "-p", &port, "--target", &uri], "");
     assert_eq!(run.code, 4, "{run:?}");
 }
+
+#[test]
+fn a_signal_during_the_first_pass_stops_it_with_its_status_and_account() {
+    // A source that takes 0.3 s per key to write its snapshot: the first
+    // pass is under way, waiting for it, when the signal comes.
+    let source = Redis::start_with(&["--rdb-key-save-delay", "300000"]);
+    let target = Redis::start();
+    load(&source, &every_type());
+    load(&target, &every_type());
+    let command = format!(
+        "exec {} --compare -p {} --target redis://127.0.0.1:{} --json",
+        env!("CARGO_BIN_EXE_rload"),
+        source.port,
+        target.port
+    );
+    let sh = Background::start_shell(&command);
+    thread::sleep(Duration::from_millis(1000));
+    sh.signal(libc::SIGINT);
+    let run = sh.wait();
+    assert_eq!(run.code, 128 + libc::SIGINT, "{run:?}");
+    let account: Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(account["stop"]["signal"], "SIGINT", "{run:?}");
+    assert_eq!(account["equal"], false, "{run:?}");
+    assert!(account["digested"]["source"].is_u64(), "{run:?}");
+}
