@@ -55,10 +55,10 @@ pub struct Args {
     /// say which differ: exit 0 equal, 1 different, above 1 a failure
     #[arg(long, conflicts_with_all = ["pipe", "emit", "dump"], help_heading = MODES)]
     compare: bool,
-    /// --dump: only keys that match this glob (SCAN ... MATCH)
+    /// --dump, --compare: only keys that match this glob (SCAN ... MATCH)
     #[arg(long = "match", value_name = "GLOB", help_heading = MODES)]
     pattern: Option<String>,
-    /// --dump: only keys of this type (repeatable): string, list, set,
+    /// --dump, --compare: only keys of this type (repeatable): string, list, set,
     /// zset, hash, stream
     #[arg(long = "type", value_name = "TYPE", help_heading = MODES)]
     types: Vec<String>,
@@ -70,7 +70,7 @@ pub struct Args {
     /// N dumps can read one keyspace in parallel, each key read by one
     #[arg(long, value_name = "I/N", help_heading = MODES)]
     split: Option<String>,
-    /// --dump: read the server with SCAN, never from a snapshot of it (the
+    /// --dump, --compare: read the server with SCAN, never from a snapshot of it (the
     /// default takes its snapshot, as a replica does, where it may)
     #[arg(long, help_heading = MODES)]
     scan: bool,

@@ -586,3 +586,40 @@ fn a_signal_during_the_first_pass_stops_it_with_its_status_and_account() {
     assert_eq!(account["equal"], false, "{run:?}");
     assert!(account["digested"]["source"].is_u64(), "{run:?}");
 }
+
+#[test]
+fn match_type_and_n_narrow_the_compare_on_both_sides() {
+    let (source, target) = (Redis::start(), Redis::start());
+    let both = "SET a:1 x\nSET b:1 x\nHSET a:h f v\nSELECT 3\nSET a:1 x\n";
+    assert_eq!(rload_pipe(&source, &[], both).code, 0);
+    assert_eq!(rload_pipe(&target, &[], both).code, 0);
+    let plant =
+        "SET a:1 y\nSET b:1 y\nHSET a:h f w\nSET a:extra 1\nSADD a:set m\nSELECT 3\nSET a:1 z\n";
+    assert_eq!(rload_pipe(&target, &[], plant).code, 0);
+    let run = compare(
+        source.port,
+        target.port,
+        &["--json", "--match", "a:*", "-n", "0"],
+    );
+    assert_eq!(
+        diffs(&run),
+        expect(&[
+            ("a:1", "value"),
+            ("a:h", "value"),
+            ("a:extra", "extra"),
+            ("a:set", "extra"),
+        ])
+    );
+    let run = compare(source.port, target.port, &["--json", "--type", "hash"]);
+    assert_eq!(diffs(&run), expect(&[("a:h", "value")]));
+    let run = compare(source.port, target.port, &["--json", "-n", "3"]);
+    assert_eq!(diffs(&run), expect(&[("a:1", "value")]));
+    // Every database: db3's a:1 counts too.
+    let run = compare(source.port, target.port, &["--json", "--type", "string"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let lines = run.stdout.lines().count();
+    assert_eq!(
+        lines, 5,
+        "a:1 twice, b:1, a:extra, then the account: {run:?}"
+    );
+}
