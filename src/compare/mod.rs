@@ -129,6 +129,8 @@ pub fn compare(
             Whole::Equal(keys) => {
                 summary.compared = keys;
                 summary.scanned = keys;
+                // Nothing to repair: the file is left empty.
+                summary.repair_commands = repair_file.as_ref().map(|_| 0);
                 summary.elapsed = started.elapsed();
                 return Ok(summary);
             }
