@@ -623,3 +623,49 @@ fn match_type_and_n_narrow_the_compare_on_both_sides() {
         "a:1 twice, b:1, a:extra, then the account: {run:?}"
     );
 }
+
+/// Keeps `port`'s server busy with a script for about `secs` seconds.
+fn busy_script(port: u16, secs: u32) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let script = format!(
+            "local t = tonumber(redis.call('TIME')[1]) while tonumber(redis.call('TIME')[1]) < t + {secs} do end"
+        );
+        std::process::Command::new("redis-cli")
+            .args(["-p", &port.to_string(), "EVAL", &script, "0"])
+            .output()
+            .unwrap();
+    })
+}
+
+#[test]
+fn a_target_busy_for_longer_than_the_pipe_timeout_is_a_failure_not_equal() {
+    let source = Redis::start();
+    let target = Redis::start_with(&["--busy-reply-threshold", "100"]);
+    let keys: String = (0..3000).map(|i| format!("SET k{i} v\n")).collect();
+    assert_eq!(rload_pipe(&source, &[], keys.clone()).code, 0);
+    assert_eq!(rload_pipe(&target, &[], keys).code, 0);
+    // Busy from the start: the target cannot even be readied.
+    let busy = busy_script(target.port, 3);
+    thread::sleep(Duration::from_millis(500));
+    let run = compare(source.port, target.port, &["--pipe-timeout", "1"]);
+    busy.join().unwrap();
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(run.stderr.contains("BUSY"), "{run:?}");
+    // Busy in the middle of a compare (key by key, under --rate): the
+    // reads answered BUSY are retried for --pipe-timeout, then it stops.
+    let command = format!(
+        "exec {} --compare --scan -p {} --target redis://127.0.0.1:{} --rate 1000 --pipe-timeout 1",
+        env!("CARGO_BIN_EXE_rload"),
+        source.port,
+        target.port
+    );
+    let sh = Background::start_shell(&command);
+    thread::sleep(Duration::from_millis(700));
+    let busy = busy_script(target.port, 3);
+    let run = sh.wait();
+    busy.join().unwrap();
+    assert_eq!(run.code, rload::compare::FAILED, "{run:?}");
+    assert!(run.stderr.contains("BUSY"), "{run:?}");
+    assert!(run.stderr.contains("so far"), "{run:?}");
+    assert!(!run.stderr.contains("equal"), "{run:?}");
+}
