@@ -124,6 +124,7 @@ pub fn compare(
         None => config.server.addr(),
     };
     let mut summary = CompareSummary::new(source_name, target.addrs().join(", "));
+    let mut narrowed = None;
     if config.rate.is_none() {
         match whole::compare(config, options, &events)? {
             Whole::Equal(keys) => {
@@ -140,17 +141,28 @@ pub fn compare(
                 summary.elapsed = started.elapsed();
                 return Ok(summary);
             }
-            Whole::Different => {
-                events.notice("the databases' digests differ: comparing them key by key");
+            Whole::Different(n) => {
+                events.notice(&format!(
+                    "the databases' digests differ in {} of their buckets of keys: comparing those key by key",
+                    n.differing.len()
+                ));
+                narrowed = Some(n);
             }
         }
     }
-    let (mut found, source_keys, stop) = both_sides(config, options, target, &events)?;
+    let (mut found, source_keys, stop) =
+        both_sides(config, options, target, narrowed.as_ref(), &events)?;
     let (target_back, mut stop) = stop;
     target = target_back;
     if stop.is_none() {
         let addr = target.addr().to_string();
-        if let Err(f) = target::extras(&mut target, options, &source_keys, &mut found) {
+        if let Err(f) = target::extras(
+            &mut target,
+            options,
+            &source_keys,
+            narrowed.as_ref(),
+            &mut found,
+        ) {
             stop = Some(stop_of(&addr, f, config));
         }
     }

@@ -11,6 +11,7 @@ use super::CompareOptions;
 use super::digest::{Digest, Digester};
 use super::keyed::Keyed;
 use super::target::{self, Batch, Found, key_hash};
+use super::whole::{Narrowed, bucket_of};
 use crate::config::Config;
 use crate::dump::link::Fault;
 use crate::dump::{dump_into, stop_of};
@@ -35,11 +36,14 @@ const QUEUED: usize = 4;
 /// hashes (sorted), the target back, and a stop.
 pub(crate) type BothSides = (Found, Vec<u64>, (Keyed, Option<Stop>));
 
-/// Reads the source on this thread and the target on another, at once.
+/// Reads the source on this thread and the target on others, at once;
+/// with `narrowed`, only the keys of the buckets it names (the others are
+/// counted as compared: they were found equal).
 pub(crate) fn both_sides(
     config: &Config,
     options: &CompareOptions,
     target: Keyed,
+    narrowed: Option<&Narrowed>,
     events: &Arc<dyn Events>,
 ) -> Result<BothSides, Error> {
     let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED);
@@ -72,6 +76,8 @@ pub(crate) fn both_sides(
         digester: Digester::new(options.db.unwrap_or(0)),
         tx,
         keys: Vec::new(),
+        narrowed,
+        equal: 0,
     };
     let dumped = dump_into(
         config,
@@ -80,7 +86,12 @@ pub(crate) fn both_sides(
         Arc::clone(events),
     );
     let sent = feeder.send();
-    let Feeder { tx, mut keys, .. } = feeder;
+    let Feeder {
+        tx,
+        mut keys,
+        equal,
+        ..
+    } = feeder;
     drop(tx);
     let (mut target, mut found, mut fault) = (None, Found::default(), None);
     for thread in threads {
@@ -95,6 +106,7 @@ pub(crate) fn both_sides(
         target.get_or_insert(reader);
     }
     let target = target.expect("one reader at least");
+    found.compared += equal;
     let source = dumped?;
     let addr = target.addr().to_string();
     // The target's fault first: the source's side then only saw its batches
@@ -111,14 +123,19 @@ pub(crate) fn both_sides(
 
 /// The source's side of the compare: an output that digests each key the
 /// dump's driver reads, and hands the digests over in batches.
-struct Feeder {
+struct Feeder<'a> {
     digester: Digester,
     tx: SyncSender<Batch>,
-    /// The hash of each source key, to find the target's extras.
+    /// The hash of each source key handed over, to find the target's
+    /// extras.
     keys: Vec<u64>,
+    /// Only the keys of these buckets are handed over.
+    narrowed: Option<&'a Narrowed>,
+    /// Keys of the other buckets, which the first pass found equal.
+    equal: u64,
 }
 
-impl Feeder {
+impl Feeder<'_> {
     /// Hands over the keys digested so far.
     fn send(&mut self) -> io::Result<()> {
         if self.digester.done.is_empty() {
@@ -137,7 +154,7 @@ impl Feeder {
     }
 }
 
-impl Output for Feeder {
+impl Output for Feeder<'_> {
     fn select(&mut self, db: u32) -> io::Result<()> {
         self.send()?;
         self.digester.select(db)
@@ -152,8 +169,17 @@ impl Output for Feeder {
     }
 
     fn end(&mut self, key: &[u8], kind: Kind, ending: &Ending) -> io::Result<()> {
+        let db = self.digester.db;
+        if let Some(n) = self.narrowed
+            && !n.differing.contains(&bucket_of(db, key))
+        {
+            if self.digester.finish(kind, ending).is_some() {
+                self.equal += 1;
+            }
+            return Ok(());
+        }
         self.digester.end(key, kind, ending)?;
-        self.keys.push(key_hash(self.digester.db, key));
+        self.keys.push(key_hash(db, key));
         if self.digester.done.len() >= BATCH {
             self.send()?;
         }

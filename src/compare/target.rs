@@ -18,6 +18,7 @@ use super::CompareOptions;
 use super::diff::{DiffKind, Difference, judge};
 use super::digest::{Digest, hash_parts};
 use super::keyed::{Keyed, Seen};
+use super::whole::{Bucket, Narrowed, bucket_of};
 use crate::dump::link::Fault;
 use crate::dump::shape::bad;
 
@@ -29,8 +30,8 @@ pub(crate) type Batch = (u32, Vec<(Vec<u8>, Digest)>);
 pub(crate) struct Found {
     /// Source keys judged.
     pub compared: u64,
-    /// Of those, keys the target had, per database.
-    pub matched: HashMap<u32, u64>,
+    /// Of those, keys the target had, per bucket.
+    pub matched: HashMap<Bucket, u64>,
     /// Keys of the target read in the other direction.
     pub scanned: u64,
     /// The keys that differ, in the order found.
@@ -42,10 +43,19 @@ impl Found {
     pub(crate) fn add(&mut self, other: Found) {
         self.compared += other.compared;
         self.scanned += other.scanned;
-        for (db, n) in other.matched {
-            *self.matched.entry(db).or_default() += n;
+        for (bucket, n) in other.matched {
+            *self.matched.entry(bucket).or_default() += n;
         }
         self.diffs.extend(other.diffs);
+    }
+
+    /// Keys the target had, of database `db`.
+    fn matched_in(&self, db: u32) -> u64 {
+        self.matched
+            .iter()
+            .filter(|(b, _)| b.0 == db)
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
@@ -79,10 +89,11 @@ pub(crate) fn forward(
         names.clear();
         names.extend(batch.iter().map(|(k, _)| k.clone()));
         let seen = target.read(db, &names)?;
-        let mut matched = 0;
         for ((key, digest), target) in batch.into_iter().zip(seen) {
             found.compared += 1;
-            matched += u64::from(target != Seen::Missing);
+            if target != Seen::Missing {
+                *found.matched.entry(bucket_of(db, &key)).or_default() += 1;
+            }
             let source = Seen::Key(digest);
             if let Some(kind) = judge(&source, &target, tolerance) {
                 found.diffs.push(Difference {
@@ -95,12 +106,13 @@ pub(crate) fn forward(
                 });
             }
         }
-        *found.matched.entry(db).or_default() += matched;
     }
 }
 
 /// Finds the keys the target has and the source has not: `source_keys`
-/// holds the hash of every source key, sorted.
+/// holds the hash of every source key compared, sorted. With `narrowed`,
+/// only in the buckets it names, and only where the target has more keys
+/// in them than were found there.
 ///
 /// # Errors
 ///
@@ -109,9 +121,23 @@ pub(crate) fn extras(
     target: &mut Keyed,
     options: &CompareOptions,
     source_keys: &[u64],
+    narrowed: Option<&Narrowed>,
     found: &mut Found,
 ) -> Result<(), Fault> {
-    let narrowed = options.pattern.is_some() || !options.types.is_empty();
+    let filtered = options.pattern.is_some() || !options.types.is_empty();
+    // Where the target may hold keys the source has not.
+    let more_in = |db: u32, size: u64, found: &Found| match narrowed {
+        Some(n) => n.differing.iter().any(|b| {
+            b.0 == db
+                && n.target_keys.get(b).copied().unwrap_or(0)
+                    > found.matched.get(b).copied().unwrap_or(0)
+        }),
+        None => size > 0 && (filtered || size != found.matched_in(db)),
+    };
+    let wanted = |db: u32, h: u64, key: &[u8]| {
+        source_keys.binary_search(&h).is_err()
+            && narrowed.is_none_or(|n| n.differing.contains(&bucket_of(db, key)))
+    };
     let dbs: Vec<(u32, u64)> = match options.db {
         Some(n) => {
             let size = target
@@ -128,8 +154,7 @@ pub(crate) fn extras(
         _ => None,
     };
     for (db, size) in dbs {
-        let matched = found.matched.get(&db).copied().unwrap_or(0);
-        if size == 0 || (!narrowed && size == matched) {
+        if !more_in(db, size, found) {
             continue;
         }
         for node in 0..target.nodes() {
@@ -140,7 +165,7 @@ pub(crate) fn extras(
                 found.scanned += keys.len() as u64;
                 let candidates: Vec<Vec<u8>> = keys
                     .into_iter()
-                    .filter(|k| source_keys.binary_search(&key_hash(db, k)).is_err())
+                    .filter(|k| wanted(db, key_hash(db, k), k))
                     .collect();
                 if !candidates.is_empty() {
                     let seen = target.read(db, &candidates)?;

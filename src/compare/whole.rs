@@ -1,23 +1,25 @@
 //! The first pass: both sides read at once, each by the dump's own driver
 //! (a live server from its snapshot, as fast as a `--dump`), each reduced
-//! to one digest per database: the number of keys, and the sum (modulo
-//! 2^64) of one hash per key of its name, its value's digest and its
-//! expiry. The sum does not depend on the order keys come in, so two
-//! servers' snapshots, in two orders, can be compared in flat memory.
+//! to digests: the keys of each database fall in [`BUCKETS`] buckets by
+//! the hash of their names, and each bucket's digest is its number of keys
+//! and the sum (modulo 2^64) of one hash per key of its name, its value's
+//! digest and its expiry. A sum does not depend on the order keys come in,
+//! so two servers' snapshots, in two orders, compare in flat memory.
 //!
-//! Equal digests mean equal databases: the expiry is hashed as the window
-//! of `--ttl-tolerance` it falls in, and two expiries in one window are
-//! within the tolerance. Digests that differ say nothing of which keys
-//! differ (or only that two expiries within the tolerance fell either side
-//! of a window's edge): the compare then goes key by key.
+//! Equal digests mean equal buckets: the expiry is hashed as the window of
+//! `--ttl-tolerance` it falls in, and two expiries in one window are within
+//! the tolerance. A bucket whose digests differ holds a key that differs
+//! (or two expiries within the tolerance either side of a window's edge):
+//! the compare then goes key by key, through those buckets only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hasher};
 use std::io;
 use std::sync::Arc;
 
 use super::CompareOptions;
 use super::digest::{Digest, Digester};
+use super::target::key_hash;
 use crate::config::Config;
 use crate::dump::{DumpSummary, dump_into};
 use crate::error::Error;
@@ -25,15 +27,35 @@ use crate::meter::Meter;
 use crate::rebuild::{Discard, Ending, Kind, Output, Piece};
 use crate::report::{Events, Stop};
 
-/// Per database: keys, and the sum of their hashes.
-pub(crate) type Sums = BTreeMap<u32, (u64, u64)>;
+/// Buckets per database: the digests of a side take 16 bytes each, and a
+/// bucket that differs is read again key by key (a thousandth of a
+/// keyspace, for a few keys that differ).
+pub(crate) const BUCKETS: u64 = 1024;
+
+/// A bucket: a database, and a number below [`BUCKETS`].
+pub(crate) type Bucket = (u32, u16);
+
+/// The bucket of `key`, of database `db`.
+pub(crate) fn bucket_of(db: u32, key: &[u8]) -> Bucket {
+    (db, (key_hash(db, key) % BUCKETS) as u16)
+}
+
+/// Per bucket: keys, and the sum of their hashes.
+pub(crate) type Sums = BTreeMap<Bucket, (u64, u64)>;
+
+/// The buckets whose digests differ, and the target's keys in each.
+#[derive(Debug, Default)]
+pub(crate) struct Narrowed {
+    pub differing: HashSet<Bucket>,
+    pub target_keys: HashMap<Bucket, u64>,
+}
 
 /// What the first pass found.
 pub(crate) enum Whole {
     /// The sides are equal: the keys of the source.
     Equal(u64),
-    /// They differ somewhere.
-    Different,
+    /// They differ in these buckets.
+    Different(Narrowed),
     /// A side stopped (a signal, an error): the keys read of each side
     /// so far, and the stop.
     Stopped(u64, u64, Stop),
@@ -76,8 +98,21 @@ pub(crate) fn compare(
     Ok(match (source.stop, target.stop) {
         (Some(stop), _) | (None, Some(stop)) => Whole::Stopped(keys(&s), keys(&t), stop),
         (None, None) if s == t => Whole::Equal(keys(&s)),
-        (None, None) => Whole::Different,
+        (None, None) => Whole::Different(narrowed(&s, &t)),
     })
+}
+
+/// The buckets whose digests differ.
+fn narrowed(source: &Sums, target: &Sums) -> Narrowed {
+    let mut n = Narrowed::default();
+    for bucket in source.keys().chain(target.keys()) {
+        if source.get(bucket) != target.get(bucket) {
+            n.differing.insert(*bucket);
+            n.target_keys
+                .insert(*bucket, target.get(bucket).map_or(0, |t| t.0));
+        }
+    }
+    n
 }
 
 /// One side read whole into its digests.
@@ -124,7 +159,10 @@ impl Summer {
                 });
             }
         }
-        let sum = self.sums.entry(self.digester.db).or_default();
+        let sum = self
+            .sums
+            .entry(bucket_of(self.digester.db, key))
+            .or_default();
         sum.0 += 1;
         sum.1 = sum.1.wrapping_add(h.finish());
     }

@@ -154,6 +154,9 @@ fn planted_differences_of_each_kind_are_found_exactly() {
             ("same", "ttl"),
         ])
     );
+    // The same key by key from the start (--rate skips the first pass).
+    let by_key = compare(source.port, target.port, &["--json", "--rate", "100000"]);
+    assert_eq!(diffs(&by_key), diffs(&run), "{by_key:?}");
     // The text account counts them by kind and names the first.
     let run = compare(source.port, target.port, &[]);
     assert_eq!(run.code, 1, "{run:?}");
