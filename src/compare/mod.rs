@@ -150,19 +150,35 @@ pub fn compare(
             }
         }
     }
+    // The target's keys of the buckets that differ, read by name beside
+    // the source's second pass, to find the extras among.
+    let collector = narrowed
+        .as_ref()
+        .filter(|n| n.differing.len() <= whole::COLLECTED)
+        .map(|n| whole::collect(config, options, n, &events));
     let (mut found, source_keys, stop) =
         both_sides(config, options, target, narrowed.as_ref(), &events)?;
     let (target_back, mut stop) = stop;
     target = target_back;
+    let collected = collector.map(|c| match c.join() {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    });
     if stop.is_none() {
         let addr = target.addr().to_string();
-        if let Err(f) = target::extras(
-            &mut target,
-            options,
-            &source_keys,
-            narrowed.as_ref(),
-            &mut found,
-        ) {
+        let looked = match collected {
+            Some(Ok((read, names))) if read.stop.is_none() => {
+                target::extras_among(&mut target, options, &source_keys, names, &mut found)
+            }
+            _ => target::extras(
+                &mut target,
+                options,
+                &source_keys,
+                narrowed.as_ref(),
+                &mut found,
+            ),
+        };
+        if let Err(f) = looked {
             stop = Some(stop_of(&addr, f, config));
         }
     }

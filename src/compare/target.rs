@@ -167,34 +167,78 @@ pub(crate) fn extras(
                     .into_iter()
                     .filter(|k| wanted(db, key_hash(db, k), k))
                     .collect();
-                if !candidates.is_empty() {
-                    let seen = target.read(db, &candidates)?;
-                    for (key, seen) in candidates.into_iter().zip(seen) {
-                        let wanted = match &seen {
-                            Seen::Key(d) => {
-                                options.types.is_empty()
-                                    || options.types.iter().any(|t| t == d.kind.name())
-                            }
-                            // Gone since, or of a type no compare reads.
-                            _ => false,
-                        };
-                        if wanted {
-                            found.diffs.push(Difference {
-                                db,
-                                key,
-                                kind: DiffKind::Extra,
-                                source: Seen::Missing,
-                                target: seen,
-                                detail: None,
-                            });
-                        }
-                    }
-                }
+                add_extras(target, options, db, candidates, found)?;
                 if next == b"0" {
                     break;
                 }
                 cursor = next;
             }
+        }
+    }
+    Ok(())
+}
+
+/// The keys of `names` (of database `db`, in the target, not in the
+/// source) that are still there, as extras.
+fn add_extras(
+    target: &mut Keyed,
+    options: &CompareOptions,
+    db: u32,
+    names: Vec<Vec<u8>>,
+    found: &mut Found,
+) -> Result<(), Fault> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let seen = target.read(db, &names)?;
+    for (key, seen) in names.into_iter().zip(seen) {
+        let wanted = match &seen {
+            Seen::Key(d) => {
+                options.types.is_empty() || options.types.iter().any(|t| t == d.kind.name())
+            }
+            // Gone since, or of a type no compare reads.
+            _ => false,
+        };
+        if wanted {
+            found.diffs.push(Difference {
+                db,
+                key,
+                kind: DiffKind::Extra,
+                source: Seen::Missing,
+                target: seen,
+                detail: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Finds the extras among `names`, the target's keys in the buckets that
+/// differ (read from its snapshot beside the source's second pass), instead
+/// of reading the whole target again with `SCAN`.
+///
+/// # Errors
+///
+/// A fault reading the target.
+pub(crate) fn extras_among(
+    target: &mut Keyed,
+    options: &CompareOptions,
+    source_keys: &[u64],
+    names: Vec<(u32, Vec<u8>)>,
+    found: &mut Found,
+) -> Result<(), Fault> {
+    found.scanned += names.len() as u64;
+    let mut names: Vec<(u32, Vec<u8>)> = names
+        .into_iter()
+        .filter(|(db, k)| source_keys.binary_search(&key_hash(*db, k)).is_err())
+        .collect();
+    names.sort_unstable();
+    // A key read again (it changed while read) was named twice.
+    names.dedup();
+    for group in names.chunk_by(|a, b| a.0 == b.0) {
+        for part in group.chunks(1000) {
+            let keys = part.iter().map(|(_, k)| k.clone()).collect();
+            add_extras(target, options, part[0].0, keys, found)?;
         }
     }
     Ok(())

@@ -71,17 +71,7 @@ pub(crate) fn compare(
     options: &CompareOptions,
     events: &Arc<dyn Events>,
 ) -> Result<Whole, Error> {
-    let target_config = Config {
-        server: options.target.clone(),
-        cluster: options.target_cluster,
-        // The progress display counts the source's keys.
-        meter: Meter::new(),
-        ..config.clone()
-    };
-    let target_dump = crate::dump::DumpOptions {
-        input: None,
-        ..options.source_dump()
-    };
+    let (target_config, target_dump) = target_side(config, options);
     let bucket = options.ttl_tolerance_ms;
     let target_events = Arc::clone(events);
     let target = std::thread::Builder::new()
@@ -100,6 +90,100 @@ pub(crate) fn compare(
         (None, None) if s == t => Whole::Equal(keys(&s)),
         (None, None) => Whole::Different(narrowed(&s, &t)),
     })
+}
+
+/// The most buckets whose target keys are collected by name for the
+/// second pass (about a thousandth of the keys each): beyond, the extras
+/// are found with `SCAN`.
+pub(crate) const COLLECTED: usize = 64;
+
+/// A side's dump, and the names (database, key) it kept.
+pub(crate) type Collected = (DumpSummary, Vec<(u32, Vec<u8>)>);
+
+/// The target's keys of the buckets `narrowed` names, read (by name only)
+/// from its snapshot on a thread of its own, for the second pass.
+pub(crate) fn collect(
+    config: &Config,
+    options: &CompareOptions,
+    narrowed: &Narrowed,
+    events: &Arc<dyn Events>,
+) -> std::thread::JoinHandle<Result<Collected, Error>> {
+    let (config, dump) = target_side(config, options);
+    let mut names = Names {
+        digester: Digester::new(options.db.unwrap_or(0)),
+        buckets: narrowed.differing.clone(),
+        names: Vec::new(),
+    };
+    let events = Arc::clone(events);
+    std::thread::spawn(move || {
+        let summary = dump_into(&config, &dump, &mut names, events)?;
+        Ok((summary, names.names))
+    })
+}
+
+/// The target's settings and dump, from the compare's.
+fn target_side(config: &Config, options: &CompareOptions) -> (Config, crate::dump::DumpOptions) {
+    let target_config = Config {
+        server: options.target.clone(),
+        cluster: options.target_cluster,
+        // The progress display counts the source's keys.
+        meter: Meter::new(),
+        ..config.clone()
+    };
+    let target_dump = crate::dump::DumpOptions {
+        input: None,
+        ..options.source_dump()
+    };
+    (target_config, target_dump)
+}
+
+/// An output that keeps the names of the keys of some buckets.
+struct Names {
+    digester: Digester,
+    buckets: HashSet<Bucket>,
+    names: Vec<(u32, Vec<u8>)>,
+}
+
+impl Output for Names {
+    fn select(&mut self, db: u32) -> io::Result<()> {
+        self.digester.select(db)
+    }
+
+    fn begin(&mut self, _key: &[u8], _kind: Kind) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn piece(&mut self, _: &[u8], _: Kind, _: Piece<'_>, _: bool) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn end(&mut self, key: &[u8], _kind: Kind, _ending: &Ending) -> io::Result<()> {
+        let db = self.digester.db;
+        if self.buckets.contains(&bucket_of(db, key)) {
+            self.names.push((db, key.to_vec()));
+        }
+        Ok(())
+    }
+
+    fn discard(&mut self, _key: &[u8], _kind: Kind, _why: Discard) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn function(&mut self, _code: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn payload(&mut self, _key: &[u8], _payload: &[u8], _at: Option<i64>) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn written(&self) -> u64 {
+        self.names.len() as u64
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The buckets whose digests differ.

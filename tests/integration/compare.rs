@@ -672,3 +672,26 @@ fn a_target_busy_for_longer_than_the_pipe_timeout_is_a_failure_not_equal() {
     assert!(run.stderr.contains("so far"), "{run:?}");
     assert!(!run.stderr.contains("equal"), "{run:?}");
 }
+
+#[test]
+fn many_differing_keys_in_many_buckets_are_all_found() {
+    let (source, target) = (Redis::start(), Redis::start());
+    let common: String = (0..3000).map(|i| format!("SET k{i} v\n")).collect();
+    let only_source: String = (0..300).map(|i| format!("SET s{i} v\n")).collect();
+    let only_target: String = (0..300).map(|i| format!("SET t{i} v\n")).collect();
+    assert_eq!(
+        rload_pipe(&source, &[], common.clone() + &only_source).code,
+        0
+    );
+    assert_eq!(rload_pipe(&target, &[], common + &only_target).code, 0);
+    target.cli(&["SET", "k7", "changed"]);
+    for flags in [&["--json"][..], &["--json", "--rate", "100000"][..]] {
+        let run = compare(source.port, target.port, flags);
+        assert_eq!(run.code, 1, "{run:?}");
+        let found = diffs(&run);
+        assert_eq!(found.len(), 601, "{flags:?}");
+        assert_eq!(found.values().filter(|k| *k == "missing").count(), 300);
+        assert_eq!(found.values().filter(|k| *k == "extra").count(), 300);
+        assert_eq!(found["k7"], "value");
+    }
+}
