@@ -3,25 +3,25 @@
 //!
 //! 0. Both sides are read at once by the dump's own driver (a server from
 //!    its snapshot), each into order-independent digests of 1,024 buckets
-//!    of keys per database ([`whole`]): all equal, the databases are
+//!    of keys per database (`whole`): all equal, the databases are
 //!    equal, found about as fast as one dump. Otherwise, for the keys of
 //!    the buckets that differ (and under `--rate`, which reads each side
 //!    once, for all):
 //! 1. The source is read by the dump's own driver (a server, its snapshot,
 //!    a cluster's masters, an RDB file), each key digested as it comes
-//!    ([`digest`]) and handed over in batches ([`sides`]) to
-//! 2. the target's thread ([`target`]), which reads the same names from
-//!    the target ([`keyed`]) and judges each key ([`diff`]): both sides are
+//!    (`digest`) and handed over in batches (`sides`) to
+//! 2. the target's thread (`target`), which reads the same names from
+//!    the target (`keyed`) and judges each key (`diff`): both sides are
 //!    read at once.
 //! 3. The other direction: keys only the target has (its keys of the
 //!    buckets that differ, read by name beside step 1, or `SCAN`).
 //! 4. `--recheck N`: the differing keys read again on both sides, N times
 //!    after a pause; only those that still differ are reported; and what
-//!    differs inside a key is named ([`recheck`], [`detail`]).
+//!    differs inside a key is named (`recheck`, `detail`).
 //! 5. `--repair-output`: the commands that make the target equal
-//!    ([`repair`]).
+//!    (`repair`).
 //!
-//! The account ([`summary`]) says what differs, key by key; an error reply
+//! The account (`summary`) says what differs, key by key; an error reply
 //! on either side stops the compare (after the dump's retries of transient
 //! errors), never counts as a key equal or missing.
 
