@@ -208,27 +208,38 @@ fn summed(
 ) -> Result<(DumpSummary, Sums), Error> {
     let mut summer = Summer {
         digester: Digester::new(options.db.unwrap_or(0)),
-        sums: Sums::new(),
-        bucket,
+        per_db: BTreeMap::new(),
+        window: bucket,
     };
     let summary = dump_into(config, options, &mut summer, events)?;
-    Ok((summary, summer.sums))
+    let mut sums = Sums::new();
+    for (db, buckets) in summer.per_db {
+        for (i, sum) in buckets.into_iter().enumerate() {
+            if sum.0 > 0 {
+                sums.insert((db, i as u16), sum);
+            }
+        }
+    }
+    Ok((summary, sums))
 }
 
 /// An output that adds each key's hash to its database's sum.
 struct Summer {
     digester: Digester,
-    sums: Sums,
+    /// Per database, each bucket's keys and sum.
+    per_db: BTreeMap<u32, Vec<(u64, u64)>>,
     /// The width of an expiry's window, in ms (0: the expiry itself).
-    bucket: u64,
+    window: u64,
 }
 
 impl Summer {
     /// Adds `key`, whose digest is `d`, to its database's sum.
     fn add(&mut self, key: &[u8], d: &Digest) {
+        let db = self.digester.db;
+        // The key's name is hashed once: for its bucket, and in its hash.
+        let name = key_hash(db, key);
         let mut h = DefaultHasher::new();
-        h.write_u64(key.len() as u64);
-        h.write(key);
+        h.write_u64(name);
         h.write(d.kind.name().as_bytes());
         for n in [d.len, d.hash, d.meta] {
             h.write_u64(n);
@@ -237,16 +248,17 @@ impl Summer {
             None => h.write_u8(0),
             Some(at) => {
                 h.write_u8(1);
-                h.write_i64(match self.bucket {
+                h.write_i64(match self.window {
                     0 => at,
                     b => at.div_euclid(b as i64),
                 });
             }
         }
-        let sum = self
-            .sums
-            .entry(bucket_of(self.digester.db, key))
-            .or_default();
+        let buckets = self
+            .per_db
+            .entry(db)
+            .or_insert_with(|| vec![(0, 0); BUCKETS as usize]);
+        let sum = &mut buckets[(name % BUCKETS) as usize];
         sum.0 += 1;
         sum.1 = sum.1.wrapping_add(h.finish());
     }
