@@ -47,9 +47,10 @@
 //!   merges commands on one key into one variadic command, and plain
 //!   `SET`s into `MSET`, keeping per-key order and a per-input account
 //!   (batches that must apply whole go inside rload's own `MULTI`/`EXEC`).
-//! - [`compare`]: `--compare`, the driver that reads a source (through
-//!   the dump's driver) and a target at once, key by key as digests, and
-//!   says which keys differ, and how; and writes their repair.
+//! - [`compare`]: `--compare`, the driver that reads a source and a target
+//!   at once (each through the dump's driver) into order-independent
+//!   digests, then key by key where they differ, and says which keys
+//!   differ, and how; and writes their repair.
 //! - `load`: the one driver: connect, skip to the resume point, feed the
 //!   source to the sink, finish, and account.
 //! - [`report`]: the events and summary a user sees, and exit statuses;

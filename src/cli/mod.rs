@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::input::Input;
 use crate::progress::Show;
 
+mod compare;
 mod help;
 mod records;
 
@@ -344,6 +345,7 @@ impl Args {
         let dump_format = self.dump_format()?.map(str::to_string);
         let verify = self.tls_verify()?;
         let (target, target_warning) = self.target_server(verify)?;
+        let mut compare = target.map(|t| self.compare_options(t)).transpose()?;
         let db_in_uri = self.uri.as_deref().is_some_and(uri_names_db);
         let mut config = Config::default();
         let mut warnings = Vec::new();
@@ -409,7 +411,7 @@ impl Args {
                 tls.sni = self.sni.or(tls.sni.take());
                 tls.verify = verify.unwrap_or(tls.verify);
             }
-            None if tls_flags && target.as_ref().is_none_or(|t| t.tls.is_none()) => {
+            None if tls_flags && compare.as_ref().is_none_or(|c| c.target.tls.is_none()) => {
                 return Err(Error::Config(
                     "TLS options need --tls (or a rediss:// URI); without it the connection would not be encrypted".into(),
                 ));
@@ -477,43 +479,16 @@ impl Args {
         }
         config.emit = self.emit;
         config.emit_format = emit_format;
-        let mut compare = None;
-        if let Some(mut target) = target {
-            target.connect_timeout = config.server.connect_timeout;
-            target.wait = config.server.wait;
+        if let Some(compare) = &mut compare {
+            compare.target.connect_timeout = config.server.connect_timeout;
+            compare.target.wait = config.server.wait;
+            compare.db = (self.db.is_some() || db_in_uri).then_some(config.server.db);
             if target_warning
                 && !self.no_auth_warning
                 && !warnings.contains(&AUTH_WARNING.to_string())
             {
                 warnings.push(AUTH_WARNING.to_string());
             }
-            let input = match inputs.as_slice() {
-                _ if self.files.is_empty() => None,
-                [one] => Some(one.clone()),
-                _ => {
-                    return Err(Error::Config(
-                        "--compare reads a server, or one RDB file, as the source: give one FILE at most".into(),
-                    ));
-                }
-            };
-            if input.is_some() && (self.scan || self.cluster) {
-                return Err(Error::Config(
-                    "--scan and -c are for a source server; an RDB file is read whole".into(),
-                ));
-            }
-            let options = dump_options(None, self.pattern.clone(), self.types.clone(), None)?;
-            compare = Some(crate::compare::CompareOptions {
-                target,
-                target_cluster: self.target_cluster,
-                ttl_tolerance_ms: self.ttl_tolerance,
-                pattern: options.pattern,
-                types: options.types,
-                db: (self.db.is_some() || db_in_uri).then_some(config.server.db),
-                input,
-                scan: self.scan,
-                recheck: self.recheck,
-                repair_output: self.repair_output.clone(),
-            });
         } else if self.dump {
             let mut options = dump_options(
                 dump_format.as_deref(),
@@ -660,64 +635,6 @@ impl Args {
             }
         }
         Ok(())
-    }
-}
-
-impl Args {
-    /// `--compare`'s flags are refused without it, and `--target` is
-    /// needed with it.
-    fn refuse_compare_flags(&self) -> Result<(), Error> {
-        if self.compare {
-            if self.target.is_none() {
-                return Err(Error::Config(
-                    "--compare needs --target URI, the server to compare the source with".into(),
-                ));
-            }
-            return Ok(());
-        }
-        for (flag, given) in [
-            ("--target", self.target.is_some()),
-            ("--target-cluster", self.target_cluster),
-            ("--ttl-tolerance", self.ttl_tolerance != 1000),
-            ("--recheck", self.recheck != 0),
-            ("--repair-output", self.repair_output.is_some()),
-        ] {
-            if given {
-                return Err(Error::Config(format!(
-                    "{flag} is for --compare, which compares two databases"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// `--compare`'s target, from `--target`: its TLS (a `rediss://` URI)
-    /// takes the TLS flags, as the source's does; and whether its URI
-    /// carries a password (for redis-cli's warning).
-    fn target_server(
-        &self,
-        verify: Option<TlsVerify>,
-    ) -> Result<(Option<crate::config::ServerConfig>, bool), Error> {
-        let Some(uri) = &self.target else {
-            return Ok((None, false));
-        };
-        let mut target = crate::config::ServerConfig::default();
-        target.apply_uri(uri)?;
-        if uri_names_db(uri) {
-            return Err(Error::Config(format!(
-                "--target {}: name the database with -n, which applies to both sides",
-                redact_uri(uri)
-            )));
-        }
-        if let Some(tls) = &mut target.tls {
-            tls.ca_cert = self.cacert.clone();
-            tls.ca_cert_dir = self.cacertdir.clone();
-            tls.cert = self.cert.clone();
-            tls.key = self.key.clone();
-            tls.sni = self.sni.clone();
-            tls.verify = verify.unwrap_or_default();
-        }
-        Ok((Some(target), redact_uri(uri) != *uri))
     }
 }
 
