@@ -150,6 +150,8 @@ pub fn compare(
                     n.differing.len()
                 ));
                 narrowed = Some(n);
+                // The progress display counts the source's keys again.
+                config.meter.set_commands(0);
             }
         }
     }
