@@ -203,6 +203,17 @@ fn a_cluster_and_one_server_holding_the_same_keys_are_equal() {
     );
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(diffs(&run), expect(&[("k77", "value"), ("new", "extra")]));
+    // The cluster as the source: rechecked and repaired from its masters.
+    let dir = tempfile::tempdir().unwrap();
+    let repair = dir.path().join("repair.resp");
+    let repair = repair.to_str().unwrap();
+    let flags = ["-c", "--json", "--recheck", "1", "--repair-output", repair];
+    let run = compare(cluster.nodes[0].port, single.port, &flags);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(diffs(&run), expect(&[("k77", "value"), ("new", "missing")]));
+    assert_eq!(rload_pipe(&single, &[repair], "").code, 0);
+    let run = compare(cluster.nodes[0].port, single.port, &["-c"]);
+    assert_eq!(run.code, 0, "{run:?}");
 }
 
 #[test]
