@@ -20,6 +20,7 @@ Usage: benches/compare.sh [N] [--rounds R] [--workloads set,1k,100k,hset,rpush,r
        benches/compare.sh [N] --cluster 2
        benches/compare.sh [N] --dump [--dump-workload set|mixed]
        benches/compare.sh [N] --rdb
+       benches/compare.sh [N] --compare [--compare-workloads set,mixed]
 
 --coalesce adds rload --coalesce on the text (workloads rpush, rpushrr and
 hsetf are made for it: 1M RPUSH onto four lists in runs of 1,000, or in
@@ -27,6 +28,11 @@ turn one element at a time, and 1M one-field HSETs, ten per user).
 
 --progress adds a fourth contender: rload on the text with its progress
 display drawn on a pseudo-terminal (stderr), to show what it costs.
+
+--compare compares two servers holding the same N keys (the N small
+strings; the mixed dataset of --rdb, with its big list) with rload --compare,
+against one rload --dump of the source, both from the source's snapshot and
+both with --scan, round by round.
 
 --ports limits the servers it starts to one port or a range (a cluster of
 M masters needs 2M + 1: each node's bus port comes from the range too).
@@ -433,6 +439,62 @@ def compare_rdb(opts, dir):
         server.stop()
 
 
+def mixed_text(opts, dir):
+    """The --rdb dataset as text: the mixed keys and a list of N/5
+    elements; its path, commands and keys."""
+    subprocess.run([sys.executable, __file__, "--generate", "mixed", str(opts.n), dir], check=True)
+    text = os.path.join(dir, "mixed.txt")
+    big = opts.n // 5
+    with open(text, "ab") as f:
+        for start in range(0, big, 1000):
+            f.write(b"RPUSH big:list " + b" ".join(b"e%d" % i for i in range(start, min(start + 1000, big))) + b"\n")
+    return text, opts.n + (big + 999) // 1000, opts.n + 1
+
+
+def compare_compare(opts, dir):
+    """rload --compare of two servers holding the same keys, against one
+    rload --dump of the source, same run: from the source's snapshot, and
+    with --scan."""
+    for name in opts.compare_workloads.split(","):
+        if name == "mixed":
+            text, count, keys = mixed_text(opts, dir)
+        else:
+            subprocess.run([sys.executable, __file__, "--generate", name, str(opts.n), dir], check=True)
+            text, count, keys = os.path.join(dir, name + ".txt"), opts.n, opts.n
+        fast = ["--repl-diskless-sync-delay", "0"]
+        source = Server(os.path.join(dir, "source"), fast)
+        target = Server(os.path.join(dir, "target"), fast)
+        try:
+            for server in (source, target):
+                run_once(server, [RLOAD, "--pipe", "-p", str(server.port)], text, count, keys)
+            src, uri = str(source.port), "redis://127.0.0.1:%d" % target.port
+            contenders = [
+                ("dump", [RLOAD, "--dump", "-p", src]),
+                ("compare", [RLOAD, "--compare", "-p", src, "--target", uri]),
+                ("dump --scan", [RLOAD, "--dump", "--scan", "-p", src]),
+                ("compare --scan", [RLOAD, "--compare", "--scan", "-p", src, "--target", uri]),
+            ]
+            runs = {label: [] for label, _ in contenders}
+            for r in range(opts.rounds):
+                k = len(contenders)
+                for label, argv in contenders[r % k:] + contenders[:r % k]:
+                    runs[label].append(timed(argv))
+            med = {k: {m: statistics.median(x[m] for x in v) for m in ("wall", "cpu", "rss")} for k, v in runs.items()}
+            print("compare %s: two servers of %d keys each, equal (%d rounds, medians)" % (name, keys, opts.rounds))
+            print("  %-16s %9s %9s %9s" % ("", "wall s", "cpu s", "rss MiB"))
+            for label, m in med.items():
+                print("  %-16s %9.3f %9.3f %9.1f" % (label, m["wall"], m["cpu"], m["rss"]))
+            print("  compare / dump: wall %.2f (snapshot)  %.2f (--scan)" % (
+                med["compare"]["wall"] / med["dump"]["wall"],
+                med["compare --scan"]["wall"] / med["dump --scan"]["wall"]))
+            print()
+            sys.stdout.flush()
+        finally:
+            source.stop()
+            target.stop()
+            os.remove(text)
+
+
 def compare_cluster(opts, dir):
     masters = opts.cluster
     single, nodes = None, []
@@ -512,6 +574,10 @@ def main():
                     help="compare dumping N keys with loading them")
     ap.add_argument("--rdb", action="store_true",
                     help="the RDB workload: load an RDB, dump from a snapshot, convert a file")
+    ap.add_argument("--compare", action="store_true",
+                    help="compare rload --compare of two equal servers with one rload --dump")
+    ap.add_argument("--compare-workloads", default="set,mixed",
+                    help="--compare: set (N small strings), mixed (the --rdb dataset)")
     ap.add_argument("--dump-workload", default="set",
                     help="--dump: set (N small strings) or mixed (every common type)")
     ap.add_argument("--ports", metavar="PORT|FIRST-LAST",
@@ -538,6 +604,8 @@ def main():
             return compare_dump(opts, dir)
         if opts.rdb:
             return compare_rdb(opts, dir)
+        if opts.compare:
+            return compare_compare(opts, dir)
         server = Server(dir)
         try:
             for name in opts.workloads.split(","):

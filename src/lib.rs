@@ -73,6 +73,10 @@
 //! - `fuzzing`: the checks the fuzz targets run (tests and the `fuzzing`
 //!   feature only).
 //! - [`api`]: embedding: a load a program feeds, a dump it iterates.
+//! - [`compare`]: `--compare`, the driver that reads a source and a target
+//!   at once (each through the dump's driver) into order-independent
+//!   digests, then key by key where they differ; says which keys differ,
+//!   and how, and writes their repair.
 //! - [`load`]: the load driver: open the source, connect, skip to the
 //!   resume point, feed the source to the sink, finish, and account.
 //! - [`dump`]: the dump driver: every key of every database (or of a
@@ -129,6 +133,7 @@ pub mod api;
 pub mod cluster;
 mod coalesce;
 mod command;
+pub mod compare;
 pub mod config;
 mod conn;
 pub mod dump;

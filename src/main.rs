@@ -14,6 +14,7 @@ mod progress;
 use clap::Parser;
 use cli::{Args, Invocation, Mode, resume_command};
 use progress::{Console, Work};
+use rload::compare::CompareSummary;
 use rload::dump::DumpSummary;
 use rload::report::exit;
 use rload::{Account, Destination, Events, Handles, Input, InputKind, Interrupt, Meter, Summary};
@@ -90,6 +91,21 @@ fn run() -> Result<i32, (anyhow::Error, i32)> {
                 Json::Stderr,
             )
         }
+        Mode::Compare(options) => {
+            let console = Console::start(&handles.meter, invocation.show, Work::Dump, true);
+            let console = Arc::new(console);
+            let events = Arc::clone(&console) as Arc<dyn Events>;
+            let result = rload::compare::compare(config, &handles, options, events);
+            console.finish();
+            // With --json, each differing key, then the account.
+            report(
+                &invocation,
+                &handles,
+                result,
+                CompareSummary::not_started_json,
+                Json::Stdout,
+            )
+        }
     }
 }
 
@@ -122,6 +138,10 @@ fn report<A: Account>(
         (r.advice, resume_command(&argv, r.flag, &r.value))
     });
     if invocation.json {
+        let _ = match json {
+            Json::Stdout => account.write_json_lines(&mut io::stdout().lock()),
+            Json::Stderr => account.write_json_lines(&mut io::stderr().lock()),
+        };
         json.print(&account.to_json(resume.as_ref().map(|r| r.1.as_str())));
         return Ok(account.exit_code());
     }

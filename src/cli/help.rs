@@ -16,7 +16,7 @@ const EXIT_STATUSES: &[(&str, &str)] = &[
     ("0", "every command was sent and no reply was an error"),
     (
         "1",
-        "some replies were errors, or the server stopped replying (timeout)",
+        "some replies were errors, or the server stopped replying (timeout); --compare: the keys differ",
     ),
     (
         "2",
@@ -34,6 +34,7 @@ const EXIT_STATUSES: &[(&str, &str)] = &[
         "5",
         "the connection was lost mid-load, or the server broke the protocol",
     ),
+    ("6", "--compare stopped on an error reply or a timeout"),
     (
         "128+N",
         "stopped by signal N (130: Ctrl-C, SIGINT; 143: SIGTERM)",

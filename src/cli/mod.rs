@@ -9,12 +9,14 @@ use clap::{ArgAction, Parser};
 
 use crate::progress::Show;
 use rload::EmitFormat;
+use rload::compare::CompareOptions;
 use rload::config::{Config, Endpoint, Password, TlsConfig, TlsVerify, percent_decode, redact_uri};
 use rload::dump::{DumpFormat, DumpOptions, Split};
 use rload::error::Error;
 use rload::input::Input;
 use rload::load::{Destination, InputKind, LoadOptions};
 
+mod compare;
 mod help;
 mod records;
 
@@ -24,6 +26,7 @@ const INPUT: &str = "Input";
 const CONNECTION: &str = "Connection";
 const TLS: &str = "TLS";
 const LOAD_CONTROL: &str = "Load control";
+const COMPARE: &str = "Compare";
 const OUTPUT: &str = "Output";
 const HELP: &str = "Help";
 
@@ -50,10 +53,14 @@ pub struct Args {
     /// rebuild them (or --output-format inline, jsonl, restore)
     #[arg(long, conflicts_with_all = ["pipe", "emit"], help_heading = MODES)]
     dump: bool,
-    /// --dump: only keys that match this glob (SCAN ... MATCH)
+    /// Compare the server's keys (or an RDB FILE's) with --target's, and
+    /// say which differ: exit 0 equal, 1 different, above 1 a failure
+    #[arg(long, conflicts_with_all = ["pipe", "emit", "dump"], help_heading = MODES)]
+    compare: bool,
+    /// --dump, --compare: only keys that match this glob (SCAN ... MATCH)
     #[arg(long = "match", value_name = "GLOB", help_heading = MODES)]
     pattern: Option<String>,
-    /// --dump: only keys of this type (repeatable): string, list, set,
+    /// --dump, --compare: only keys of this type (repeatable): string, list, set,
     /// zset, hash, stream
     #[arg(long = "type", value_name = "TYPE", help_heading = MODES)]
     types: Vec<String>,
@@ -65,7 +72,7 @@ pub struct Args {
     /// N dumps can read one keyspace in parallel, each key read by one
     #[arg(long, value_name = "I/N", help_heading = MODES)]
     split: Option<String>,
-    /// --dump: read the server with SCAN, never from a snapshot of it (the
+    /// --dump, --compare: read the server with SCAN, never from a snapshot of it (the
     /// default takes its snapshot, as a replica does, where it may)
     #[arg(long, help_heading = MODES)]
     scan: bool,
@@ -203,6 +210,25 @@ pub struct Args {
     /// differs)
     #[arg(long, conflicts_with = "dump", help_heading = LOAD_CONTROL)]
     coalesce: bool,
+    /// --compare: the target, redis://[user:password@]host[:port] or
+    /// rediss:// (TLS, with the TLS flags)
+    #[arg(long, value_name = "URI", help_heading = COMPARE)]
+    target: Option<String>,
+    /// --compare: the target is a Redis Cluster (URI: any node)
+    #[arg(long, help_heading = COMPARE)]
+    target_cluster: bool,
+    /// --compare: expiries this many milliseconds apart are the same (a
+    /// key with an expiry and one without always differ)
+    #[arg(long, value_name = "MS", default_value_t = 1000, help_heading = COMPARE)]
+    ttl_tolerance: u64,
+    /// --compare: read the differing keys again N times, after a pause, and
+    /// report only those that still differ (a live source)
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = COMPARE)]
+    recheck: u32,
+    /// --compare: write the commands that make the target equal to the
+    /// source to FILE (load it with rload --pipe into the target)
+    #[arg(long, value_name = "FILE", help_heading = COMPARE)]
+    repair_output: Option<PathBuf>,
     /// How --emit and --dump write: resp (default) or inline for --emit;
     /// resp, inline, jsonl or restore for --dump
     #[arg(long, visible_alias = "to", value_name = "FORMAT", help_heading = OUTPUT, value_parser = ["resp", "inline", "jsonl", "restore"])]
@@ -279,6 +305,8 @@ pub enum Mode {
     Load(LoadOptions),
     /// Read keys out (`--dump`).
     Dump(DumpOptions),
+    /// Compare the source's keys with a target's (`--compare`).
+    Compare(Box<CompareOptions>),
 }
 
 impl Args {
@@ -320,15 +348,17 @@ impl Args {
     ///
     /// An inconsistent or invalid flag, named in the message.
     pub fn into_invocation(self) -> Result<Invocation, Error> {
-        if !self.pipe && !self.emit && !self.dump {
+        if !self.pipe && !self.emit && !self.dump && !self.compare {
             return Err(Error::Config(
-                "nothing to do: rload loads data with --pipe, writes it as RESP with --emit, or reads it back with --dump (see --help)".into(),
+                "nothing to do: rload loads data with --pipe, writes it as RESP with --emit, reads it back with --dump, or compares two databases with --compare (see --help)".into(),
             ));
         }
         self.refuse_flags_of_other_modes()?;
         let emit_format = self.emit_format()?;
         let dump_format = self.dump_format()?.map(str::to_string);
         let verify = self.tls_verify()?;
+        let (target, target_warning) = self.target_server(verify)?;
+        let compare = target.map(|t| self.compare_options(t)).transpose()?;
         let db_in_uri = self.uri.as_deref().is_some_and(uri_names_db);
         let mut config = Config::default();
         let mut warnings = Vec::new();
@@ -394,7 +424,7 @@ impl Args {
                 tls.sni = self.sni.or(tls.sni.take());
                 tls.verify = verify.unwrap_or(tls.verify);
             }
-            None if tls_flags => {
+            None if tls_flags && compare.as_ref().is_none_or(|c| c.target.tls.is_none()) => {
                 return Err(Error::Config(
                     "TLS options need --tls (or a rediss:// URI); without it the connection would not be encrypted".into(),
                 ));
@@ -464,7 +494,18 @@ impl Args {
             true => Destination::Emit(emit_format),
             false => Destination::Server,
         };
-        let mode = if self.dump {
+        let mode = if let Some(mut compare) = compare {
+            compare.target.connect_timeout = config.server.connect_timeout;
+            compare.target.wait = config.server.wait;
+            compare.db = (self.db.is_some() || db_in_uri).then_some(config.server.db);
+            if target_warning
+                && !self.no_auth_warning
+                && !warnings.contains(&AUTH_WARNING.to_string())
+            {
+                warnings.push(AUTH_WARNING.to_string());
+            }
+            Mode::Compare(Box::new(compare))
+        } else if self.dump {
             let mut options = dump_options(
                 dump_format.as_deref(),
                 self.pattern,
@@ -558,7 +599,8 @@ impl Args {
                 "is for a server to come up, and --emit connects to none",
             );
         }
-        if !self.dump {
+        self.refuse_compare_flags()?;
+        if !self.dump && !self.compare {
             let mode = if self.emit { "--emit" } else { "--pipe" };
             for (flag, given) in [
                 ("--match", self.pattern.is_some()),
@@ -577,6 +619,18 @@ impl Args {
             return Ok(());
         }
         let no_input = "is for reading input, and --dump reads none";
+        if self.compare {
+            for (flag, given) in [
+                ("--cursor", self.cursor.is_some()),
+                ("--split", self.split.is_some()),
+                ("--output-format", self.output_format.is_some()),
+                ("--coalesce", self.coalesce),
+            ] {
+                if given {
+                    return refuse(flag, "is not for --compare, which writes no keys out");
+                }
+            }
+        }
         for (flag, given, why) in [
             (
                 "--resume-from",

@@ -237,7 +237,15 @@ pub(crate) fn run(
             let addr = node.addr();
             let reader = match readers.entry(addr.clone()) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(v) => match open(&node, config, options, true, pager, first) {
+                Entry::Vacant(v) => match open(
+                    &node,
+                    config,
+                    options,
+                    true,
+                    &pager.interrupt,
+                    &mut pager.retry,
+                    first,
+                ) {
                     Ok(r) => v.insert(r),
                     Err(e) if round == 0 && pager.summary.keys == 0 => return Err(e),
                     Err(e) => {

@@ -19,18 +19,18 @@
 //! - `position`: the `--cursor` values a stopped dump prints.
 //! - `write`: the formats; `summary`: the account.
 
-mod big;
-mod cluster;
-mod link;
+pub(crate) mod big;
+pub(crate) mod cluster;
+pub(crate) mod link;
 mod page;
 mod payload;
 mod position;
-mod read;
-mod server;
-mod shape;
+pub(crate) mod read;
+pub(crate) mod server;
+pub(crate) mod shape;
 mod snapshot;
 mod summary;
-mod write;
+pub(crate) mod write;
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -137,7 +137,7 @@ impl Ended {
 }
 
 /// A fault that ends a dump, as the stop its account gives.
-fn stop_of(addr: &str, fault: Fault, config: &Config) -> Stop {
+pub(crate) fn stop_of(addr: &str, fault: Fault, config: &Config) -> Stop {
     match fault {
         Fault::Output(e) => output_lost(e.to_string()),
         Fault::Interrupted(signal) => Stop::Interrupted {

@@ -16,6 +16,7 @@ use super::{DumpFormat, DumpOptions, Ended};
 use crate::config::{Config, ServerConfig};
 use crate::conn::{self, Patience};
 use crate::error::Error;
+use crate::interrupt::Interrupt;
 
 /// Connects to `server` and readies a reader, in database `db`. The first
 /// connection of a dump has `first`, what `--wait` allows; a node of a
@@ -25,10 +26,10 @@ pub(crate) fn open(
     config: &Config,
     options: &DumpOptions,
     cluster: bool,
-    pager: &mut Pager<'_>,
+    interrupt: &Interrupt,
+    retry: &mut Retry,
     first: Option<&Patience>,
 ) -> Result<KeyReader, Error> {
-    let retry = &mut pager.retry;
     let mut server = server.clone();
     // The reader takes replies apart as RESP2 gives them, and selects the
     // database itself, patient with a busy server.
@@ -49,7 +50,7 @@ pub(crate) fn open(
     let addr = conn.addr().to_string();
     conn.set_read_timeout(config.pipe_timeout)
         .map_err(|e| crate::error::ConnectError::io(&addr, e))?;
-    let link = Link::new(conn, pager.interrupt.clone());
+    let link = Link::new(conn, interrupt.clone());
     let whole_strings = options.format == DumpFormat::Jsonl;
     let mut reader =
         KeyReader::new(link, cluster, whole_strings, retry).map_err(|f| setup_error(&addr, f))?;
@@ -145,7 +146,8 @@ pub(crate) fn run(
         config,
         options,
         false,
-        pager,
+        &pager.interrupt,
+        &mut pager.retry,
         Some(patience),
     )?;
     let addr = reader.link.addr().to_string();
@@ -173,7 +175,15 @@ pub(crate) fn run(
                     "{addr} lost ({e}): reconnecting, and going on from the page it was in"
                 ));
                 std::thread::sleep(Duration::from_millis(200));
-                match open(&config.server, config, options, false, pager, None) {
+                match open(
+                    &config.server,
+                    config,
+                    options,
+                    false,
+                    &pager.interrupt,
+                    &mut pager.retry,
+                    None,
+                ) {
                     Ok(r) => {
                         reader = r;
                         state = PageState::default();

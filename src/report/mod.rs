@@ -275,6 +275,17 @@ pub trait Account {
     /// carries the run on, when it stopped early.
     fn to_json(&self, resume: Option<&str>) -> serde_json::Value;
 
+    /// With `--json`, the lines that come before the account's own object
+    /// (a compare's differing keys, one object each); none by default.
+    ///
+    /// # Errors
+    ///
+    /// Only a failure to write.
+    fn write_json_lines(&self, out: &mut dyn Write) -> io::Result<()> {
+        let _ = out;
+        Ok(())
+    }
+
     /// After a stop, how to go on: `None` when there is nothing to go on
     /// from (it finished, or did nothing and is simply run again).
     fn resume(&self) -> Option<Resume>;

@@ -5,6 +5,7 @@ mod cluster;
 mod cluster_faults;
 mod coalesce;
 mod coalesce_users;
+mod compare;
 mod connect;
 mod differential;
 mod dump;

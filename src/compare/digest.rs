@@ -1,0 +1,320 @@
+//! A key's value reduced to a digest, as its pieces arrive: the
+//! [`Digester`] is an [`Output`], so the dump's readers (a page read by its
+//! script, a big key in windows checked with `WATCH`, an RDB file's keys)
+//! feed it exactly as they feed `--dump`'s formats, and memory stays flat
+//! whatever the key's size.
+//!
+//! Strings, lists and streams are hashed in order. Sets, hashes and sorted
+//! sets come back from `SSCAN`, `HSCAN` and `ZSCAN` in no useful order, so
+//! each element is hashed on its own and the hashes are added (modulo
+//! 2^64): the sum does not depend on the order the elements came in. Every
+//! element is hashed with its length first, so binary data is never
+//! ambiguous. A sorted set's score is hashed as the number it is (`1.50`
+//! and `1.5`, `-0` and `0` are one score), a stream's consumer groups by
+//! name and last delivered ID, besides its last ID.
+
+use std::hash::{DefaultHasher, Hasher};
+use std::io;
+
+use crate::rebuild::{Discard, Ending, Kind, Output, Piece};
+
+/// What a key holds, reduced: two keys with equal digests hold the same
+/// value (but for a 64-bit hash collision).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Digest {
+    /// Its type.
+    pub kind: Kind,
+    /// Its length: bytes of a string, elements of the others.
+    pub len: u64,
+    /// The hash of its elements (in order, or summed: see the module doc).
+    pub hash: u64,
+    /// A stream's last ID and groups, hashed; 0 for the other types.
+    pub meta: u64,
+    /// When it expires, in milliseconds since the epoch.
+    pub expire_at: Option<i64>,
+}
+
+impl Digest {
+    /// Whether the values (not the expiries) are the same.
+    pub(crate) fn same_value(&self, other: &Digest) -> bool {
+        (self.kind, self.len, self.hash, self.meta)
+            == (other.kind, other.len, other.hash, other.meta)
+    }
+}
+
+/// The hash of `parts`, each with its length first.
+pub(crate) fn hash_parts(parts: &[&[u8]]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for p in parts {
+        h.write_u64(p.len() as u64);
+        h.write(p);
+    }
+    h.finish()
+}
+
+/// A sorted-set score as the number it is, so that two servers' ways of
+/// writing one number hash alike; bytes that are no number, as they are.
+fn score_bits(score: &[u8]) -> [u8; 8] {
+    match std::str::from_utf8(score)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+    {
+        // -0 and 0 are one score to every command.
+        Some(0.0) => 0f64.to_bits().to_le_bytes(),
+        Some(f) => f.to_bits().to_le_bytes(),
+        None => hash_parts(&[score]).to_le_bytes(),
+    }
+}
+
+/// The key being digested.
+struct Current {
+    kind: Kind,
+    len: u64,
+    /// In-order hash (strings, lists, streams).
+    seq: DefaultHasher,
+    /// Sum of element hashes (sets, hashes, sorted sets).
+    sum: u64,
+}
+
+/// An [`Output`] that digests each key it is given, and keeps the
+/// finished digests until taken.
+pub(crate) struct Digester {
+    /// The database of the keys that come (as `select` says).
+    pub db: u32,
+    current: Option<Current>,
+    /// Keys finished: database, name, digest.
+    pub done: Vec<(u32, Vec<u8>, Digest)>,
+    count: u64,
+}
+
+impl Digester {
+    /// A digester whose keys are of database `db` until told otherwise.
+    pub(crate) fn new(db: u32) -> Self {
+        Digester {
+            db,
+            current: None,
+            done: Vec::new(),
+            count: 0,
+        }
+    }
+
+    /// The digest of the key being read, which ends with `ending`; `None`
+    /// if it was discarded. The caller keeps it, or not ([`Output::end`]
+    /// keeps it in `done`).
+    pub(crate) fn finish(&mut self, kind: Kind, ending: &Ending) -> Option<Digest> {
+        let c = self.current.take()?;
+        let meta = ending.stream.as_ref().map_or(0, |m| {
+            let groups = m.groups.iter().fold(0u64, |sum, (name, last)| {
+                sum.wrapping_add(hash_parts(&[name, last]))
+            });
+            hash_parts(&[&m.last_id, &groups.to_le_bytes()])
+        });
+        let hash = match kind {
+            Kind::Set | Kind::Hash | Kind::Zset => c.sum,
+            _ => c.seq.finish(),
+        };
+        self.count += 1;
+        Some(Digest {
+            kind,
+            len: c.len,
+            hash,
+            meta,
+            expire_at: ending.expire_at,
+        })
+    }
+}
+
+impl Output for Digester {
+    fn select(&mut self, db: u32) -> io::Result<()> {
+        self.db = db;
+        Ok(())
+    }
+
+    fn begin(&mut self, _key: &[u8], kind: Kind) -> io::Result<()> {
+        self.current = Some(Current {
+            kind,
+            len: 0,
+            seq: DefaultHasher::new(),
+            sum: 0,
+        });
+        Ok(())
+    }
+
+    fn piece(
+        &mut self,
+        _key: &[u8],
+        _kind: Kind,
+        piece: Piece<'_>,
+        _first: bool,
+    ) -> io::Result<()> {
+        let Some(c) = &mut self.current else {
+            return Ok(());
+        };
+        match piece {
+            Piece::Bytes(b) => {
+                c.len += b.len() as u64;
+                // Windows of a string hash as the whole would.
+                c.seq.write(b);
+            }
+            Piece::Items(items) if c.kind == Kind::List => {
+                c.len += items.len() as u64;
+                for item in items {
+                    c.seq.write_u64(item.len() as u64);
+                    c.seq.write(item);
+                }
+            }
+            Piece::Items(items) => {
+                c.len += items.len() as u64;
+                for item in items {
+                    c.sum = c.sum.wrapping_add(hash_parts(&[item]));
+                }
+            }
+            Piece::Pairs(pairs) => {
+                c.len += pairs.len() as u64;
+                for (a, b) in pairs {
+                    let h = if c.kind == Kind::Zset {
+                        hash_parts(&[a, &score_bits(b)])
+                    } else {
+                        hash_parts(&[a, b])
+                    };
+                    c.sum = c.sum.wrapping_add(h);
+                }
+            }
+            Piece::Entries(entries) => {
+                c.len += entries.len() as u64;
+                for (id, fields) in entries {
+                    c.seq.write_u64(id.len() as u64);
+                    c.seq.write(id);
+                    c.seq.write_u64(fields.len() as u64);
+                    for (f, v) in fields {
+                        c.seq.write_u64(hash_parts(&[f, v]));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, key: &[u8], kind: Kind, ending: &Ending) -> io::Result<()> {
+        if let Some(digest) = self.finish(kind, ending) {
+            self.done.push((self.db, key.to_vec(), digest));
+        }
+        Ok(())
+    }
+
+    fn discard(&mut self, _key: &[u8], _kind: Kind, _why: Discard) -> io::Result<()> {
+        self.current = None;
+        Ok(())
+    }
+
+    fn function(&mut self, _code: &[u8]) -> io::Result<()> {
+        // Functions are not keys: a compare is of keys.
+        Ok(())
+    }
+
+    fn payload(&mut self, _key: &[u8], _payload: &[u8], _at: Option<i64>) -> io::Result<()> {
+        // Only the restore format reads payloads; a compare never asks.
+        Ok(())
+    }
+
+    fn written(&self) -> u64 {
+        self.count
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(kind: Kind, pieces: &[Piece<'_>]) -> Digest {
+        let mut d = Digester::new(0);
+        d.begin(b"k", kind).unwrap();
+        for (i, p) in pieces.iter().enumerate() {
+            let p = match p {
+                Piece::Bytes(b) => Piece::Bytes(b),
+                Piece::Items(i) => Piece::Items(i),
+                Piece::Pairs(p) => Piece::Pairs(p),
+                Piece::Entries(e) => Piece::Entries(e),
+            };
+            d.piece(b"k", kind, p, i == 0).unwrap();
+        }
+        d.end(b"k", kind, &Ending::default()).unwrap();
+        d.done.pop().unwrap().2
+    }
+
+    fn v(items: &[&str]) -> Vec<Vec<u8>> {
+        items.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn a_string_in_windows_digests_as_the_whole() {
+        let whole = digest(Kind::String, &[Piece::Bytes(b"hello world")]);
+        let windows = digest(
+            Kind::String,
+            &[Piece::Bytes(b"hello"), Piece::Bytes(b" world")],
+        );
+        assert_eq!(whole, windows);
+        assert_ne!(whole, digest(Kind::String, &[Piece::Bytes(b"hello worle")]));
+    }
+
+    #[test]
+    fn sets_digest_alike_in_any_order_and_lists_do_not() {
+        let (ab, ba) = (v(&["a", "b"]), v(&["b", "a"]));
+        assert_eq!(
+            digest(Kind::Set, &[Piece::Items(&ab)]),
+            digest(Kind::Set, &[Piece::Items(&ba[..1]), Piece::Items(&ba[1..])])
+        );
+        assert_ne!(
+            digest(Kind::List, &[Piece::Items(&ab)]),
+            digest(Kind::List, &[Piece::Items(&ba)])
+        );
+    }
+
+    #[test]
+    fn elements_are_not_confused_where_they_split() {
+        let one = v(&["ab", "c"]);
+        let two = v(&["a", "bc"]);
+        assert_ne!(
+            digest(Kind::List, &[Piece::Items(&one)]),
+            digest(Kind::List, &[Piece::Items(&two)])
+        );
+        let p1 = vec![(b"ab".to_vec(), b"c".to_vec())];
+        let p2 = vec![(b"a".to_vec(), b"bc".to_vec())];
+        assert_ne!(
+            digest(Kind::Hash, &[Piece::Pairs(&p1)]),
+            digest(Kind::Hash, &[Piece::Pairs(&p2)])
+        );
+    }
+
+    #[test]
+    fn a_score_is_the_number_whatever_its_spelling() {
+        let a = vec![
+            (b"m".to_vec(), b"1.5".to_vec()),
+            (b"z".to_vec(), b"-0".to_vec()),
+        ];
+        let b = vec![
+            (b"z".to_vec(), b"0".to_vec()),
+            (b"m".to_vec(), b"1.50".to_vec()),
+        ];
+        let c = vec![
+            (b"m".to_vec(), b"1.6".to_vec()),
+            (b"z".to_vec(), b"0".to_vec()),
+        ];
+        let d = |p| digest(Kind::Zset, &[Piece::Pairs(p)]);
+        assert_eq!(d(&a), d(&b));
+        assert_ne!(d(&a), d(&c));
+    }
+
+    #[test]
+    fn a_discarded_key_leaves_nothing() {
+        let mut d = Digester::new(3);
+        d.begin(b"k", Kind::List).unwrap();
+        d.discard(b"k", Kind::List, Discard::Changed).unwrap();
+        d.end(b"k", Kind::List, &Ending::default()).unwrap();
+        assert!(d.done.is_empty());
+    }
+}
