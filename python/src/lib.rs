@@ -29,6 +29,7 @@ fn _rload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load::load, m)?)?;
     m.add_function(wrap_pyfunction!(load::load_records, m)?)?;
     m.add_function(wrap_pyfunction!(dump::dump, m)?)?;
+    m.add_function(wrap_pyfunction!(load::_check_options, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

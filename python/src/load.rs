@@ -504,3 +504,11 @@ impl Writer {
         )
     }
 }
+
+/// Checks connection and load options without connecting: a Beam
+/// transform refuses bad ones when the pipeline is built, not on a worker.
+#[pyfunction]
+#[pyo3(signature = (**options))]
+pub fn _check_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    to_config(options).map(drop)
+}
