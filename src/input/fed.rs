@@ -23,7 +23,8 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// [`BATCH_BYTES`], about a megabyte held at most.
 const CHANNEL: usize = 4;
 
-/// How often a load waiting for commands looks at its interrupt.
+/// How often a load waiting for commands looks at its interrupt and its
+/// connections.
 const POLL: Duration = Duration::from_millis(100);
 
 /// Commands, laid out as one buffer of bytes and the spans of each
@@ -232,8 +233,13 @@ impl CommandSource for FedSource {
                         .is_some_and(|i| i.requested().is_some())
                     {
                         self.ended = true;
-                        return Ok(());
                     }
+                    // Back to the load with nothing new, so that it looks
+                    // at its connections while the program sends nothing:
+                    // one lost then ends the load now, not at the next
+                    // command (a program waiting on the replies, as
+                    // `Loader::flush` does, would wait forever).
+                    return Ok(());
                 }
             }
         }
