@@ -226,7 +226,10 @@ fn a_connection_lost_while_the_program_is_idle_ends_the_load_and_its_flush() {
     redis.cli(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     load.send(&["SET", "b", "1"]).unwrap_or(());
-    assert!(load.flush().is_err(), "a flush on a lost connection must not wait forever");
+    assert!(
+        load.flush().is_err(),
+        "a flush on a lost connection must not wait forever"
+    );
     let summary = load.finish().unwrap();
     assert!(
         matches!(summary.stop, Some(rload::Stop::ConnectionLost { .. })),
