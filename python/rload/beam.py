@@ -5,11 +5,12 @@
 connection per worker (opened in ``setup``), commands streamed to the
 server as elements arrive, and ``finish_bundle`` returning only once the
 server has acknowledged every command of the bundle, so that a bundle
-commits only after Redis has it. Elements are emitted downstream once
-acknowledged (so a pipeline can go on after the write, as the seed's
-does), and error replies either fail the bundle (Beam retries it) or,
-with ``dead_letter=True``, go to the ``failed`` output as
-``(element, reply)``.
+commits only after Redis has it. Each element is also emitted
+downstream (so a pipeline can go on after the write, as the seed's
+does), as part of the bundle; error replies either fail the bundle (Beam
+retries it) or, with ``dead_letter=True``, go to the ``failed`` output
+as ``(element, reply)`` while the elements Redis took are emitted on the
+main output once acknowledged.
 
 ``ReadFromRedis`` reads every type, as the dicts :func:`rload.dump`
 gives, in ``splits`` parts read in parallel: part ``I`` of ``N`` is the
@@ -47,39 +48,53 @@ FLUSH_EVERY = 10_000
 BATCH = 512
 
 
-def _commands_for(
-    element: Any, method: Optional[str], expire_ms: Optional[int], max_len: Optional[int], approximate: bool
-) -> List[Sequence[Any]]:
-    """The commands one element stands for."""
+def _converter(method: Optional[str], expire_ms: Optional[int], max_len: Optional[int], approximate: bool):
+    """How an element becomes its commands, and how many it makes (the same
+    number for every element, so a command's index names its element)."""
     if method is None:
-        return [element]
+        return None, 1
     if method == "XADD":
-        key, fields = element
-        items = fields.items() if isinstance(fields, dict) else fields
-        trim: List[Any] = []
+        trim: Tuple[Any, ...] = ()
         if max_len is not None:
-            trim = ["MAXLEN", "~", max_len] if approximate else ["MAXLEN", max_len]
-        return [("XADD", key, *trim, "*", *[x for pair in items for x in pair])]
-    key, value = element
-    values = list(value) if isinstance(value, (list, tuple)) else [value]
+            trim = ("MAXLEN", "~", max_len) if approximate else ("MAXLEN", max_len)
+
+        def xadd(element):
+            key, fields = element
+            items = fields.items() if isinstance(fields, dict) else fields
+            return [("XADD", key, *trim, "*", *[x for pair in items for x in pair])]
+
+        return xadd, 1
     if method == "SET" and expire_ms is not None:
         # As Java's RedisIO: PSETEX for SET with an expiry.
-        return [("PSETEX", key, expire_ms, values[0])]
-    out: List[Sequence[Any]] = [(method, key, *values)]
-    if expire_ms is not None:
-        out.append(("PEXPIRE", key, expire_ms))
-    return out
+        def psetex(element):
+            key, value = element
+            return [("PSETEX", key, expire_ms, value)]
+
+        return psetex, 1
+
+    def plain(element):
+        key, value = element
+        if isinstance(value, (list, tuple)):
+            return [(method, key, *value)]
+        return [(method, key, value)]
+
+    if expire_ms is None:
+        return plain, 1
+
+    def expiring(element):
+        return plain(element) + [("PEXPIRE", element[0], expire_ms)]
+
+    return expiring, 2
 
 
 class _WriteFn(beam.DoFn):
-    def __init__(self, options: Dict[str, Any], method, templates, expire_ms, max_len, approximate, dead_letter, flush_every):
+    """The sink: elements handed to the engine as they arrive, barriers
+    every ``flush_every`` commands and at the end of the bundle."""
+
+    def __init__(self, options: Dict[str, Any], method, templates, expire_ms, max_len, approximate, flush_every):
         self._options = options
-        self._method = method
         self._templates = templates
-        self._expire_ms = expire_ms
-        self._max_len = max_len
-        self._approximate = approximate
-        self._dead_letter = dead_letter
+        self._spec = (method, expire_ms, max_len, approximate)
         self._flush_every = flush_every
         self._writer: Optional[rload.Writer] = None
         self._commands = Metrics.counter("rload", "commands")
@@ -88,58 +103,53 @@ class _WriteFn(beam.DoFn):
 
     # The engine's connection lives as long as the DoFn instance.
     def setup(self):
+        self._convert, self._per_element = _converter(*self._spec)
         self._open()
 
     def _open(self):
         if self._writer is None:
             self._writer = rload.Writer(templates=self._templates, **self._options)
             self._answered = 0
-            self._error_seen = 0
 
     def start_bundle(self):
         self._open()
-        # Elements sent since the last barrier, with the index of the
-        # first command of each, and commands gathered, not yet sent.
-        self._pending: List[Tuple[int, beam.utils.windowed_value.WindowedValue]] = []
+        # Elements since the last barrier (to name the one an error reply
+        # answers), and commands gathered, not yet handed over.
+        self._pending: List[Any] = []
         self._batch: List[Any] = []
-        self._window_start = self._writer.sent
-        self._queued = 0
-        self._held: List[Any] = []
+        self._sent = self._writer.sent
+        self._window_start = self._sent
 
-    def process(self, element, wv=beam.DoFn.WindowedValueParam):
-        first = self._writer.sent + self._queued
-        if self._templates is not None:
+    def process(self, element):
+        self._pending.append(element)
+        if self._convert is None:
             self._batch.append(element)
-            self._queued += 1
         else:
-            for command in _commands_for(element, self._method, self._expire_ms, self._max_len, self._approximate):
-                self._batch.append(command)
-                self._queued += 1
-        self._pending.append((first, wv))
+            self._batch.extend(self._convert(element))
         if len(self._batch) >= BATCH:
             self._send()
-        if self._writer.sent - self._window_start >= self._flush_every:
-            yield from self._barrier(emit_now=len(wv.windows) == 1)
+            if self._sent - self._window_start >= self._flush_every:
+                self._barrier()
+        return (element,)
 
     def _send(self):
         if not self._batch:
             return
-        batch, self._batch, self._queued = self._batch, [], 0
+        batch, self._batch = self._batch, []
         try:
             self._writer.send_many(batch)
         except rload.Error:
-            self._fail_stopped()
+            summary = self._writer.close()
+            self._writer = None
+            raise rload.LoadError(
+                f"the write to Redis stopped: {summary.stop_message or 'closed'} "
+                f"(acknowledged {summary.acknowledged} of {summary.sent}); Beam retries the bundle"
+            )
+        self._sent += len(batch)
 
-    def _fail_stopped(self):
-        summary = self._writer.close()
-        self._writer = None
-        raise rload.LoadError(
-            f"the write to Redis stopped: {summary.stop_message or 'closed'} "
-            f"(acknowledged {summary.acknowledged} of {summary.sent}); Beam retries the bundle"
-        )
-
-    def _barrier(self, emit_now: bool):
-        """Waits for every reply so far, then routes each element."""
+    def _barrier(self) -> Dict[int, str]:
+        """Waits for every reply so far; gives the error replies by the
+        position of their element among those pending."""
         self._send()
         summary = self._writer.flush()
         if summary.stop is not None:
@@ -148,51 +158,27 @@ class _WriteFn(beam.DoFn):
                 f"the write to Redis stopped: {summary.stop_message} "
                 f"(acknowledged {summary.acknowledged} of {summary.sent}); Beam retries the bundle"
             )
-        new_errors = [e for e in summary.errors if e.index >= self._window_start]
-        answered = summary.replies - self._answered
+        self._commands.inc(self._sent - self._window_start)
+        self._replies.inc(summary.replies - self._answered)
         self._answered = summary.replies
-        self._commands.inc(self._writer.sent - self._window_start)
-        self._replies.inc(answered)
-        if new_errors:
-            self._errors.inc(len(new_errors))
-        failed = self._match(new_errors)
-        out = []
-        for position, (first, wv) in enumerate(self._pending):
-            reply = failed.get(position)
-            if reply is None:
-                out.append(wv)
-            elif self._dead_letter:
-                out.append(TaggedOutput(FAILED, wv.with_value((wv.value, reply))))
-            else:
-                raise rload.LoadError(f"Redis refused element {wv.value!r}: {reply}")
-        self._pending = []
-        self._window_start = self._writer.sent
-        if emit_now:
-            yield from self._held
-            self._held = []
-            yield from out
-        else:
-            self._held.extend(out)
-
-    def _match(self, errors) -> Dict[int, str]:
-        """Error replies by the position of their element in ``_pending``."""
         failed: Dict[int, str] = {}
-        if not errors:
-            return failed
-        firsts = [first for first, _ in self._pending]
-        import bisect
-
-        for e in errors:
-            position = bisect.bisect_right(firsts, e.index) - 1
-            if position >= 0 and position not in failed:
-                failed[position] = e.reply
+        for e in summary.errors:
+            if e.index >= self._window_start:
+                failed.setdefault((e.index - self._window_start) // self._per_element, e.reply)
+        if failed:
+            self._errors.inc(len(failed))
+        self._on_errors(failed)
+        self._pending = []
+        self._window_start = self._sent
         return failed
 
+    def _on_errors(self, failed: Dict[int, str]):
+        if failed:
+            position, reply = min(failed.items())
+            raise rload.LoadError(f"Redis refused element {self._pending[position]!r}: {reply}")
+
     def finish_bundle(self):
-        yield from self._barrier(emit_now=False)
-        held, self._held = self._held, []
-        for item in held:
-            yield item
+        self._barrier()
 
     def teardown(self):
         if self._writer is not None:
@@ -202,8 +188,49 @@ class _WriteFn(beam.DoFn):
                 self._writer = None
 
 
+class _DeadLetterFn(_WriteFn):
+    """The sink with a dead-letter output: each element is emitted once its
+    commands are answered, on the main output or, refused, on ``failed``
+    with the reply; so elements are held (as windowed values) until the
+    next barrier."""
+
+    def start_bundle(self):
+        super().start_bundle()
+        self._out: List[Any] = []
+
+    def process(self, element, wv=beam.DoFn.WindowedValueParam):
+        self._pending.append(wv)
+        if self._convert is None:
+            self._batch.append(element)
+        else:
+            self._batch.extend(self._convert(element))
+        if len(self._batch) >= BATCH:
+            self._send()
+            # Outputs are emitted from process only for an element in one
+            # window (Beam repeats them per window otherwise); else they
+            # wait for finish_bundle.
+            if self._sent - self._window_start >= self._flush_every and len(wv.windows) == 1:
+                self._barrier()
+                out, self._out = self._out, []
+                return out
+        return ()
+
+    def _on_errors(self, failed: Dict[int, str]):
+        for position, wv in enumerate(self._pending):
+            reply = failed.get(position)
+            if reply is None:
+                self._out.append(wv)
+            else:
+                self._out.append(TaggedOutput(FAILED, wv.with_value((wv.value, reply))))
+
+    def finish_bundle(self):
+        self._barrier()
+        out, self._out = self._out, []
+        return out
+
+
 class WriteToRedis(beam.PTransform):
-    """Writes each element to Redis, and emits it once Redis has it.
+    """Writes each element to Redis, and emits it in the same bundle.
 
     Elements are commands (tuples such as ``("HSET", key, field, value)``),
     records (dicts, with ``templates=["HSET user:{id} {*}"]``), or, with
@@ -252,7 +279,8 @@ class WriteToRedis(beam.PTransform):
             options["url"] = url
         # Fail at pipeline construction on a bad option, not on a worker.
         rload._rload._check_options(**options)
-        self._fn = _WriteFn(options, method, templates, expire_ms, max_len, approximate_trim, dead_letter, flush_every)
+        fn = _DeadLetterFn if dead_letter else _WriteFn
+        self._fn = fn(options, method, templates, expire_ms, max_len, approximate_trim, flush_every)
         self._dead_letter = dead_letter
 
     def expand(self, pcoll):
