@@ -186,3 +186,44 @@ def test_cluster_load_dump_and_flush(cluster):
     assert s.acknowledged == 1001 and [e.index for e in s.errors] == [1000]
     assert "CROSSSLOT" in s.errors[0].reply
     w.close()
+
+
+def test_load_options_of_the_binary(server):
+    s = rload.load([("SET", "a", 1), ("INCR", "a", "x"), ("INCR", "a", "y")] + [("SET", f"k{i}", i) for i in range(5000)],
+                   url=server.url, max_errors=1)
+    assert s.stop == "max_errors" and "max-errors" in s.stop_message and not s.all_sent
+    assert s.resume_from < 5003
+    s = rload.load([("SET", f"r{i}", i) for i in range(100)], url=server.url, resp3=True, rate=1000,
+                   reconnect=2, pipe_timeout=10, connect_timeout=5, db=3)
+    assert s.ok and s.elapsed >= 0.05
+    import redis
+
+    assert redis.Redis(port=server.port, db=3).dbsize() == 100
+    assert rload.load([("DBSIZE",)], url=server.url + "/3").ok
+    assert [k["db"] for k in rload.dump(url=server.url, match="r1")] == [3]
+    assert len(list(rload.dump(url=server.url, db=3, match="r*"))) == 100
+
+
+def test_tls(tmp_path, _servers):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    from conftest import free_port
+
+    tls_port = free_port()
+    s = Server("--tls-port", str(tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+               "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no")
+    _servers.append(s)
+    url = f"rediss://127.0.0.1:{tls_port}"
+    assert rload.load([("SET", "secure", 1)], url=url, tls_ca_cert=str(cert)).ok
+    assert rload.load([("SET", "sni", 1)], url=url, tls_ca_cert=str(cert), tls_sni="localhost").ok
+    with pytest.raises(rload.ConnectError):
+        rload.load([("PING",)], url=url, connect_timeout=5)  # the system's CAs do not know it
+    assert rload.load([("PING",)], url=url, tls_verify="none").ok
+    assert [k["key"] for k in rload.dump(url=url, tls_ca_cert=str(cert), match="secure")] == [b"secure"]
