@@ -6,7 +6,7 @@
 //!
 //! - `options`: keyword options onto `rload::Config`, as the binary maps
 //!   its flags.
-//! - `load`: `load`, `load_records` and `Writer`.
+//! - `load`: `load` and `load_records`; `writer`: `Writer`.
 //! - `summary`: the account, as Python objects.
 //! - `dump`: `dump`, an iterator of keys as Python values.
 
@@ -18,13 +18,14 @@ mod errors;
 mod load;
 mod options;
 mod summary;
+mod writer;
 
 #[pymodule]
 fn _rload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<summary::Summary>()?;
     m.add_class::<summary::CommandError>()?;
-    m.add_class::<load::Writer>()?;
+    m.add_class::<writer::Writer>()?;
     m.add_class::<dump::KeyIterator>()?;
     m.add_function(wrap_pyfunction!(load::load, m)?)?;
     m.add_function(wrap_pyfunction!(load::load_records, m)?)?;

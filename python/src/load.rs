@@ -1,21 +1,21 @@
-//! Loads from Python: [`load`] (an iterable of commands), [`load_records`]
-//! (an iterable of dicts rendered by templates) and [`Writer`] (commands
-//! or records sent one by one, with a `flush` barrier). Python values are
+//! Loads from Python: [`load`] (an iterable of commands) and
+//! [`load_records`] (an iterable of dicts rendered by templates), and the
+//! loads a `Writer` feeds. Python values are
 //! turned into bytes with the GIL held, a batch at a time; the engine's
 //! threads do the I/O, and every wait on them (a full queue, a flush, the
 //! end) releases the GIL.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString};
 use rload::Config;
 use rload::api::{Loader, RecordLoader};
 
 use crate::args::{BATCH, Batch};
-use crate::errors::{Error, to_py};
+use crate::errors::to_py;
 use crate::options::to_config;
 use crate::summary::{Collect, Summary};
 
@@ -23,21 +23,17 @@ use crate::summary::{Collect, Summary};
 /// them over.
 const RECORD_BATCH_BYTES: usize = 256 * 1024;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A load of commands, and what it collects.
-struct Commands {
-    loader: Loader,
-    collect: Arc<Collect>,
+pub(crate) struct Commands {
+    pub(crate) loader: Loader,
+    pub(crate) collect: Arc<Collect>,
     batch: Batch,
     /// The load stopped: nothing more goes in.
-    closed: bool,
+    pub(crate) closed: bool,
 }
 
 impl Commands {
-    fn start(py: Python<'_>, config: &Config) -> PyResult<Self> {
+    pub(crate) fn start(py: Python<'_>, config: &Config) -> PyResult<Self> {
         let collect = Arc::new(Collect::default());
         let events = Arc::clone(&collect) as Arc<dyn rload::Events>;
         let loader = py.detach(|| Loader::start(config, events)).map_err(to_py)?;
@@ -51,7 +47,7 @@ impl Commands {
 
     /// Hands the batch to the load, the GIL released (the load may be
     /// behind, and then this waits).
-    fn send_batch(&mut self, py: Python<'_>) {
+    pub(crate) fn send_batch(&mut self, py: Python<'_>) {
         if self.batch.is_empty() {
             return;
         }
@@ -61,7 +57,12 @@ impl Commands {
         self.batch.clear();
     }
 
-    fn push(&mut self, py: Python<'_>, index: u64, command: &Bound<'_, PyAny>) -> PyResult<()> {
+    pub(crate) fn push(
+        &mut self,
+        py: Python<'_>,
+        index: u64,
+        command: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         self.batch.push(index, command)?;
         if self.batch.len() >= BATCH {
             self.send_batch(py);
@@ -69,7 +70,7 @@ impl Commands {
         Ok(())
     }
 
-    fn finish(mut self, py: Python<'_>) -> PyResult<Summary> {
+    pub(crate) fn finish(mut self, py: Python<'_>) -> PyResult<Summary> {
         self.send_batch(py);
         let (loader, collect) = (self.loader, self.collect);
         let summary = py.detach(|| loader.finish()).map_err(to_py)?;
@@ -154,19 +155,19 @@ fn record_json(
 }
 
 /// A load of records, and what it collects.
-struct Records {
-    loader: RecordLoader,
-    collect: Arc<Collect>,
+pub(crate) struct Records {
+    pub(crate) loader: RecordLoader,
+    pub(crate) collect: Arc<Collect>,
     /// Records as JSON lines, not yet handed over.
     lines: Vec<u8>,
     ends: Vec<usize>,
-    closed: bool,
+    pub(crate) closed: bool,
     /// The index of its first record, among all a writer sent.
-    first: u64,
+    pub(crate) first: u64,
 }
 
 impl Records {
-    fn start(py: Python<'_>, config: &Config, templates: &[String]) -> PyResult<Self> {
+    pub(crate) fn start(py: Python<'_>, config: &Config, templates: &[String]) -> PyResult<Self> {
         let collect = Arc::new(Collect::default());
         let events = Arc::clone(&collect) as Arc<dyn rload::Events>;
         let loader = py
@@ -197,7 +198,12 @@ impl Records {
         self.ends.clear();
     }
 
-    fn push(&mut self, py: Python<'_>, index: u64, record: &Bound<'_, PyAny>) -> PyResult<()> {
+    pub(crate) fn push(
+        &mut self,
+        py: Python<'_>,
+        index: u64,
+        record: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         record_json(py, index, record, &mut self.lines)?;
         self.ends.push(self.lines.len());
         if self.lines.len() >= RECORD_BATCH_BYTES {
@@ -206,7 +212,7 @@ impl Records {
         Ok(())
     }
 
-    fn finish(mut self, py: Python<'_>) -> PyResult<Summary> {
+    pub(crate) fn finish(mut self, py: Python<'_>) -> PyResult<Summary> {
         self.send_lines(py);
         let (loader, collect) = (self.loader, self.collect);
         let summary = py.detach(|| loader.finish()).map_err(to_py)?;
@@ -242,266 +248,6 @@ pub fn load_records(
     match failed {
         Some(e) => Err(e),
         None => Ok(summary),
-    }
-}
-
-/// What a [`Writer`] writes into.
-enum Open {
-    Commands(Commands),
-    /// A records load, started at the first record after each flush.
-    Records(Option<Records>),
-}
-
-struct State {
-    open: Option<Open>,
-    /// The account of what is done: earlier parts of a records load, and
-    /// a final account once closed.
-    done: Summary,
-    /// Commands (records) sent, over every part.
-    sent: u64,
-}
-
-/// A load fed one command at a time: `send`, `send_many`, `flush`, `close`.
-#[pyclass(module = "rload")]
-pub struct Writer {
-    config: Config,
-    templates: Option<Vec<String>>,
-    state: Mutex<State>,
-}
-
-fn closed_error() -> PyErr {
-    Error::new_err("the writer is closed (or its load stopped: close() gives the account)")
-}
-
-impl Writer {
-    fn with_open<R>(
-        &self,
-        py: Python<'_>,
-        f: impl FnOnce(&mut Open, &mut u64, Python<'_>) -> PyResult<R>,
-    ) -> PyResult<R> {
-        let mut state = lock(&self.state);
-        let State { open, sent, .. } = &mut *state;
-        let open = open.as_mut().ok_or_else(closed_error)?;
-        f(open, sent, py)
-    }
-
-    fn push(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.with_open(py, |open, sent, py| {
-            match open {
-                Open::Commands(c) => {
-                    if c.closed {
-                        return Err(closed_error());
-                    }
-                    c.push(py, *sent, item)?;
-                }
-                Open::Records(r) => {
-                    if r.is_none() {
-                        let templates = self.templates.as_deref().unwrap_or_default();
-                        let mut records = Records::start(py, &self.config, templates)?;
-                        records.first = *sent;
-                        *r = Some(records);
-                    }
-                    let records = r.as_mut().expect("started");
-                    if records.closed {
-                        return Err(closed_error());
-                    }
-                    records.push(py, *sent, item)?;
-                }
-            }
-            *sent += 1;
-            Ok(())
-        })
-    }
-}
-
-#[pymethods]
-impl Writer {
-    #[new]
-    #[pyo3(signature = (*, templates = None, **options))]
-    fn new(
-        py: Python<'_>,
-        templates: Option<Vec<String>>,
-        options: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Self> {
-        let config = to_config(options)?;
-        let open = match &templates {
-            None => Open::Commands(Commands::start(py, &config)?),
-            Some(t) if t.is_empty() => {
-                return Err(crate::errors::config(
-                    "templates: give at least one template",
-                ));
-            }
-            // Connect now, so that a bad server or template fails here.
-            Some(t) => Open::Records(Some(Records::start(py, &config, t)?)),
-        };
-        Ok(Writer {
-            config,
-            templates,
-            state: Mutex::new(State {
-                open: Some(open),
-                done: Summary::default(),
-                sent: 0,
-            }),
-        })
-    }
-
-    /// Sends one command (`send("SET", "k", "v")`), or, with templates,
-    /// one record (`send({"id": 1})`).
-    #[pyo3(signature = (*args))]
-    fn send(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        if self.templates.is_some() {
-            if args.len() != 1 {
-                return Err(PyTypeError::new_err(
-                    "a records writer sends one record at a time: send(record)",
-                ));
-            }
-            return self.push(py, &args.get_item(0)?);
-        }
-        self.push(py, args.as_any())
-    }
-
-    /// Sends every command (or record) of `items`.
-    fn send_many(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<()> {
-        for item in items.try_iter()? {
-            self.push(py, &item?)?;
-        }
-        Ok(())
-    }
-
-    /// Commands (records) sent so far.
-    #[getter]
-    fn sent(&self) -> u64 {
-        lock(&self.state).sent
-    }
-
-    /// Returns once the server has answered everything sent so far, with
-    /// the account so far. A load that stopped is closed, and its final
-    /// account returned (its `stop` says why).
-    fn flush(&self, py: Python<'_>) -> PyResult<Summary> {
-        let mut state = lock(&self.state);
-        let State { open, done, sent } = &mut *state;
-        let Some(o) = open.as_mut() else {
-            return Ok(done.clone());
-        };
-        match o {
-            Open::Commands(c) => {
-                c.send_batch(py);
-                let loader = &mut c.loader;
-                let answered = py.detach(|| loader.flush());
-                match answered {
-                    Ok(answered) => {
-                        let (errors, dropped) = c.collect.take();
-                        let mut part = Summary {
-                            sent: *sent,
-                            replies: answered,
-                            acknowledged: answered,
-                            resume_from: answered,
-                            all_sent: true,
-                            ..Summary::default()
-                        };
-                        part.errors = errors
-                            .into_iter()
-                            .map(|(index, reply)| crate::summary::CommandError { index, reply })
-                            .collect();
-                        part.errors_not_kept = dropped;
-                        part.error_count = (part.errors.len() as u64) + dropped;
-                        // The errors are handed out once: keep them in the
-                        // running account too.
-                        done.errors.extend(part.errors.iter().cloned());
-                        done.error_count += part.error_count;
-                        part.errors = done.errors.clone();
-                        part.error_count = done.error_count;
-                        Ok(part)
-                    }
-                    Err(_) => {
-                        let Some(Open::Commands(c)) = open.take() else {
-                            unreachable!("matched")
-                        };
-                        let summary = c.finish(py)?;
-                        *done = summary;
-                        Ok(done.clone())
-                    }
-                }
-            }
-            Open::Records(r) => {
-                if let Some(records) = r.take() {
-                    let offset = records.first;
-                    let part = records.finish(py)?;
-                    let stopped = part.stop.is_some();
-                    done.add(part, offset);
-                    if stopped {
-                        *open = None;
-                    }
-                }
-                Ok(done.clone())
-            }
-        }
-    }
-
-    /// Ends the load: waits for every reply, and gives the final account.
-    fn close(&self, py: Python<'_>) -> PyResult<Summary> {
-        let mut state = lock(&self.state);
-        let State { open, done, .. } = &mut *state;
-        match open.take() {
-            None => {}
-            Some(Open::Commands(c)) => {
-                let kept = std::mem::take(&mut done.errors);
-                let mut summary = c.finish(py)?;
-                if !kept.is_empty() {
-                    let mut all = kept;
-                    all.extend(summary.errors);
-                    all.sort_by_key(|e| e.index);
-                    summary.errors = all;
-                }
-                *done = summary;
-            }
-            Some(Open::Records(Some(records))) => {
-                let offset = records.first;
-                let part = records.finish(py)?;
-                done.add(part, offset);
-            }
-            Some(Open::Records(None)) => {}
-        }
-        Ok(done.clone())
-    }
-
-    /// The final account, once closed; `None` before.
-    #[getter]
-    fn summary(&self) -> Option<Summary> {
-        let state = lock(&self.state);
-        state.open.is_none().then(|| state.done.clone())
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    /// Closes the writer (draining what was sent), whether or not the
-    /// block raised; the account is then `summary`.
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
-        self.close(py)?;
-        Ok(false)
-    }
-
-    fn __repr__(&self) -> String {
-        let state = lock(&self.state);
-        let what = if self.templates.is_some() {
-            "records"
-        } else {
-            "commands"
-        };
-        let open = if state.open.is_some() {
-            "open"
-        } else {
-            "closed"
-        };
-        // The server's address only: never a password.
-        format!(
-            "<rload.Writer {open} {what} to {} sent={}>",
-            self.config.server.addr(),
-            state.sent
-        )
     }
 }
 
