@@ -164,3 +164,21 @@ def test_the_redis_to_redis_example(server, server2):
     rload.load(every_type(), url=server.url).check()
     beam_redis_to_redis.run(["--source", server.url, "--target", server2.url, "--splits", "4"])
     assert server.digest() == server2.digest()
+
+
+def test_write_a_cluster(cluster):
+    with beam.Pipeline() as p:
+        (p | beam.Create([(f"user:{i}", str(i)) for i in range(5000)])
+           | WriteToRedis(cluster.url, cluster=True, method="SET"))
+    assert cluster.dbsize() == 5000
+
+
+def test_coalesced_writes_name_every_element_a_merged_error_answers(server):
+    server.client().set("taken", "a string")
+    elements = [("list", str(i)) for i in range(100)] + [("taken", "a"), ("taken", "b")]
+    with beam.Pipeline() as p:
+        out = p | beam.Create(elements) | WriteToRedis(server.url, method="RPUSH", coalesce=True, dead_letter=True)
+        failed = out.failed | beam.MapTuple(lambda e, reply: e)
+        assert_that(failed, equal_to([("taken", "a"), ("taken", "b")]), label="failed")
+        assert_that(out.written | beam.combiners.Count.Globally(), equal_to([100]), label="written")
+    assert server.client().llen("list") == 100
