@@ -57,12 +57,21 @@ def test_methods_of_java_redisio_with_expiry_and_streams(server):
 
 
 def test_records_with_templates_and_metrics(server):
-    with beam.Pipeline() as p:
-        (p | beam.Create([{"id": i, "name": f"n{i}"} for i in range(100)])
-           | WriteToRedis(server.url, templates=["HSET user:{id} {*}"]))
-        result = p.run()
+    from apache_beam.metrics.metric import MetricsFilter
+
+    server.client().set("user:7", "a string")
+    p = beam.Pipeline()
+    out = (p | beam.Create([{"id": i, "name": f"n{i}"} for i in range(100)])
+             | WriteToRedis(server.url, templates=["HSET user:{id} {*}"], dead_letter=True))
+    assert_that(out.failed | beam.MapTuple(lambda record, reply: record["id"]), equal_to([7]))
+    result = p.run()
     result.wait_until_finish()
     assert server.client().hget("user:42", "name") == b"n42"
+    counters = result.metrics().query(MetricsFilter().with_namespace("rload"))["counters"]
+    totals: dict = {}
+    for c in counters:
+        totals[c.key.metric.name] = totals.get(c.key.metric.name, 0) + c.committed
+    assert totals == {"commands": 100, "replies": 100, "errors": 1}, totals
 
 
 def test_dead_letter_output_on_wrongtype(server):
