@@ -191,3 +191,14 @@ def test_coalesced_writes_name_every_element_a_merged_error_answers(server):
         assert_that(failed, equal_to([("taken", "a"), ("taken", "b")]), label="failed")
         assert_that(out.written | beam.combiners.Count.Globally(), equal_to([100]), label="written")
     assert server.client().llen("list") == 100
+
+
+def test_dead_letters_across_barriers_inside_a_bundle(server):
+    server.client().set("taken", "a string")
+    elements = [("taken" if i % 1000 == 999 else f"l{i % 10}", str(i)) for i in range(5000)]
+    with beam.Pipeline() as p:
+        out = p | beam.Create(elements) | WriteToRedis(server.url, method="RPUSH", dead_letter=True, flush_every=600)
+        failed = out.failed | beam.MapTuple(lambda e, reply: e[1])
+        assert_that(failed, equal_to([str(i) for i in range(999, 5000, 1000)]), label="failed")
+        assert_that(out.written | beam.combiners.Count.Globally(), equal_to([4995]), label="written")
+    assert sum(server.client().llen(f"l{i}") for i in range(10)) == 4995
