@@ -62,7 +62,9 @@ class Server:
                 break
             except redis.exceptions.ConnectionError:
                 if time.time() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start: {open(self.log).read()}")
+                    log = open(self.log).read()
+                    self.stop()
+                    raise RuntimeError(f"redis-server did not start: {log}")
                 time.sleep(0.05)
 
     def client(self) -> redis.Redis:
@@ -110,7 +112,16 @@ def server2(_servers):
 
 class Cluster:
     def __init__(self):
-        self.nodes = [Server("--cluster-enabled", "yes", "--cluster-node-timeout", "2000") for _ in range(3)]
+        self.nodes: list = []
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
+        for _ in range(3):
+            self.nodes.append(Server("--cluster-enabled", "yes", "--cluster-node-timeout", "2000"))
         ranges = [(0, 5460), (5461, 10922), (10923, 16383)]
         for node, (a, b) in zip(self.nodes, ranges):
             node.client().execute_command("CLUSTER", "ADDSLOTSRANGE", a, b)
