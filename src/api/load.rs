@@ -5,19 +5,21 @@
 
 use std::io::{self, Read};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::{Config, Handles};
 use crate::error::Error;
 use crate::input::fed::{self, Closed, Feed};
-use crate::input::{CommandSource, Input, SharedReader};
+use crate::input::{CommandSource, Input, Location, SharedReader};
 use crate::load::{Destination, Run, Target};
+use crate::meter::Meter;
 use crate::records::{Format, RecordError, RecordOptions, RecordSource};
 use crate::report::{Events, Summary};
 
-/// The thread a load runs on, and its account when it ends.
+/// The thread a load runs on, its handles, and its account when it ends.
 struct Running {
     thread: Option<JoinHandle<Result<Summary, Error>>>,
     handles: Handles,
@@ -31,6 +33,7 @@ impl Running {
         mut source: S,
         events: Arc<dyn Events>,
     ) -> Result<Self, Error> {
+        // Its own handles: its meter counts this load alone.
         let handles = Handles::default();
         let run = Run {
             config,
@@ -68,13 +71,75 @@ impl Running {
             Err(panic) => std::panic::resume_unwind(panic),
         }
     }
+
+    fn ended(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
 }
 
 /// A load of commands sent one by one from code.
 pub struct Loader {
     feed: Feed,
     running: Running,
+    answered: Answered,
 }
+
+/// How [`Loader::flush`] knows that the server has answered every command
+/// sent: the load's meter counts replies as they arrive, in input commands
+/// (a merged command counts for each it stands for); the commands answered
+/// without being sent (skipped as invalid, refused by rload itself in a
+/// cluster) are counted from the events, and those passed over to reach
+/// the resume point from the meter.
+struct Answered {
+    meter: Meter,
+    unsent: Arc<AtomicU64>,
+}
+
+impl Answered {
+    fn count(&self) -> u64 {
+        self.meter.replies() + self.meter.skipped() + self.unsent.load(Ordering::Acquire)
+    }
+}
+
+/// The program's events, passed on, and the commands answered without
+/// being sent counted on the way.
+struct Counting {
+    inner: Arc<dyn Events>,
+    unsent: Arc<AtomicU64>,
+}
+
+/// How rload's own error for a command it did not send ends (a cluster's
+/// `CROSSSLOT` or `CLUSTERDOWN` found before sending).
+const NOT_SENT: &[u8] = b"(found by rload;";
+
+impl Events for Counting {
+    fn error_reply(&self, at: &Location, text: &[u8]) {
+        if memchr::memmem::find(text, NOT_SENT).is_some() {
+            self.unsent.fetch_add(1, Ordering::Release);
+        }
+        self.inner.error_reply(at, text);
+    }
+    fn all_sent(&self) {
+        self.inner.all_sent();
+    }
+    fn last_reply(&self) {
+        self.inner.last_reply();
+    }
+    fn invalid_command(&self, at: &Location, why: &str) {
+        self.unsent.fetch_add(1, Ordering::Release);
+        self.inner.invalid_command(at, why);
+    }
+    fn notice(&self, text: &str) {
+        self.inner.notice(text);
+    }
+}
+
+/// How long [`Loader::flush`] sleeps between looks at first, and at most:
+/// short enough that a flush of a few commands on a local server returns
+/// in well under a millisecond after the last reply, long enough that a
+/// long wait costs no CPU to speak of.
+const FLUSH_POLL_FIRST: Duration = Duration::from_micros(20);
+const FLUSH_POLL_MAX: Duration = Duration::from_millis(2);
 
 impl Loader {
     /// Connects to the server (or cluster) `config` names, and starts a
@@ -85,8 +150,21 @@ impl Loader {
     /// The server cannot be reached, logged in to, or selected.
     pub fn start(config: &Config, events: Arc<dyn Events>) -> Result<Self, Error> {
         let (feed, source) = fed::channel("<commands>");
+        let unsent = Arc::new(AtomicU64::new(0));
+        let events = Arc::new(Counting {
+            inner: events,
+            unsent: Arc::clone(&unsent),
+        });
         let running = Running::start(config, source, events)?;
-        Ok(Loader { feed, running })
+        let answered = Answered {
+            meter: running.handles.meter.clone(),
+            unsent,
+        };
+        Ok(Loader {
+            feed,
+            running,
+            answered,
+        })
     }
 
     /// Sends one command: its arguments, the command name first. It waits
@@ -109,6 +187,40 @@ impl Loader {
     /// flight, and its account says so), and its meter.
     pub fn handles(&self) -> &Handles {
         &self.running.handles
+    }
+
+    /// Commands the server has answered so far (error replies included),
+    /// counted as [`flush`](Loader::flush) counts them.
+    pub fn answered(&self) -> u64 {
+        self.answered.count()
+    }
+
+    /// Hands every command sent so far to the load, and returns once the
+    /// server has answered all of them (or rload has, for a command it
+    /// skipped or refused), with the number answered. The load goes on:
+    /// this is a barrier, not an end. The program's [`Events`] have had
+    /// every error reply by then.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`]: the load stopped before the server answered everything
+    /// (a lost connection, `--max-errors`, a timeout);
+    /// [`Loader::finish`] gives its account.
+    pub fn flush(&mut self) -> Result<u64, Closed> {
+        self.feed.flush()?;
+        let target = self.feed.sent();
+        let mut pause = FLUSH_POLL_FIRST;
+        loop {
+            let answered = self.answered.count();
+            if answered >= target {
+                return Ok(answered);
+            }
+            if self.running.ended() {
+                return Err(Closed);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(FLUSH_POLL_MAX);
+        }
     }
 
     /// Ends the input, waits for the server to answer everything, and

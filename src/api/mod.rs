@@ -50,5 +50,11 @@ mod load;
 pub use keys::{Entry, Key, KeyValue, Keys, Stream};
 pub use load::{Loader, RecordLoader};
 
+/// Where a command is in a load's input, as [`Events`] are told: for a
+/// load fed from code, `line` is the command's 1-based index.
+pub use crate::input::Location;
+/// A load that has stopped takes no more commands; its `finish` says why.
+pub use crate::input::fed::Closed;
+
 #[allow(unused_imports)]
 use crate::{Config, Events, Summary, dump::DumpSummary};

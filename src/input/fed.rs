@@ -23,7 +23,8 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// [`BATCH_BYTES`], about a megabyte held at most.
 const CHANNEL: usize = 4;
 
-/// How often a load waiting for commands looks at its interrupt.
+/// How often a load waiting for commands looks at its interrupt and its
+/// connections.
 const POLL: Duration = Duration::from_millis(100);
 
 /// Commands, laid out as one buffer of bytes and the spans of each
@@ -215,28 +216,25 @@ impl CommandSource for FedSource {
     }
 
     fn read_more(&mut self) -> Result<(), InputError> {
-        loop {
-            match self.rx.recv_timeout(POLL) {
-                Ok(batch) => {
-                    (self.batch, self.next) = (batch, 0);
-                    return Ok(());
-                }
-                Err(RecvTimeoutError::Disconnected) => {
+        match self.rx.recv_timeout(POLL) {
+            Ok(batch) => (self.batch, self.next) = (batch, 0),
+            Err(RecvTimeoutError::Disconnected) => self.ended = true,
+            // Back to the load with nothing new, so that it looks at its
+            // connections while the program sends nothing: one lost then
+            // ends the load now, not at the next command (a program
+            // waiting on the replies, as `Loader::flush` does, would wait
+            // forever).
+            Err(RecvTimeoutError::Timeout) => {
+                if self
+                    .interrupt
+                    .as_ref()
+                    .is_some_and(|i| i.requested().is_some())
+                {
                     self.ended = true;
-                    return Ok(());
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if self
-                        .interrupt
-                        .as_ref()
-                        .is_some_and(|i| i.requested().is_some())
-                    {
-                        self.ended = true;
-                        return Ok(());
-                    }
                 }
             }
         }
+        Ok(())
     }
 
     fn take_last(&mut self) -> Vec<u8> {

@@ -246,7 +246,13 @@ impl Pipe {
                 .map_err(|_| Stopped),
             other => {
                 self.chunk = other;
-                Ok(())
+                // Nothing to hand over: a pipe stopped for good (its
+                // reconnects, if any, spent) says so, as a push would.
+                if self.shared.stopped() {
+                    Err(Stopped)
+                } else {
+                    Ok(())
+                }
             }
         }
     }

@@ -197,3 +197,44 @@ fn a_program_may_stop_iterating_early() {
     assert!(summary.stop.is_some(), "it says it did not finish");
     assert!(summary.keys < 5000);
 }
+
+#[test]
+fn flush_returns_once_every_command_sent_is_answered_and_the_load_goes_on() {
+    let redis = Redis::start();
+    let errors = Arc::new(Errors::default());
+    let mut load = Loader::start(&config(redis.port), errors.clone()).unwrap();
+    for i in 0..3000u32 {
+        load.send(&["RPUSH", "l", &i.to_string()]).unwrap();
+    }
+    load.send(&["INCR", "l"]).unwrap();
+    assert_eq!(load.flush().unwrap(), 3001);
+    // Answered means applied: another connection sees it all now.
+    assert_eq!(redis.cli(&["LLEN", "l"]).trim(), "3000");
+    assert_eq!(errors.0.lock().unwrap().len(), 1);
+    load.send(&["SET", "after", "1"]).unwrap();
+    assert_eq!(load.flush().unwrap(), 3002);
+    let summary = load.finish().unwrap();
+    assert_eq!((summary.acknowledged, summary.errors), (3002, 1));
+}
+
+#[test]
+fn a_connection_lost_while_the_program_is_idle_ends_the_load_and_its_flush() {
+    let redis = Redis::start();
+    let mut load = Loader::start(&config(redis.port), Arc::new(Errors::default())).unwrap();
+    load.send(&["SET", "a", "1"]).unwrap();
+    assert_eq!(load.flush().unwrap(), 1);
+    redis.cli(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    load.send(&["SET", "b", "1"]).unwrap_or(());
+    assert!(
+        load.flush().is_err(),
+        "a flush on a lost connection must not wait forever"
+    );
+    let summary = load.finish().unwrap();
+    assert!(
+        matches!(summary.stop, Some(rload::Stop::ConnectionLost { .. })),
+        "{:?}",
+        summary.stop
+    );
+    assert_eq!(summary.acknowledged, 1);
+}
