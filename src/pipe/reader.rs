@@ -188,14 +188,20 @@ impl Reader {
             Ok(())
         } else {
             let acked = self.window.ack(batch.replies, last_type, false);
-            self.shared.add_counts(acked.replies, acked.errors);
+            // Reported before they are counted: a program that waits for
+            // the count has had the events.
+            if acked.errors > 0 {
+                self.report_error(&acked.meta, scanner.last_text());
+            }
+            if self.window.in_own_transaction() {
+                self.shared.add_held_counts(acked.replies, acked.errors);
+            } else {
+                self.shared.add_counts(acked.replies, acked.errors);
+            }
             if acked.watch.is_some() {
                 self.shared
                     .watching
                     .store(self.window.watching, Ordering::Release);
-            }
-            if acked.errors > 0 {
-                self.report_error(&acked.meta, scanner.last_text());
             }
             match acked.watch {
                 Some(Watch::AtomicExec) => self.settle_atomic(scanner, last_type),
@@ -231,7 +237,6 @@ impl Reader {
         let (errors, reports) =
             self.window
                 .settle_atomic(last_type, scanner.last_text(), scanner.element_errors());
-        self.shared.add_counts(0, errors);
         for (covered, text) in reports {
             for m in &covered {
                 self.shared
@@ -239,6 +244,8 @@ impl Reader {
                     .error_reply(&self.shared.location(m), &text);
             }
         }
+        self.shared.add_counts(0, errors);
+        self.shared.release_held();
     }
 
     /// Reports an error reply on the input line of each command `meta`

@@ -78,6 +78,11 @@ pub(crate) struct Shared {
     pub interrupt: Interrupt,
     /// The load's running counts, which the pipe's replies add to.
     meter: Meter,
+    /// Replies and errors of rload's own open transaction, counted here
+    /// but not yet on the meter: a program that waits on the meter for
+    /// its commands' replies (`Loader::flush`) must also wait for the
+    /// `EXEC` that settles them, and for its errors' events.
+    held: Mutex<(u64, u64)>,
     /// The server holds a `WATCH` of the input's, as the reader last saw
     /// the replies (see `Window::watching`).
     pub watching: AtomicBool,
@@ -111,6 +116,7 @@ impl Shared {
             reconnecting: AtomicBool::new(false),
             interrupt: handles.interrupt.clone(),
             meter: handles.meter.clone(),
+            held: Mutex::new((0, 0)),
             orphaned: AtomicBool::new(false),
             watching: AtomicBool::new(false),
         }
@@ -218,10 +224,32 @@ impl Shared {
         self.meter.add_replies(replies, errors);
     }
 
+    /// Counts replies inside rload's own open transaction: on the meter
+    /// only once [`Shared::release_held`] says its `EXEC` settled them.
+    pub(crate) fn add_held_counts(&self, replies: u64, errors: u64) {
+        self.replies.fetch_add(replies, Ordering::Relaxed);
+        self.errors.fetch_add(errors, Ordering::Relaxed);
+        let mut held = self.held.lock().expect("not poisoned");
+        held.0 += replies;
+        held.1 += errors;
+    }
+
+    /// rload's own transaction is settled: what it held goes on the meter.
+    pub(crate) fn release_held(&self) {
+        let (replies, errors) = std::mem::take(&mut *self.held.lock().expect("not poisoned"));
+        self.meter.add_replies(replies, errors);
+    }
+
+    /// Un-counts replies a replay sends again: the latest first, so what
+    /// an open transaction held comes off that, and the rest off the meter.
     pub(crate) fn sub_counts(&self, replies: u64, errors: u64) {
         self.replies.fetch_sub(replies, Ordering::Relaxed);
         self.errors.fetch_sub(errors, Ordering::Relaxed);
-        self.meter.sub_replies(replies, errors);
+        let mut held = self.held.lock().expect("not poisoned");
+        let (r, e) = (replies.min(held.0), errors.min(held.1));
+        held.0 -= r;
+        held.1 -= e;
+        self.meter.sub_replies(replies - r, errors - e);
     }
 
     pub(crate) fn counts(&self) -> (u64, u64) {

@@ -410,6 +410,12 @@ impl Window {
         self.block.is_some()
     }
 
+    /// Whether the transaction open at the reply cursor is rload's own
+    /// (its commands settle at its `EXEC`).
+    pub(crate) fn in_own_transaction(&self) -> bool {
+        self.block.as_ref().is_some_and(|b| b.atomic.is_some())
+    }
+
     /// Commits everything answered so far; `last`, if known, is the last
     /// input command among it.
     fn commit_through(&mut self, last: Option<CmdMeta>) {

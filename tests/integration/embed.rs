@@ -238,3 +238,31 @@ fn a_connection_lost_while_the_program_is_idle_ends_the_load_and_its_flush() {
     );
     assert_eq!(summary.acknowledged, 1);
 }
+
+#[test]
+fn after_a_flush_every_error_of_a_coalesced_batch_has_reached_the_events() {
+    // Interleaved pushes to a list and to a string: --coalesce sends them
+    // inside its own MULTI/EXEC, whose queued replies come before the EXEC
+    // that settles them. A flush returns only after that EXEC, with every
+    // error reported, however the replies are timed.
+    let redis = Redis::start();
+    redis.cli(&["SET", "taken", "a string"]);
+    let mut config = config(redis.port);
+    config.coalesce = true;
+    for round in 0..200 {
+        let errors = Arc::new(Errors::default());
+        let mut load = Loader::start(&config, errors.clone()).unwrap();
+        for i in 0..100u32 {
+            load.send(&["RPUSH", "list", &i.to_string()]).unwrap();
+            if i % 50 == 49 {
+                load.send(&["RPUSH", "taken", &i.to_string()]).unwrap();
+            }
+        }
+        assert_eq!(load.flush().unwrap(), 102);
+        let seen = errors.0.lock().unwrap().len();
+        assert_eq!(seen, 2, "round {round}: the events had {seen} of 2 errors");
+        let summary = load.finish().unwrap();
+        assert_eq!(summary.errors, 2);
+    }
+    assert_eq!(redis.cli(&["LLEN", "list"]).trim(), "20000");
+}
