@@ -59,14 +59,7 @@ fn run() -> Result<i32, (anyhow::Error, i32)> {
                 };
                 eprintln!("rload: reading {what} from the terminal until Ctrl-D (end of input)");
             }
-            let console = Console::start(
-                &handles.meter,
-                invocation.show,
-                Work::Load,
-                !invocation.json,
-            );
-            let console = Arc::new(console);
-            let events = Arc::clone(&console) as Arc<dyn Events>;
+            let (console, events) = display(&invocation, &handles, Work::Load, !invocation.json);
             let result = rload::run(config, &handles, options, &invocation.inputs, events);
             console.finish();
             let not_started = |e: &rload::Error, signal| {
@@ -77,9 +70,7 @@ fn run() -> Result<i32, (anyhow::Error, i32)> {
             report(&invocation, &handles, result, not_started, json)
         }
         Mode::Dump(options) => {
-            let console = Console::start(&handles.meter, invocation.show, Work::Dump, true);
-            let console = Arc::new(console);
-            let events = Arc::clone(&console) as Arc<dyn Events>;
+            let (console, events) = display(&invocation, &handles, Work::Dump, true);
             let stdout = io::stdout();
             let result = rload::dump::dump(config, &handles, options, &mut stdout.lock(), events);
             console.finish();
@@ -92,9 +83,7 @@ fn run() -> Result<i32, (anyhow::Error, i32)> {
             )
         }
         Mode::Compare(options) => {
-            let console = Console::start(&handles.meter, invocation.show, Work::Dump, true);
-            let console = Arc::new(console);
-            let events = Arc::clone(&console) as Arc<dyn Events>;
+            let (console, events) = display(&invocation, &handles, Work::Dump, true);
             let result = rload::compare::compare(config, &handles, options, events);
             console.finish();
             // With --json, each differing key, then the account.
@@ -107,6 +96,21 @@ fn run() -> Result<i32, (anyhow::Error, i32)> {
             )
         }
     }
+}
+
+/// The progress display of a run, as `invocation` asks, and the same as
+/// the run's events; with `stdout_lines` off, it writes nothing to
+/// standard output (which carries data, or `--json`).
+fn display(
+    invocation: &Invocation,
+    handles: &Handles,
+    work: Work,
+    stdout_lines: bool,
+) -> (Arc<Console>, Arc<dyn Events>) {
+    let console = Console::start(&handles.meter, invocation.show, work, stdout_lines);
+    let console = Arc::new(console);
+    let events = Arc::clone(&console) as Arc<dyn Events>;
+    (console, events)
 }
 
 /// Prints the account of a run, whatever its mode, and gives its exit
