@@ -121,16 +121,23 @@ class _WriteFn(beam.DoFn):
         self._window_start = self._sent
 
     def process(self, element):
-        self._pending.append(element)
+        if self._gather(element, element):
+            self._barrier()
+        return (element,)
+
+    def _gather(self, element, pending) -> bool:
+        """Takes `element` (kept as `pending` to name it in an error) into
+        the batch, handing the batch over when it is full; whether a
+        barrier is due."""
+        self._pending.append(pending)
         if self._convert is None:
             self._batch.append(element)
         else:
             self._batch.extend(self._convert(element))
-        if len(self._batch) >= BATCH:
-            self._send()
-            if self._sent - self._window_start >= self._flush_every:
-                self._barrier()
-        return (element,)
+        if len(self._batch) < BATCH:
+            return False
+        self._send()
+        return self._sent - self._window_start >= self._flush_every
 
     def _send(self):
         if not self._batch:
@@ -199,20 +206,13 @@ class _DeadLetterFn(_WriteFn):
         self._out: List[Any] = []
 
     def process(self, element, wv=beam.DoFn.WindowedValueParam):
-        self._pending.append(wv)
-        if self._convert is None:
-            self._batch.append(element)
-        else:
-            self._batch.extend(self._convert(element))
-        if len(self._batch) >= BATCH:
-            self._send()
-            # Outputs are emitted from process only for an element in one
-            # window (Beam repeats them per window otherwise); else they
-            # wait for finish_bundle.
-            if self._sent - self._window_start >= self._flush_every and len(wv.windows) == 1:
-                self._barrier()
-                out, self._out = self._out, []
-                return out
+        # Outputs are emitted from process only for an element in one
+        # window (Beam repeats them per window otherwise); else they wait
+        # for finish_bundle.
+        if self._gather(element, wv) and len(wv.windows) == 1:
+            self._barrier()
+            out, self._out = self._out, []
+            return out
         return ()
 
     def _on_errors(self, failed: Dict[int, str]):

@@ -187,16 +187,8 @@ impl Sides<'_> {
             if let Some(i) = mine.iter().zip(theirs).position(|(a, b)| a != b) {
                 return Ok(format!("first difference at byte {}", at + i));
             }
-            if mine.len() != theirs.len() {
-                let which = if mine.len() > theirs.len() {
-                    "source"
-                } else {
-                    "target"
-                };
-                return Ok(format!(
-                    "the {which} is longer, from byte {}",
-                    at + mine.len().min(theirs.len())
-                ));
+            if let Some(longer) = longer(mine.len(), theirs.len(), at, "byte") {
+                return Ok(longer);
             }
             if mine.len() < STRING_WINDOW {
                 return Ok("no difference now (it changed meanwhile?)".into());
@@ -230,16 +222,8 @@ impl Sides<'_> {
                     _ => format!("first difference at {unit} {}", at + i),
                 });
             }
-            if mine.len() != theirs.len() {
-                let which = if mine.len() > theirs.len() {
-                    "source"
-                } else {
-                    "target"
-                };
-                return Ok(format!(
-                    "the {which} is longer, from {unit} {}",
-                    at + mine.len().min(theirs.len())
-                ));
+            if let Some(longer) = longer(mine.len(), theirs.len(), at, unit) {
+                return Ok(longer);
             }
             if mine.len() < WINDOW {
                 return Ok(if kind == Kind::Stream {
@@ -297,4 +281,19 @@ impl Sides<'_> {
             _ => strings(reply)?,
         })
     }
+}
+
+/// Which side is longer, when windows of `mine` and `theirs` units that
+/// start at `at` agree as far as both go: `the source is longer, from
+/// byte N`.
+fn longer(mine: usize, theirs: usize, at: usize, unit: &str) -> Option<String> {
+    let which = match mine.cmp(&theirs) {
+        std::cmp::Ordering::Equal => return None,
+        std::cmp::Ordering::Greater => "source",
+        std::cmp::Ordering::Less => "target",
+    };
+    Some(format!(
+        "the {which} is longer, from {unit} {}",
+        at + mine.min(theirs)
+    ))
 }
