@@ -233,12 +233,14 @@ impl Output for Collect {
         match (&mut key.value, piece) {
             (KeyValue::String(s), Piece::Bytes(b)) => s.extend_from_slice(b),
             (KeyValue::List(v) | KeyValue::Set(v), Piece::Items(items)) => {
-                v.extend(items.iter().cloned())
+                v.extend(items.iter().map(<[u8]>::to_vec))
             }
-            (KeyValue::Hash(v), Piece::Pairs(pairs)) => v.extend(pairs.iter().cloned()),
+            (KeyValue::Hash(v), Piece::Pairs(pairs)) => {
+                v.extend(pairs.iter().map(|(f, x)| (f.to_vec(), x.to_vec())))
+            }
             (KeyValue::Zset(v), Piece::Pairs(pairs)) => {
-                for (m, s) in pairs {
-                    v.push((m.clone(), score(s)?));
+                for (m, s) in pairs.iter() {
+                    v.push((m.to_vec(), score(s)?));
                 }
             }
             (KeyValue::Stream(s), Piece::Entries(entries)) => {

@@ -7,14 +7,16 @@
 //! Strings, lists and streams are hashed in order. Sets, hashes and sorted
 //! sets come back from `SSCAN`, `HSCAN` and `ZSCAN` in no useful order, so
 //! each element is hashed on its own and the hashes are added (modulo
-//! 2^64): the sum does not depend on the order the elements came in. Every
-//! element is hashed with its length first, so binary data is never
-//! ambiguous. A sorted set's score is hashed as the number it is (`1.50`
+//! 2^64): the sum does not depend on the order the elements came in. The
+//! hash is XXH3 (64 bits), which covers each element's length, so binary
+//! data is never ambiguous; a sequence is hashed by chaining, each
+//! element's hash seeded with the hash of those before it. A sorted set's score is hashed as the number it is (`1.50`
 //! and `1.5`, `-0` and `0` are one score), a stream's consumer groups by
 //! name and last delivered ID, besides its last ID.
 
-use std::hash::{DefaultHasher, Hasher};
 use std::io;
+
+use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_64_with_seed};
 
 use crate::rebuild::{Discard, Ending, Kind, Output, Piece};
 
@@ -42,14 +44,17 @@ impl Digest {
     }
 }
 
-/// The hash of `parts`, each with its length first.
+/// The hash of `parts`, in order: each part's hash is seeded with the
+/// hash of those before it (XXH3 covers a part's length, so `["ab", "c"]`
+/// and `["a", "bc"]` differ).
 pub(crate) fn hash_parts(parts: &[&[u8]]) -> u64 {
-    let mut h = DefaultHasher::new();
-    for p in parts {
-        h.write_u64(p.len() as u64);
-        h.write(p);
-    }
-    h.finish()
+    parts.iter().fold(0, |h, p| chain(h, p))
+}
+
+/// `h`, the hash of a sequence, followed by `part`.
+#[inline]
+fn chain(h: u64, part: &[u8]) -> u64 {
+    xxh3_64_with_seed(part, h)
 }
 
 /// A sorted-set score as the number it is, so that two servers' ways of
@@ -70,8 +75,9 @@ fn score_bits(score: &[u8]) -> [u8; 8] {
 struct Current {
     kind: Kind,
     len: u64,
-    /// In-order hash (strings, lists, streams).
-    seq: DefaultHasher,
+    /// In-order hash (lists, streams; a string's is the digester's
+    /// `string`, which hashes its windows as one).
+    seq: u64,
     /// Sum of element hashes (sets, hashes, sorted sets).
     sum: u64,
 }
@@ -82,6 +88,8 @@ pub(crate) struct Digester {
     /// The database of the keys that come (as `select` says).
     pub db: u32,
     current: Option<Current>,
+    /// The string being read, hashed as its windows come (reset per key).
+    string: Box<Xxh3>,
     /// Keys finished: database, name, digest.
     pub done: Vec<(u32, Vec<u8>, Digest)>,
     count: u64,
@@ -93,6 +101,7 @@ impl Digester {
         Digester {
             db,
             current: None,
+            string: Box::new(Xxh3::new()),
             done: Vec::new(),
             count: 0,
         }
@@ -111,7 +120,8 @@ impl Digester {
         });
         let hash = match kind {
             Kind::Set | Kind::Hash | Kind::Zset => c.sum,
-            _ => c.seq.finish(),
+            Kind::String => self.string.digest(),
+            _ => c.seq,
         };
         self.count += 1;
         Some(Digest {
@@ -131,10 +141,13 @@ impl Output for Digester {
     }
 
     fn begin(&mut self, _key: &[u8], kind: Kind) -> io::Result<()> {
+        if kind == Kind::String {
+            self.string.reset();
+        }
         self.current = Some(Current {
             kind,
             len: 0,
-            seq: DefaultHasher::new(),
+            seq: 0,
             sum: 0,
         });
         Ok(())
@@ -154,24 +167,23 @@ impl Output for Digester {
             Piece::Bytes(b) => {
                 c.len += b.len() as u64;
                 // Windows of a string hash as the whole would.
-                c.seq.write(b);
+                self.string.update(b);
             }
             Piece::Items(items) if c.kind == Kind::List => {
                 c.len += items.len() as u64;
-                for item in items {
-                    c.seq.write_u64(item.len() as u64);
-                    c.seq.write(item);
+                for item in items.iter() {
+                    c.seq = chain(c.seq, item);
                 }
             }
             Piece::Items(items) => {
                 c.len += items.len() as u64;
-                for item in items {
-                    c.sum = c.sum.wrapping_add(hash_parts(&[item]));
+                for item in items.iter() {
+                    c.sum = c.sum.wrapping_add(xxh3_64(item));
                 }
             }
             Piece::Pairs(pairs) => {
                 c.len += pairs.len() as u64;
-                for (a, b) in pairs {
+                for (a, b) in pairs.iter() {
                     let h = if c.kind == Kind::Zset {
                         hash_parts(&[a, &score_bits(b)])
                     } else {
@@ -183,11 +195,10 @@ impl Output for Digester {
             Piece::Entries(entries) => {
                 c.len += entries.len() as u64;
                 for (id, fields) in entries {
-                    c.seq.write_u64(id.len() as u64);
-                    c.seq.write(id);
-                    c.seq.write_u64(fields.len() as u64);
+                    c.seq = chain(c.seq, id);
+                    c.seq = chain(c.seq, &(fields.len() as u64).to_le_bytes());
                     for (f, v) in fields {
-                        c.seq.write_u64(hash_parts(&[f, v]));
+                        c.seq = chain(chain(c.seq, f), v);
                     }
                 }
             }
@@ -236,8 +247,8 @@ mod tests {
         for (i, p) in pieces.iter().enumerate() {
             let p = match p {
                 Piece::Bytes(b) => Piece::Bytes(b),
-                Piece::Items(i) => Piece::Items(i),
-                Piece::Pairs(p) => Piece::Pairs(p),
+                Piece::Items(i) => Piece::Items(*i),
+                Piece::Pairs(p) => Piece::Pairs(*p),
                 Piece::Entries(e) => Piece::Entries(e),
             };
             d.piece(b"k", kind, p, i == 0).unwrap();
@@ -265,12 +276,12 @@ mod tests {
     fn sets_digest_alike_in_any_order_and_lists_do_not() {
         let (ab, ba) = (v(&["a", "b"]), v(&["b", "a"]));
         assert_eq!(
-            digest(Kind::Set, &[Piece::Items(&ab)]),
-            digest(Kind::Set, &[Piece::Items(&ba[..1]), Piece::Items(&ba[1..])])
+            digest(Kind::Set, &[Piece::items(&ab)]),
+            digest(Kind::Set, &[Piece::items(&ba[..1]), Piece::items(&ba[1..])])
         );
         assert_ne!(
-            digest(Kind::List, &[Piece::Items(&ab)]),
-            digest(Kind::List, &[Piece::Items(&ba)])
+            digest(Kind::List, &[Piece::items(&ab)]),
+            digest(Kind::List, &[Piece::items(&ba)])
         );
     }
 
@@ -279,14 +290,14 @@ mod tests {
         let one = v(&["ab", "c"]);
         let two = v(&["a", "bc"]);
         assert_ne!(
-            digest(Kind::List, &[Piece::Items(&one)]),
-            digest(Kind::List, &[Piece::Items(&two)])
+            digest(Kind::List, &[Piece::items(&one)]),
+            digest(Kind::List, &[Piece::items(&two)])
         );
         let p1 = vec![(b"ab".to_vec(), b"c".to_vec())];
         let p2 = vec![(b"a".to_vec(), b"bc".to_vec())];
         assert_ne!(
-            digest(Kind::Hash, &[Piece::Pairs(&p1)]),
-            digest(Kind::Hash, &[Piece::Pairs(&p2)])
+            digest(Kind::Hash, &[Piece::pairs(&p1)]),
+            digest(Kind::Hash, &[Piece::pairs(&p2)])
         );
     }
 
@@ -304,7 +315,7 @@ mod tests {
             (b"m".to_vec(), b"1.6".to_vec()),
             (b"z".to_vec(), b"0".to_vec()),
         ];
-        let d = |p| digest(Kind::Zset, &[Piece::Pairs(p)]);
+        let d = |p: &Vec<crate::rebuild::Pair>| digest(Kind::Zset, &[Piece::pairs(p)]);
         assert_eq!(d(&a), d(&b));
         assert_ne!(d(&a), d(&c));
     }

@@ -13,7 +13,6 @@
 //! the compare then goes key by key, through those buckets only.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{DefaultHasher, Hasher};
 use std::io;
 use std::sync::Arc;
 
@@ -262,29 +261,29 @@ impl Summer {
         let db = self.digester.db;
         // The key's name is hashed once: for its bucket, and in its hash.
         let name = key_hash(db, key);
-        let mut h = DefaultHasher::new();
-        h.write_u64(name);
-        h.write(d.kind.name().as_bytes());
-        for n in [d.len, d.hash, d.meta] {
-            h.write_u64(n);
+        // Name, type, length, value, stream meta, and expiry (its window),
+        // in one buffer hashed once.
+        let mut fields = [0u8; 42];
+        let expiry = d.expire_at.map(|at| match self.window {
+            0 => at,
+            b => at.div_euclid(b as i64),
+        });
+        for (i, n) in [name, d.len, d.hash, d.meta, expiry.unwrap_or(0) as u64]
+            .into_iter()
+            .enumerate()
+        {
+            fields[i * 8..i * 8 + 8].copy_from_slice(&n.to_le_bytes());
         }
-        match d.expire_at {
-            None => h.write_u8(0),
-            Some(at) => {
-                h.write_u8(1);
-                h.write_i64(match self.window {
-                    0 => at,
-                    b => at.div_euclid(b as i64),
-                });
-            }
-        }
+        fields[40] = d.kind as u8;
+        fields[41] = u8::from(expiry.is_some());
+        let h = xxhash_rust::xxh3::xxh3_64(&fields);
         let buckets = self
             .per_db
             .entry(db)
             .or_insert_with(|| vec![(0, 0); BUCKETS as usize]);
         let sum = &mut buckets[(name % BUCKETS) as usize];
         sum.0 += 1;
-        sum.1 = sum.1.wrapping_add(h.finish());
+        sum.1 = sum.1.wrapping_add(h);
     }
 }
 

@@ -65,8 +65,8 @@ impl KeyReader {
         out.begin(key, kind)?;
         if !items.is_empty() {
             match kind {
-                Kind::List | Kind::Set => out.piece(key, kind, Piece::Items(&items), true)?,
-                _ => out.piece(key, kind, Piece::Pairs(&pairs(items)), true)?,
+                Kind::List | Kind::Set => out.piece(key, kind, Piece::items(&items), true)?,
+                _ => out.piece(key, kind, Piece::pairs(&pairs(items)), true)?,
             }
         }
         Ok(out.end(key, kind, &ending)?)
@@ -200,10 +200,10 @@ impl KeyReader {
                     out.piece(key, kind, Piece::Bytes(bytes), true)?;
                 }
                 Kind::List | Kind::Set => {
-                    out.piece(key, kind, Piece::Items(&strings(piece)?), true)?
+                    out.piece(key, kind, Piece::items(&strings(piece)?), true)?
                 }
                 Kind::Hash | Kind::Zset => {
-                    out.piece(key, kind, Piece::Pairs(&pairs(strings(piece)?)), true)?
+                    out.piece(key, kind, Piece::pairs(&pairs(strings(piece)?)), true)?
                 }
                 Kind::Stream => {
                     out.piece(key, kind, Piece::Entries(&shape::entries(piece)?), true)?
@@ -325,7 +325,7 @@ impl KeyReader {
                         .request(&[b"LRANGE", key, from.as_bytes(), to.as_bytes()])?,
                 )?;
             if !items.is_empty() {
-                out.piece(key, Kind::List, Piece::Items(&items), at == 0)?;
+                out.piece(key, Kind::List, Piece::items(&items), at == 0)?;
             }
             if items.len() < WINDOW {
                 return Ok(());
@@ -350,8 +350,8 @@ impl KeyReader {
             let (next, items) = shape::scan_page(reply)?;
             if !items.is_empty() {
                 match kind {
-                    Kind::Set => out.piece(key, kind, Piece::Items(&items), first)?,
-                    _ => out.piece(key, kind, Piece::Pairs(&pairs(items)), first)?,
+                    Kind::Set => out.piece(key, kind, Piece::items(&items), first)?,
+                    _ => out.piece(key, kind, Piece::pairs(&pairs(items)), first)?,
                 }
                 first = false;
             }

@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use crate::rebuild;
+
 /// Elements stored flat: element `i` is `data[ends[i-1]..ends[i]]`.
 #[derive(Default)]
 pub(super) struct Flat {
@@ -112,6 +114,15 @@ impl<'a> Elems<'a> {
                 self.ends[range.start - 1]
             },
             ends: &self.ends[range],
+        }
+    }
+
+    /// These elements as a rebuilt key's, without a copy.
+    pub(crate) fn items(&self) -> rebuild::Items<'a> {
+        rebuild::Items::Flat {
+            data: self.data,
+            start: self.start,
+            ends: self.ends,
         }
     }
 

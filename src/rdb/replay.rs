@@ -121,7 +121,6 @@ pub(crate) struct Replay<R> {
     /// The last key's name buffer, for the next key's: no allocation per
     /// key.
     spare_key: Vec<u8>,
-    scratch: Scratch,
     pub(crate) done: Replayed,
 }
 
@@ -135,7 +134,6 @@ impl<R: Read> Replay<R> {
             selected: None,
             current: None,
             spare_key: Vec::new(),
-            scratch: Scratch::default(),
             done: Replayed::default(),
         }
     }
@@ -193,7 +191,6 @@ impl<R: Read> Replay<R> {
             selected,
             current,
             spare_key,
-            scratch,
             done,
         } = self;
         let Some(event) = reader.next()? else {
@@ -219,7 +216,7 @@ impl<R: Read> Replay<R> {
             }
             Event::Piece(piece) => {
                 if let Some(c) = current {
-                    c.piece(piece, out, scratch)?;
+                    c.piece(piece, out)?;
                 }
             }
             Event::KeyEnd(end) => {
@@ -331,19 +328,12 @@ fn start_key(
 }
 
 impl Current {
-    fn piece(
-        &mut self,
-        piece: Piece<'_>,
-        out: &mut dyn Output,
-        scratch: &mut Scratch,
-    ) -> io::Result<()> {
+    fn piece(&mut self, piece: Piece<'_>, out: &mut dyn Output) -> io::Result<()> {
         if self.skip || self.kind.is_none() {
             return Ok(());
         }
         if self.held.is_none() {
-            // Written at once: the elements go through buffers kept from
-            // one piece to the next, so nothing is allocated per element.
-            return self.write_through(piece, out, scratch);
+            return self.write_through(piece, out);
         }
         let held = match piece {
             Piece::Bytes(b) => Held::Bytes(b.to_vec()),
@@ -382,12 +372,7 @@ impl Current {
     }
 
     /// Writes a piece as it comes.
-    fn write_through(
-        &mut self,
-        piece: Piece<'_>,
-        out: &mut dyn Output,
-        scratch: &mut Scratch,
-    ) -> io::Result<()> {
+    fn write_through(&mut self, piece: Piece<'_>, out: &mut dyn Output) -> io::Result<()> {
         let kind = self.kind.expect("only values of a type are written");
         if !self.begun {
             out.begin(&self.key, kind)?;
@@ -396,25 +381,32 @@ impl Current {
         let first = std::mem::replace(&mut self.first, false);
         match piece {
             Piece::Bytes(b) => out.piece(&self.key, kind, rebuild::Piece::Bytes(b), first),
+            // The elements go as views into the reader's buffer: nothing
+            // is copied or allocated per element.
             Piece::Items(items) => {
-                let items = scratch.items(items.iter());
-                out.piece(&self.key, kind, rebuild::Piece::Items(items), first)
+                out.piece(&self.key, kind, rebuild::Piece::Items(items.items()), first)
             }
-            Piece::Pairs(pairs) => {
-                let pairs = scratch.pairs(pairs.iter());
-                out.piece(&self.key, kind, rebuild::Piece::Pairs(pairs), first)
-            }
+            Piece::Pairs(pairs) => out.piece(
+                &self.key,
+                kind,
+                rebuild::Piece::Pairs(rebuild::Pairs::Flat(pairs.items())),
+                first,
+            ),
             Piece::ExpiringPairs {
                 pairs,
                 expire_at_ms,
             } => {
-                let pairs = scratch.pairs(pairs.iter());
-                for ((field, _), at) in pairs.iter().zip(expire_at_ms) {
+                for ((field, _), at) in pairs.pairs().zip(expire_at_ms) {
                     if let Some(at) = at {
-                        self.field_expiry.push((field.clone(), *at));
+                        self.field_expiry.push((field.to_vec(), *at));
                     }
                 }
-                out.piece(&self.key, kind, rebuild::Piece::Pairs(pairs), first)
+                out.piece(
+                    &self.key,
+                    kind,
+                    rebuild::Piece::Pairs(rebuild::Pairs::Flat(pairs.items())),
+                    first,
+                )
             }
             Piece::Entries(entries) => {
                 let entries: Vec<rebuild::Entry> = entries
@@ -446,8 +438,8 @@ impl Current {
         let first = std::mem::replace(&mut self.first, false);
         match &piece {
             Held::Bytes(b) => out.piece(&self.key, kind, rebuild::Piece::Bytes(b), first),
-            Held::Items(i) => out.piece(&self.key, kind, rebuild::Piece::Items(i), first),
-            Held::Pairs(p) => out.piece(&self.key, kind, rebuild::Piece::Pairs(p), first),
+            Held::Items(i) => out.piece(&self.key, kind, rebuild::Piece::items(i), first),
+            Held::Pairs(p) => out.piece(&self.key, kind, rebuild::Piece::pairs(p), first),
             Held::Entries(e) => out.piece(&self.key, kind, rebuild::Piece::Entries(e), first),
         }
     }
@@ -466,49 +458,6 @@ impl Held {
                 })
                 .sum(),
         }
-    }
-}
-
-/// Buffers for a piece's elements, reused from one piece to the next.
-#[derive(Default)]
-pub(crate) struct Scratch {
-    items: Vec<Vec<u8>>,
-    pairs: Vec<rebuild::Pair>,
-}
-
-impl Scratch {
-    /// `elems` in the item buffers, their allocations reused.
-    fn items<'a>(&mut self, elems: impl Iterator<Item = &'a [u8]>) -> &[Vec<u8>] {
-        let mut n = 0;
-        for e in elems {
-            match self.items.get_mut(n) {
-                Some(buf) => {
-                    buf.clear();
-                    buf.extend_from_slice(e);
-                }
-                None => self.items.push(e.to_vec()),
-            }
-            n += 1;
-        }
-        &self.items[..n]
-    }
-
-    /// `elems`, taken two by two, in the pair buffers.
-    fn pairs<'a>(&mut self, mut elems: impl Iterator<Item = &'a [u8]>) -> &[rebuild::Pair] {
-        let mut n = 0;
-        while let (Some(a), Some(b)) = (elems.next(), elems.next()) {
-            match self.pairs.get_mut(n) {
-                Some((x, y)) => {
-                    x.clear();
-                    x.extend_from_slice(a);
-                    y.clear();
-                    y.extend_from_slice(b);
-                }
-                None => self.pairs.push((a.to_vec(), b.to_vec())),
-            }
-            n += 1;
-        }
-        &self.pairs[..n]
     }
 }
 

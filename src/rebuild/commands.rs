@@ -160,19 +160,19 @@ impl<S: CommandSink> Output for Commands<S> {
                 };
                 let mut args: Vec<&[u8]> = Vec::with_capacity(items.len() + 2);
                 args.extend([&[][..], &[][..]]);
-                args.extend(items.iter().map(Vec::as_slice));
+                args.extend(items.iter());
                 self.spread(&[verb, key], &mut args, 1)
             }
             (Kind::Hash, Piece::Pairs(pairs)) => {
                 let mut args: Vec<&[u8]> = Vec::with_capacity(2 * pairs.len() + 2);
                 args.extend([&[][..], &[][..]]);
-                args.extend(pairs.iter().flat_map(|(f, v)| [&f[..], &v[..]]));
+                args.extend(pairs.iter().flat_map(|(f, v)| [f, v]));
                 self.spread(&[b"HSET", key], &mut args, 2)
             }
             (Kind::Zset, Piece::Pairs(pairs)) => {
                 let mut args: Vec<&[u8]> = Vec::with_capacity(2 * pairs.len() + 2);
                 args.extend([&[][..], &[][..]]);
-                args.extend(pairs.iter().flat_map(|(m, s)| [&s[..], &m[..]]));
+                args.extend(pairs.iter().flat_map(|(m, s)| [s, m]));
                 self.spread(&[b"ZADD", key], &mut args, 2)
             }
             (Kind::Stream, Piece::Entries(entries)) => {
@@ -349,7 +349,7 @@ mod tests {
     fn inline_lines_stay_under_the_servers_limit() {
         let items: Vec<Vec<u8>> = (0..1000).map(|i| vec![b'\x01'; 100 + i % 7]).collect();
         let mut c = Commands::new(Lines::default());
-        c.piece(b"l", Kind::List, Piece::Items(&items), true)
+        c.piece(b"l", Kind::List, Piece::items(&items), true)
             .unwrap();
         c.string(b"s", &vec![0xffu8; 200_000], Some(7)).unwrap();
         assert_eq!(c.long_lines(), 0);
@@ -375,7 +375,7 @@ mod tests {
     fn an_element_too_big_for_any_line_is_counted() {
         let big = vec![vec![0u8; 30_000]];
         let mut c = Commands::new(Lines::default());
-        c.piece(b"l", Kind::List, Piece::Items(&big), true).unwrap();
+        c.piece(b"l", Kind::List, Piece::items(&big), true).unwrap();
         assert_eq!(c.long_lines(), 1);
     }
 }

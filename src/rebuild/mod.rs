@@ -59,13 +59,152 @@ pub(crate) enum Piece<'a> {
     /// A string's bytes: the whole, or the next window.
     Bytes(&'a [u8]),
     /// List elements or set members.
-    Items(&'a [Vec<u8>]),
+    Items(Items<'a>),
     /// Hash fields and values, or sorted-set members and scores (the
     /// score as the server wrote it).
-    Pairs(&'a [Pair]),
+    Pairs(Pairs<'a>),
     /// Stream entries: an ID and its fields and values.
     Entries(&'a [Entry]),
 }
+
+impl<'a> Piece<'a> {
+    /// List elements or set members held each in its own buffer.
+    pub(crate) fn items(items: &'a [Vec<u8>]) -> Self {
+        Piece::Items(Items::Owned(items))
+    }
+
+    /// Fields and values, or members and scores, held as pairs.
+    pub(crate) fn pairs(pairs: &'a [Pair]) -> Self {
+        Piece::Pairs(Pairs::Owned(pairs))
+    }
+}
+
+/// A piece's elements: each in its own buffer (a server's reply), or
+/// views into one buffer (an RDB file's, read without a copy per element).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Items<'a> {
+    Owned(&'a [Vec<u8>]),
+    /// Element `i` is `data[ends[i - 1]..ends[i]]`, the first starting at
+    /// `start`.
+    Flat {
+        data: &'a [u8],
+        start: usize,
+        ends: &'a [usize],
+    },
+}
+
+impl<'a> Items<'a> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Items::Owned(v) => v.len(),
+            Items::Flat { ends, .. } => ends.len(),
+        }
+    }
+
+    /// The elements in order.
+    pub(crate) fn iter(&self) -> ItemsIter<'a> {
+        match *self {
+            Items::Owned(v) => ItemsIter::Owned(v.iter()),
+            Items::Flat { data, start, ends } => ItemsIter::Flat {
+                data,
+                from: start,
+                ends: ends.iter(),
+            },
+        }
+    }
+
+}
+
+/// The elements of [`Items`], in order.
+pub(crate) enum ItemsIter<'a> {
+    Owned(std::slice::Iter<'a, Vec<u8>>),
+    Flat {
+        data: &'a [u8],
+        from: usize,
+        ends: std::slice::Iter<'a, usize>,
+    },
+}
+
+impl<'a> Iterator for ItemsIter<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            ItemsIter::Owned(it) => it.next().map(Vec::as_slice),
+            ItemsIter::Flat { data, from, ends } => {
+                let end = *ends.next()?;
+                let e = &data[*from..end];
+                *from = end;
+                Some(e)
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match self {
+            ItemsIter::Owned(it) => it.len(),
+            ItemsIter::Flat { ends, .. } => ends.len(),
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for ItemsIter<'_> {}
+
+/// A hash's fields and values, or a sorted set's members and scores: as
+/// pairs, or as [`Items`] taken two by two.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Pairs<'a> {
+    Owned(&'a [Pair]),
+    /// Field, value, field, value...
+    Flat(Items<'a>),
+}
+
+impl<'a> Pairs<'a> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Pairs::Owned(v) => v.len(),
+            Pairs::Flat(items) => items.len() / 2,
+        }
+    }
+
+    /// The pairs in order.
+    pub(crate) fn iter(&self) -> PairsIter<'a> {
+        match *self {
+            Pairs::Owned(v) => PairsIter::Owned(v.iter()),
+            Pairs::Flat(items) => PairsIter::Flat(items.iter()),
+        }
+    }
+}
+
+/// The pairs of [`Pairs`], in order.
+pub(crate) enum PairsIter<'a> {
+    Owned(std::slice::Iter<'a, Pair>),
+    Flat(ItemsIter<'a>),
+}
+
+impl<'a> Iterator for PairsIter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            PairsIter::Owned(it) => it.next().map(|(a, b)| (&a[..], &b[..])),
+            PairsIter::Flat(it) => Some((it.next()?, it.next()?)),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match self {
+            PairsIter::Owned(it) => it.len(),
+            PairsIter::Flat(it) => it.len() / 2,
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for PairsIter<'_> {}
 
 /// What a stream keeps besides its entries.
 #[derive(Clone, Debug, Default)]

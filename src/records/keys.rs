@@ -167,7 +167,7 @@ fn rebuild(
                 .map(Bin::bytes)
                 .collect::<Result<_, _>>()?;
             for (i, chunk) in items.chunks(CHUNK).enumerate() {
-                c.piece(key, kind, Piece::Items(chunk), i == 0)
+                c.piece(key, kind, Piece::items(chunk), i == 0)
                     .map_err(io)?;
             }
         }
@@ -177,7 +177,7 @@ fn rebuild(
                 .map(|(f, v)| Ok((f.bytes()?, v.bytes()?)))
                 .collect::<Result<Vec<_>, String>>()?;
             for (i, chunk) in pairs.chunks(CHUNK).enumerate() {
-                c.piece(key, kind, Piece::Pairs(chunk), i == 0)
+                c.piece(key, kind, Piece::pairs(chunk), i == 0)
                     .map_err(io)?;
             }
         }
@@ -187,7 +187,7 @@ fn rebuild(
                 .map(|(m, s)| Ok((m.bytes()?, score(s)?)))
                 .collect::<Result<Vec<_>, String>>()?;
             for (i, chunk) in pairs.chunks(CHUNK).enumerate() {
-                c.piece(key, kind, Piece::Pairs(chunk), i == 0)
+                c.piece(key, kind, Piece::pairs(chunk), i == 0)
                     .map_err(io)?;
             }
         }

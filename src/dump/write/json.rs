@@ -16,6 +16,7 @@ use std::io::{self, Write};
 use base64::Engine;
 
 use super::{Discard, Ending, Kind, Output, Piece};
+use crate::rebuild::Pairs;
 
 pub(crate) struct JsonLines<W: Write> {
     out: W,
@@ -66,8 +67,8 @@ impl<W: Write> JsonLines<W> {
         }
     }
 
-    fn pairs(&mut self, pairs: &[(Vec<u8>, Vec<u8>)], score: bool) -> io::Result<()> {
-        for (a, b) in pairs {
+    fn pairs(&mut self, pairs: Pairs<'_>, score: bool) -> io::Result<()> {
+        for (a, b) in pairs.iter() {
             self.sep()?;
             self.out.write_all(b"[")?;
             self.bin(a)?;
@@ -130,7 +131,7 @@ impl<W: Write> Output for JsonLines<W> {
                 Ok(())
             }
             Piece::Items(items) => {
-                for i in items {
+                for i in items.iter() {
                     self.sep()?;
                     self.bin(i)?;
                 }
@@ -144,7 +145,7 @@ impl<W: Write> Output for JsonLines<W> {
                     self.bin(id)?;
                     self.out.write_all(b",[")?;
                     let outer = std::mem::replace(&mut self.any, false);
-                    self.pairs(fields, false)?;
+                    self.pairs(Pairs::Owned(fields), false)?;
                     self.any = outer;
                     self.out.write_all(b"]]")?;
                 }
@@ -244,7 +245,7 @@ mod tests {
             (b"m".to_vec(), b"1.5".to_vec()),
             (b"n".to_vec(), b"-inf".to_vec()),
         ];
-        j.piece(b"", Kind::Zset, Piece::Pairs(&pairs), true)
+        j.piece(b"", Kind::Zset, Piece::pairs(&pairs), true)
             .unwrap();
         j.end(
             b"",
@@ -277,7 +278,7 @@ mod tests {
             j.begin(b"k", kind).unwrap();
             if kind == Kind::List {
                 let items = vec![b"a".to_vec()];
-                j.piece(b"k", kind, Piece::Items(&items), true).unwrap();
+                j.piece(b"k", kind, Piece::items(&items), true).unwrap();
             }
             j.discard(b"k", kind, why).unwrap();
             let line = String::from_utf8(j.out).unwrap();
