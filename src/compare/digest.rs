@@ -37,12 +37,26 @@ pub(crate) struct Digest {
 }
 
 impl Digest {
+    /// A string's, whole: as its pieces would digest.
+    pub(crate) fn string(value: &[u8], expire_at: Option<i64>) -> Digest {
+        Digest {
+            kind: Kind::String,
+            len: value.len() as u64,
+            hash: xxh3_64(value),
+            meta: 0,
+            expire_at,
+        }
+    }
+
     /// Whether the values (not the expiries) are the same.
     pub(crate) fn same_value(&self, other: &Digest) -> bool {
         (self.kind, self.len, self.hash, self.meta)
             == (other.kind, other.len, other.hash, other.meta)
     }
 }
+
+/// The most bytes of a string kept to be hashed at once.
+const STRING_AT_ONCE: usize = 64 * 1024;
 
 /// The hash of `parts`, in order: each part's hash is seeded with the
 /// hash of those before it (XXH3 covers a part's length, so `["ab", "c"]`
@@ -88,8 +102,11 @@ pub(crate) struct Digester {
     /// The database of the keys that come (as `select` says).
     pub db: u32,
     current: Option<Current>,
-    /// The string being read, hashed as its windows come (reset per key).
-    string: Box<Xxh3>,
+    /// The string being read: its bytes, while they are few enough to be
+    /// hashed at once at its end (most strings); past that, hashed as its
+    /// windows come. The two give one hash.
+    string: Vec<u8>,
+    streamed: Option<Box<Xxh3>>,
     /// Keys finished: database, name, digest.
     pub done: Vec<(u32, Vec<u8>, Digest)>,
     count: u64,
@@ -101,7 +118,8 @@ impl Digester {
         Digester {
             db,
             current: None,
-            string: Box::new(Xxh3::new()),
+            string: Vec::new(),
+            streamed: None,
             done: Vec::new(),
             count: 0,
         }
@@ -120,7 +138,10 @@ impl Digester {
         });
         let hash = match kind {
             Kind::Set | Kind::Hash | Kind::Zset => c.sum,
-            Kind::String => self.string.digest(),
+            Kind::String => match self.streamed.take() {
+                Some(h) => h.digest(),
+                None => xxh3_64(&self.string),
+            },
             _ => c.seq,
         };
         self.count += 1;
@@ -142,7 +163,8 @@ impl Output for Digester {
 
     fn begin(&mut self, _key: &[u8], kind: Kind) -> io::Result<()> {
         if kind == Kind::String {
-            self.string.reset();
+            self.string.clear();
+            self.streamed = None;
         }
         self.current = Some(Current {
             kind,
@@ -167,7 +189,19 @@ impl Output for Digester {
             Piece::Bytes(b) => {
                 c.len += b.len() as u64;
                 // Windows of a string hash as the whole would.
-                self.string.update(b);
+                match &mut self.streamed {
+                    Some(h) => h.update(b),
+                    None if self.string.len() + b.len() <= STRING_AT_ONCE => {
+                        self.string.extend_from_slice(b);
+                    }
+                    None => {
+                        let mut h = Box::new(Xxh3::new());
+                        h.update(&self.string);
+                        h.update(b);
+                        self.string.clear();
+                        self.streamed = Some(h);
+                    }
+                }
             }
             Piece::Items(items) if c.kind == Kind::List => {
                 c.len += items.len() as u64;
@@ -270,6 +304,31 @@ mod tests {
         );
         assert_eq!(whole, windows);
         assert_ne!(whole, digest(Kind::String, &[Piece::Bytes(b"hello worle")]));
+    }
+
+    #[test]
+    fn a_string_whole_digests_as_its_pieces() {
+        let mut d = Digester::new(0);
+        d.begin(b"k", Kind::String).unwrap();
+        d.piece(b"k", Kind::String, Piece::Bytes(b"hello "), true)
+            .unwrap();
+        d.piece(b"k", Kind::String, Piece::Bytes(b"world"), false)
+            .unwrap();
+        let ending = Ending {
+            expire_at: Some(7),
+            ..Ending::default()
+        };
+        let pieces = d.finish(Kind::String, &ending).unwrap();
+        assert_eq!(pieces, Digest::string(b"hello world", Some(7)));
+        // Past the bytes kept to hash at once, the hash is streamed.
+        let big = vec![b'x'; 3 * STRING_AT_ONCE];
+        d.begin(b"k", Kind::String).unwrap();
+        for (i, w) in big.chunks(STRING_AT_ONCE / 2 + 1).enumerate() {
+            d.piece(b"k", Kind::String, Piece::Bytes(w), i == 0)
+                .unwrap();
+        }
+        let streamed = d.finish(Kind::String, &Ending::default()).unwrap();
+        assert_eq!(streamed, Digest::string(&big, None));
     }
 
     #[test]

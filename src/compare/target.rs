@@ -16,7 +16,7 @@ use std::sync::mpsc::Receiver;
 
 use super::CompareOptions;
 use super::diff::{DiffKind, Difference, judge};
-use super::digest::{Digest, hash_parts};
+use super::digest::Digest;
 use super::keyed::{Keyed, Seen};
 use super::whole::{Bucket, Narrowed, bucket_of};
 use crate::dump::link::Fault;
@@ -61,7 +61,7 @@ impl Found {
 
 /// The hash under which a source key is remembered, to find extras.
 pub(crate) fn key_hash(db: u32, key: &[u8]) -> u64 {
-    hash_parts(&[&db.to_le_bytes(), key])
+    xxhash_rust::xxh3::xxh3_64_with_seed(key, u64::from(db))
 }
 
 /// Judges batches from `rx` (shared with the other readers of the

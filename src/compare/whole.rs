@@ -231,7 +231,8 @@ fn summed(
 ) -> Result<(DumpSummary, Sums), Error> {
     let mut summer = Summer {
         digester: Digester::new(options.db.unwrap_or(0)),
-        per_db: BTreeMap::new(),
+        per_db: Vec::new(),
+        at: 0,
         window: bucket,
     };
     let summary = dump_into(config, handles, options, &mut summer, events)?;
@@ -250,7 +251,9 @@ fn summed(
 struct Summer {
     digester: Digester,
     /// Per database, each bucket's keys and sum.
-    per_db: BTreeMap<u32, Vec<(u64, u64)>>,
+    per_db: Vec<(u32, Vec<(u64, u64)>)>,
+    /// Which of them the last key was of.
+    at: usize,
     /// The width of an expiry's window, in ms (0: the expiry itself).
     window: u64,
 }
@@ -277,11 +280,16 @@ impl Summer {
         fields[40] = d.kind as u8;
         fields[41] = u8::from(expiry.is_some());
         let h = xxhash_rust::xxh3::xxh3_64(&fields);
-        let buckets = self
-            .per_db
-            .entry(db)
-            .or_insert_with(|| vec![(0, 0); BUCKETS as usize]);
-        let sum = &mut buckets[(name % BUCKETS) as usize];
+        if self.per_db.get(self.at).is_none_or(|(d, _)| *d != db) {
+            self.at = match self.per_db.iter().position(|(d, _)| *d == db) {
+                Some(i) => i,
+                None => {
+                    self.per_db.push((db, vec![(0, 0); BUCKETS as usize]));
+                    self.per_db.len() - 1
+                }
+            };
+        }
+        let sum = &mut self.per_db[self.at].1[(name % BUCKETS) as usize];
         sum.0 += 1;
         sum.1 = sum.1.wrapping_add(h);
     }
@@ -309,6 +317,11 @@ impl Output for Summer {
 
     fn discard(&mut self, key: &[u8], kind: Kind, why: Discard) -> io::Result<()> {
         self.digester.discard(key, kind, why)
+    }
+
+    fn string(&mut self, key: &[u8], value: &[u8], expire_at: Option<i64>) -> io::Result<()> {
+        self.add(key, &Digest::string(value, expire_at));
+        Ok(())
     }
 
     fn function(&mut self, code: &[u8]) -> io::Result<()> {

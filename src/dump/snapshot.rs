@@ -444,6 +444,13 @@ impl crate::rebuild::Output for Skipping<'_> {
         }
         self.inner.discard(key, kind, why)
     }
+    fn string(&mut self, key: &[u8], value: &[u8], expire_at: Option<i64>) -> io::Result<()> {
+        if self.skipping {
+            return Ok(());
+        }
+        self.count();
+        self.inner.string(key, value, expire_at)
+    }
     fn function(&mut self, code: &[u8]) -> io::Result<()> {
         if self.skipping {
             return Ok(());

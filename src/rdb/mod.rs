@@ -222,8 +222,17 @@ impl<R: Read> RdbReader<R> {
         reason = "a lending pull parser: each event borrows the reader, which Iterator cannot express"
     )]
     pub fn next(&mut self) -> Result<Option<Event<'_>>, RdbError> {
+        Ok(self.next_telling_whole()?.map(|(event, _)| event))
+    }
+
+    /// The next event, and whether the key's value has nothing more to
+    /// hand out after it (so a string's one piece is the whole string).
+    pub(crate) fn next_telling_whole(&mut self) -> Result<Option<(Event<'_>, bool)>, RdbError> {
         match self.advance() {
-            Ok(ready) => Ok(ready.map(|r| self.event(r))),
+            Ok(ready) => {
+                let whole = self.value_whole();
+                Ok(ready.map(|r| (self.event(r), whole)))
+            }
             Err(e) => {
                 self.state = State::Done;
                 Err(e.with_keys(self.keys))

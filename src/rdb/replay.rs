@@ -85,6 +85,7 @@ enum Held {
 }
 
 /// The key being replayed.
+#[derive(Default)]
 struct Current {
     key: Vec<u8>,
     kind: Option<rebuild::Kind>,
@@ -95,6 +96,8 @@ struct Current {
     held: Option<(Vec<Held>, usize)>,
     begun: bool,
     first: bool,
+    /// Written whole already ([`Output::string`]).
+    written: bool,
     field_expiry: Vec<(Vec<u8>, i64)>,
 }
 
@@ -117,23 +120,28 @@ pub(crate) struct Replay<R> {
     options: ReplayOptions,
     db: u64,
     selected: Option<u64>,
-    current: Option<Current>,
-    /// The last key's name buffer, for the next key's: no allocation per
-    /// key.
-    spare_key: Vec<u8>,
+    /// The key being read (its buffers kept from one key to the next),
+    /// while `active`.
+    current: Current,
+    active: bool,
     pub(crate) done: Replayed,
 }
 
 impl<R: Read> Replay<R> {
     pub(crate) fn new(reader: RdbReader<R>, filter: KeyFilter, options: ReplayOptions) -> Self {
+        // A value's serialized bytes are kept only for a RESTORE.
+        let reader = match options.restore_upto {
+            Some(_) => reader,
+            None => reader.with_raw_limit(0),
+        };
         Replay {
             reader,
             filter,
             options,
             db: 0,
             selected: None,
-            current: None,
-            spare_key: Vec::new(),
+            current: Current::default(),
+            active: false,
             done: Replayed::default(),
         }
     }
@@ -155,14 +163,15 @@ impl<R: Read> Replay<R> {
     ///
     /// Writing failed.
     pub(crate) fn abandon(&mut self, out: &mut dyn Output) -> io::Result<()> {
-        match self.current.take() {
-            Some(c) if c.begun => out.discard(
-                &c.key,
-                c.kind.expect("only values of a type are begun"),
-                rebuild::Discard::Unfinished,
-            ),
-            _ => Ok(()),
+        let c = &self.current;
+        if !std::mem::replace(&mut self.active, false) || !c.begun {
+            return Ok(());
         }
+        out.discard(
+            &c.key,
+            c.kind.expect("only values of a type are begun"),
+            rebuild::Discard::Unfinished,
+        )
     }
 
     /// Whether the target reads the file's payloads: versions up to its
@@ -190,10 +199,10 @@ impl<R: Read> Replay<R> {
             db,
             selected,
             current,
-            spare_key,
+            active,
             done,
         } = self;
-        let Some(event) = reader.next()? else {
+        let Some((event, whole)) = reader.next_telling_whole()? else {
             return Ok(Step::End);
         };
         match event {
@@ -203,31 +212,27 @@ impl<R: Read> Replay<R> {
                 done.functions += 1;
             }
             Event::KeyStart(start) => {
-                let mut key = std::mem::take(spare_key);
-                key.clear();
-                key.extend_from_slice(start.key);
-                let c = start_key(key, &start, filter, options, restores);
-                if !c.skip && options.select && *selected != Some(*db) {
+                current.start(&start, filter, options, restores);
+                *active = true;
+                if !current.skip && options.select && *selected != Some(*db) {
                     // Before anything of the key is written.
                     out.select(u32::try_from(*db).unwrap_or(u32::MAX))?;
                     *selected = Some(*db);
                 }
-                *current = Some(c);
             }
             Event::Piece(piece) => {
-                if let Some(c) = current {
-                    c.piece(piece, out)?;
+                if *active {
+                    current.piece(piece, whole, out)?;
                 }
             }
             Event::KeyEnd(end) => {
-                if let Some(mut c) = current.take() {
+                if std::mem::replace(active, false) {
                     let mut at = KeyEnding {
                         db: *db,
                         version,
                         done,
                     };
-                    at.end_key(&mut c, &end, out)?;
-                    *spare_key = c.key;
+                    at.end_key(current, &end, out)?;
                 }
                 return Ok(Step::Key(keys_before + 1));
             }
@@ -274,6 +279,10 @@ impl KeyEnding<'_> {
             self.done.modules += 1;
             return Ok(());
         };
+        if c.written {
+            self.done.add_key(self.db);
+            return Ok(());
+        }
         c.release(out)?;
         if !c.begun {
             out.begin(&c.key, kind)?;
@@ -301,35 +310,44 @@ fn kind_of(kind: Kind) -> Option<rebuild::Kind> {
     })
 }
 
-/// How the key `start` (whose name `key` holds) begins is to be replayed.
-fn start_key(
-    key: Vec<u8>,
-    start: &KeyStart<'_>,
-    filter: &KeyFilter,
-    options: &ReplayOptions,
-    restores: bool,
-) -> Current {
-    let expired =
-        matches!((start.expire_at_ms, options.now_ms), (Some(at), Some(now)) if at <= now);
-    let taken = filter.takes_lazily(start.db, start.key, || start.kind.name());
-    Current {
-        key,
-        kind: kind_of(start.kind),
-        expire_at: start.expire_at_ms,
-        skip: expired || !taken,
-        held: (restores
+impl Current {
+    /// Starts the key `start`, in the buffers of the last one.
+    fn start(
+        &mut self,
+        start: &KeyStart<'_>,
+        filter: &KeyFilter,
+        options: &ReplayOptions,
+        restores: bool,
+    ) {
+        let expired =
+            matches!((start.expire_at_ms, options.now_ms), (Some(at), Some(now)) if at <= now);
+        let taken = filter.takes_lazily(start.db, start.key, || start.kind.name());
+        self.key.clear();
+        self.key.extend_from_slice(start.key);
+        self.kind = kind_of(start.kind);
+        self.expire_at = start.expire_at_ms;
+        self.skip = expired || !taken;
+        self.held = (restores
             && (options.restore_strings
                 || !(start.kind == Kind::String && start.expire_at_ms.is_none())))
-        .then(|| (Vec::new(), 0)),
-        begun: false,
-        first: true,
-        field_expiry: Vec::new(),
+        .then(|| (Vec::new(), 0));
+        self.begun = false;
+        self.first = true;
+        self.written = false;
+        self.field_expiry.clear();
     }
-}
 
-impl Current {
-    fn piece(&mut self, piece: Piece<'_>, out: &mut dyn Output) -> io::Result<()> {
+    /// Writes or holds `piece`; `whole` when the value has no more.
+    fn piece(&mut self, piece: Piece<'_>, whole: bool, out: &mut dyn Output) -> io::Result<()> {
         if self.skip || self.kind.is_none() {
+            return Ok(());
+        }
+        if let (Piece::Bytes(b), true, true, None) = (&piece, whole, self.first, &self.held) {
+            // A string in one piece: written whole, in one call (one
+            // command where the output writes commands).
+            out.string(&self.key, b, self.expire_at)?;
+            self.first = false;
+            self.written = true;
             return Ok(());
         }
         if self.held.is_none() {

@@ -283,6 +283,17 @@ impl<R: Read> RdbReader<R> {
         Some(Ready::Piece(Shown::Elems(c.how, start..end)))
     }
 
+    /// Whether the value being read has nothing more to hand out: its
+    /// next event is the key's end.
+    pub(super) fn value_whole(&self) -> bool {
+        self.chunk.is_none()
+            && match self.value {
+                Value::Str { left, first } => left == 0 && !first,
+                Value::Done => true,
+                _ => false,
+            }
+    }
+
     /// Lends out the piece `shown`.
     pub(super) fn piece(&self, shown: Shown) -> Piece<'_> {
         match shown {
