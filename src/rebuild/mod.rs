@@ -112,7 +112,6 @@ impl<'a> Items<'a> {
             },
         }
     }
-
 }
 
 /// The elements of [`Items`], in order.
