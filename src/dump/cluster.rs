@@ -397,7 +397,7 @@ fn master(
     view.unsteady(wanted, &mut read.unstable);
     let wanted = wanted.clone();
     loop {
-        let scanned = scan(pager, reader, &read.cursor, Some(NODES))?;
+        let scanned = scan(pager, reader, &read.cursor, pager.page_size, Some(NODES))?;
         let before = scanned.before.expect("sent before");
         View::of(&before)
             .ok_or_else(no_view)?

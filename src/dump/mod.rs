@@ -15,6 +15,8 @@
 //!   `WATCH`.
 //! - `page`: writing one `SCAN` page, the step both drivers repeat.
 //! - `server`: one server, every database that has keys (or `-n`'s).
+//! - `part`: how `--split`'s parts share one server: with `--scan`, a
+//!   stretch of each database's hash table per part.
 //! - `cluster`: every master, following slots that move.
 //! - `position`: the `--cursor` values a stopped dump prints.
 //! - `write`: the formats; `summary`: the account.
@@ -23,6 +25,7 @@ pub(crate) mod big;
 pub(crate) mod cluster;
 pub(crate) mod link;
 mod page;
+mod part;
 mod payload;
 mod position;
 pub(crate) mod read;

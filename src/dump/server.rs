@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::link::{Fault, Link, ReplyError, Retry};
 use super::page::{PageState, Pager};
+use super::part::{self, Way};
 use super::position::Position;
 use super::read::KeyReader;
 use super::shape;
@@ -152,14 +153,22 @@ pub(crate) fn run(
     )?;
     let addr = reader.link.addr().to_string();
     let (dbs, all, mut cursor) = plan(&mut reader, config, options, &mut pager.retry)?;
-    if options.pattern.is_none() && options.types.is_empty() && options.cursor.is_none() {
+    let unsplit = options.pattern.is_none() && options.types.is_empty() && options.split.is_none();
+    if unsplit && options.cursor.is_none() {
         pager.meter.set_total(dbs.iter().map(|d| d.1).sum());
     }
+    let cluster_node = options.split.is_some()
+        && options.scan
+        && cluster_enabled(&mut reader, &mut pager.retry).map_err(|f| setup_error(&addr, f))?;
     pager.summary.reached(&addr);
     let mut reconnects = config.reconnect;
-    for (i, &(db, _)) in dbs.iter().enumerate() {
+    for (i, &(db, keys)) in dbs.iter().enumerate() {
         if i > 0 {
             cursor = b"0".to_vec();
+        }
+        let way = Way::of(options, cluster_node, keys, &cursor);
+        if let Way::Stretch(stretch) = way {
+            cursor = part::first_cursor(stretch, &cursor, db, options)?;
         }
         let mut state = PageState::default();
         let position = |c: &[u8]| Position::Server {
@@ -167,7 +176,7 @@ pub(crate) fn run(
             cursor: c.to_vec(),
         };
         loop {
-            let ended = db_from(pager, &mut reader, db, all, &mut cursor, &mut state);
+            let ended = db_from(pager, &mut reader, db, all, way, &mut cursor, &mut state);
             let Err(fault) = ended else { break };
             if let (Fault::Io(e), true) = (&fault, reconnects > 0) {
                 reconnects -= 1;
@@ -192,24 +201,57 @@ pub(crate) fn run(
                     Err(e) => {
                         let stop =
                             super::stop_of(&addr, Fault::Io(std::io::Error::other(e)), config);
-                        return Ok(Ended::stopped(stop, position(&cursor), state.written));
+                        return Ok(stopped(pager, way, db, stop, position(&cursor), &state));
                     }
                 }
             }
             let stop = super::stop_of(&addr, fault, config);
-            return Ok(Ended::stopped(stop, position(&cursor), state.written));
+            return Ok(stopped(pager, way, db, stop, position(&cursor), &state));
         }
     }
     Ok(Ended::Done)
 }
 
-/// Dumps database `db` from `cursor`; `cursor` stays on the page being
-/// written until it is whole.
+/// The account's end of a dump of database `db` that stopped at
+/// `position`. A part split by slot because its database was small goes
+/// on from the database's start: every key of it written so far is
+/// written again.
+fn stopped(
+    pager: &mut Pager<'_>,
+    way: Way,
+    db: u32,
+    stop: crate::report::Stop,
+    position: Position,
+    state: &PageState,
+) -> Ended {
+    if let (Way::Slots { again: true, .. }, Position::Server { db: at, .. }) = (way, &position) {
+        let again = pager.summary.take_back(db);
+        let position = Position::Server {
+            db: *at,
+            cursor: b"0".to_vec(),
+        };
+        return Ended::stopped(stop, position, again + state.written);
+    }
+    Ended::stopped(stop, position, state.written)
+}
+
+/// Whether the server runs in cluster mode.
+fn cluster_enabled(reader: &mut KeyReader, retry: &mut Retry) -> Result<bool, Fault> {
+    let info = reader.link.patient(&[b"INFO", b"cluster"], retry)?;
+    Ok(info
+        .as_bytes()
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .is_some_and(|t| t.lines().any(|l| l.trim() == "cluster_enabled:1")))
+}
+
+/// Dumps database `db` from `cursor`, its keys shared as `way` says;
+/// `cursor` stays on the page being written until it is whole.
 fn db_from(
     pager: &mut Pager<'_>,
     reader: &mut KeyReader,
     db: u32,
     all: bool,
+    way: Way,
     cursor: &mut Vec<u8>,
     state: &mut PageState,
 ) -> Result<(), Fault> {
@@ -217,11 +259,9 @@ fn db_from(
     if all {
         pager.output.select(db)?;
     }
+    let mut count = pager.page_size;
     loop {
-        let (next, mut keys) = scan(pager, reader, cursor, None)?.page;
-        if let Some(split) = pager.options.split {
-            keys.retain(|k| split.has(k));
-        }
+        let (next, keys) = next_page(pager, reader, way, cursor, &mut count)?;
         pager.page(reader, &keys, state)?;
         if let Some(slot) = state.moved.first() {
             // Only a cluster's node redirects: its keys are not all here.
@@ -234,11 +274,37 @@ fn db_from(
         }
         pager.summary.add_keys(db, state.written);
         *state = PageState::default();
-        if next == b"0" {
-            return Ok(());
+        match next {
+            Some(next) => *cursor = next,
+            None => return Ok(()),
         }
-        *cursor = next;
     }
+}
+
+/// The cursor after a page (`None` at the end), and the page's keys that
+/// are this dump's.
+type Page = (Option<Vec<u8>>, Vec<Vec<u8>>);
+
+/// The next page from `cursor`, `count` keys asked of `SCAN` (see
+/// `part::Stretch::page`).
+fn next_page(
+    pager: &mut Pager<'_>,
+    reader: &mut KeyReader,
+    way: Way,
+    cursor: &[u8],
+    count: &mut usize,
+) -> Result<Page, Fault> {
+    if let Way::Stretch(stretch) = way {
+        let (next, keys) = stretch.page(part::number(cursor)?, count, |c, n| {
+            Ok(scan(pager, reader, c.to_string().as_bytes(), n, None)?.page)
+        })?;
+        return Ok((next.map(|n| n.to_string().into_bytes()), keys));
+    }
+    let (next, mut keys) = scan(pager, reader, cursor, *count, None)?.page;
+    if let Way::Slots { split, .. } = way {
+        keys.retain(|k| split.has(k));
+    }
+    Ok(((next != b"0").then_some(next), keys))
 }
 
 /// A `SCAN` page, and the reply to what was sent before it.
@@ -247,17 +313,18 @@ pub(crate) struct Scanned {
     pub page: (Vec<u8>, Vec<Vec<u8>>),
 }
 
-/// One `SCAN` page from `cursor`, as the options filter it, retrying
-/// transient errors; `before` is sent in the same round trip, first, and
-/// its reply (unchecked) returned too.
+/// One `SCAN` page of `count` keys from `cursor`, as the options filter
+/// it, retrying transient errors; `before` is sent in the same round trip,
+/// first, and its reply (unchecked) returned too.
 pub(crate) fn scan(
     pager: &mut Pager<'_>,
     reader: &mut KeyReader,
     cursor: &[u8],
+    count: usize,
     before: Option<&[&[u8]]>,
 ) -> Result<Scanned, Fault> {
-    let page_size = pager.page_size.to_string();
-    let mut args: Vec<&[u8]> = vec![b"SCAN", cursor, b"COUNT", page_size.as_bytes()];
+    let count = count.to_string();
+    let mut args: Vec<&[u8]> = vec![b"SCAN", cursor, b"COUNT", count.as_bytes()];
     if let Some(p) = &pager.options.pattern {
         args.extend([&b"MATCH"[..], p.as_bytes()]);
     }
@@ -280,9 +347,12 @@ pub(crate) fn scan(
         match reader.link.checked(b"SCAN") {
             Ok(reply) => {
                 pager.retry.reset();
+                let page = shape::scan_page(reply)?;
+                pager.summary.scans += 1;
+                pager.summary.scanned += page.1.len() as u64;
                 return Ok(Scanned {
                     before: before_reply,
-                    page: shape::scan_page(reply)?,
+                    page,
                 });
             }
             Err(Fault::Reply(e)) if e.class() == super::link::Class::Transient => {

@@ -46,6 +46,11 @@ pub struct DumpSummary {
     pub reread_slots: u64,
     /// Inline lines longer than `redis-cli --pipe` loads (64 KiB).
     pub long_lines: u64,
+    /// `SCAN` calls made.
+    pub scans: u64,
+    /// Key names those calls returned, this dump's or not (a split's parts
+    /// drop the others').
+    pub scanned: u64,
     /// The masters (or the server) read from.
     pub nodes: Vec<String>,
     /// Why the dump stopped early, if it did.
@@ -72,6 +77,8 @@ impl DumpSummary {
             last_retry: None,
             reread_slots: 0,
             long_lines: 0,
+            scans: 0,
+            scanned: 0,
             nodes: Vec::new(),
             stop: None,
             resume: None,
@@ -86,6 +93,17 @@ impl DumpSummary {
             Some((_, k)) => *k += n,
             None => self.databases.push((db, n)),
         }
+    }
+
+    /// Takes back the keys of database `db` counted so far, which going on
+    /// writes again; returns how many.
+    pub(crate) fn take_back(&mut self, db: u32) -> u64 {
+        let Some(i) = self.databases.iter().position(|(d, _)| *d == db) else {
+            return 0;
+        };
+        let (_, n) = self.databases.remove(i);
+        self.keys -= n;
+        n
     }
 
     /// Names a node read from, once.
@@ -228,6 +246,8 @@ impl DumpSummary {
             "last_retry_error": self.last_retry,
             "reread_slots": self.reread_slots,
             "long_inline_lines": self.long_lines,
+            "scan_calls": self.scans,
+            "scanned_keys": self.scanned,
             "nodes": self.nodes,
             "elapsed_seconds": self.elapsed.as_secs_f64(),
             "stop": self.stop.as_ref().map(stop_json),
