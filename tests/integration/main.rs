@@ -9,6 +9,7 @@ mod compare;
 mod connect;
 mod differential;
 mod dump;
+mod dump_split;
 mod dump_truth;
 mod embed;
 mod fake_peer;
