@@ -68,8 +68,9 @@ pub struct Args {
     /// printed)
     #[arg(long, value_name = "CURSOR", help_heading = MODES)]
     cursor: Option<String>,
-    /// --dump: read only part I of N (keys by hash slot, modulo N), so that
-    /// N dumps can read one keyspace in parallel, each key read by one
+    /// --dump: read only part I of N, so that N dumps read one keyspace in
+    /// parallel, each key read by one: with --scan on one server, a stretch
+    /// of its hash table; else the keys whose hash slot is I modulo N
     #[arg(long, value_name = "I/N", help_heading = MODES)]
     split: Option<String>,
     /// --dump, --compare: read the server with SCAN, never from a snapshot of it (the
