@@ -365,8 +365,9 @@ fn one(reader: &mut KeyReader, key: &[u8], mut found: Found) -> Result<Option<Se
                 kind,
                 expire_at,
                 value: Some(v),
+                field_expiry,
             } => {
-                reader.write_small(&mut digester, key, kind, v, expire_at)?;
+                reader.write_small(&mut digester, key, kind, v, expire_at, field_expiry)?;
                 KeyOutcome::Whole
             }
             Found::Key {

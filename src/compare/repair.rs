@@ -77,8 +77,9 @@ fn rebuild(out: &mut Repair<'_>, source: &mut Keyed, d: &Difference) -> Result<(
                 kind,
                 expire_at,
                 value: Some(v),
+                field_expiry,
             }) => {
-                reader.write_small(out, key, kind, v, expire_at)?;
+                reader.write_small(out, key, kind, v, expire_at, field_expiry)?;
                 KeyOutcome::Whole
             }
             Some(Found::Key {

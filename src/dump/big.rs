@@ -49,11 +49,12 @@ impl KeyReader {
         kind: Kind,
         value: Value,
         expire_at: Option<i64>,
+        field_expiry: Vec<(Vec<u8>, i64)>,
     ) -> Result<(), Fault> {
         let ending = Ending {
             expire_at,
             stream: None,
-            ..Ending::default()
+            field_expiry,
         };
         if kind == Kind::String {
             let bytes = value
@@ -103,8 +104,9 @@ impl KeyReader {
                 kind: now,
                 expire_at,
                 value: Some(v),
+                field_expiry,
             }) => {
-                self.write_small(out, key, now, v, expire_at)?;
+                self.write_small(out, key, now, v, expire_at, field_expiry)?;
                 return Ok(KeyOutcome::Whole);
             }
             Some(_) => return Ok(KeyOutcome::Vanished),
@@ -153,6 +155,7 @@ impl KeyReader {
         if !self.watch_key(key)? {
             return self.whole(out, key, kind);
         }
+        self.field_expiry.clear();
         out.begin(key, kind)?;
         if let Err(f) = self.windows(out, key, kind) {
             out.discard(key, kind, Discard::Unfinished)?;
@@ -203,7 +206,14 @@ impl KeyReader {
                     out.piece(key, kind, Piece::items(&strings(piece)?), true)?
                 }
                 Kind::Hash | Kind::Zset => {
-                    out.piece(key, kind, Piece::pairs(&pairs(strings(piece)?)), true)?
+                    let items = strings(piece)?;
+                    if kind == Kind::Hash {
+                        // After the transaction that checked the read: a
+                        // field's expiry that changes in between is read
+                        // as it is now (a field gone is left without one).
+                        self.field_ttls(key, &items)?;
+                    }
+                    out.piece(key, kind, Piece::pairs(&pairs(items)), true)?
                 }
                 Kind::Stream => {
                     out.piece(key, kind, Piece::Entries(&shape::entries(piece)?), true)?
@@ -238,7 +248,7 @@ impl KeyReader {
         let ending = Ending {
             expire_at: self.expire_at(&state.expiry, now),
             stream: state.stream,
-            ..Ending::default()
+            field_expiry: std::mem::take(&mut self.field_expiry),
         };
         out.end(key, kind, &ending)?;
         Ok(KeyOutcome::Whole)
@@ -334,6 +344,25 @@ impl KeyReader {
         }
     }
 
+    /// Adds the expiries of the fields of `items` (fields and values in
+    /// turn) that have one to the key's, where the server has them.
+    fn field_ttls(&mut self, key: &[u8], items: &[Vec<u8>]) -> Result<(), Fault> {
+        if !self.field_ttls || items.is_empty() {
+            return Ok(());
+        }
+        let fields: Vec<&[u8]> = items.iter().step_by(2).map(Vec::as_slice).collect();
+        let n = fields.len().to_string();
+        let mut args: Vec<&[u8]> = vec![b"HPEXPIRETIME", key, b"FIELDS", n.as_bytes()];
+        args.extend(&fields);
+        let reply = checked(b"HPEXPIRETIME", self.link.request(&args)?)?;
+        let ats = reply
+            .into_items()
+            .ok_or_else(|| bad("HPEXPIRETIME did not return an array".into()))?;
+        let found = super::read::expiring(fields.into_iter(), &ats)?;
+        self.field_expiry.extend(found);
+        Ok(())
+    }
+
     /// Sets, hashes and sorted sets, with `SSCAN`, `HSCAN` and `ZSCAN`.
     fn scan_windows(&mut self, out: &mut dyn Output, key: &[u8], kind: Kind) -> Result<(), Fault> {
         let verb: &[u8] = match kind {
@@ -348,6 +377,9 @@ impl KeyReader {
                 .link
                 .request(&[verb, key, &cursor, b"COUNT", count.as_bytes()])?;
             let (next, items) = shape::scan_page(reply)?;
+            if kind == Kind::Hash {
+                self.field_ttls(key, &items)?;
+            }
             if !items.is_empty() {
                 match kind {
                     Kind::Set => out.piece(key, kind, Piece::items(&items), first)?,

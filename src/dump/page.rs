@@ -149,8 +149,9 @@ impl Pager<'_> {
                     kind,
                     expire_at,
                     value: Some(v),
+                    field_expiry,
                 } => {
-                    reader.write_small(self.output, key, kind, v, expire_at)?;
+                    reader.write_small(self.output, key, kind, v, expire_at, field_expiry)?;
                     self.written(state);
                 }
                 Found::Key {

@@ -22,24 +22,27 @@ pub(crate) const WINDOW: usize = 1000;
 /// Bytes of a string read per window, and the most read whole.
 pub(crate) const STRING_WINDOW: usize = 1 << 20;
 
-/// Reads each key of a page: type, expiry (absolute, in ms), and the
-/// value of a small key. ARGV: window, string window, whether the server
-/// has PEXPIRETIME, the number of wanted types, the types, then the keys.
+/// Reads each key of a page: type, expiry (absolute, in ms), the value of
+/// a small key, and a small hash's fields' expiries (Redis 7.4's
+/// `HPEXPIRETIME`, one per field, -1 for a field without one). ARGV:
+/// window, string window, whether the server has PEXPIRETIME, whether it
+/// has HPEXPIRETIME, the number of wanted types, the types, then the keys.
 /// A key of an unwanted type, or gone, is only its type. `no-writes` lets
 /// it run on a replica and when the server is out of memory; a cluster's
 /// page holds keys of many slots.
 const READ_SCRIPT: &str = r#"#!lua flags=no-writes,allow-cross-slot-keys
 local window, strmax, exact = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
-local ntypes = tonumber(ARGV[4])
+local hfe = ARGV[4] == '1'
+local ntypes = tonumber(ARGV[5])
 local wanted = {}
-for i = 1, ntypes do wanted[ARGV[4 + i]] = true end
+for i = 1, ntypes do wanted[ARGV[5 + i]] = true end
 local now = 0
 if not exact then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local out = {}
-for i = 5 + ntypes, #ARGV do
+for i = 6 + ntypes, #ARGV do
   local k = ARGV[i]
   local t = redis.call('TYPE', k)['ok']
   if t == 'none' or (ntypes > 0 and not wanted[t]) then
@@ -50,7 +53,7 @@ for i = 5 + ntypes, #ARGV do
       e = redis.call('PTTL', k)
       if e >= 0 then e = now + e end
     end
-    local v = false
+    local v, fe = false, false
     if t == 'string' then
       if redis.call('STRLEN', k) <= strmax then v = redis.call('GET', k) end
     elseif t == 'list' then
@@ -60,9 +63,16 @@ for i = 5 + ntypes, #ARGV do
     elseif t == 'zset' then
       if redis.call('ZCARD', k) <= window then v = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES') end
     elseif t == 'hash' then
-      if redis.call('HLEN', k) <= window then v = redis.call('HGETALL', k) end
+      if redis.call('HLEN', k) <= window then
+        v = redis.call('HGETALL', k)
+        if hfe and #v > 0 then
+          local fields = {}
+          for j = 1, #v, 2 do fields[#fields + 1] = v[j] end
+          fe = redis.call('HPEXPIRETIME', k, 'FIELDS', #fields, unpack(fields))
+        end
+      end
     end
-    out[#out + 1] = {t, e, v}
+    out[#out + 1] = {t, e, v, fe}
   end
 end
 return out
@@ -81,6 +91,8 @@ pub(crate) enum Found {
         kind: Kind,
         expire_at: Option<i64>,
         value: Option<Value>,
+        /// A hash's fields that expire (read with its value), and when.
+        field_expiry: Vec<(Vec<u8>, i64)>,
     },
 }
 
@@ -97,6 +109,10 @@ pub(crate) struct KeyReader {
     mget: bool,
     /// Whether the server has PEXPIRETIME (Redis 7).
     pub(crate) exact: bool,
+    /// Whether it has HPEXPIRETIME (Redis 7.4's hash field expiry).
+    pub(crate) field_ttls: bool,
+    /// The fields that expire of the hash being read in windows, and when.
+    pub(crate) field_expiry: Vec<(Vec<u8>, i64)>,
     /// Strings are read whole, never in windows (JSON lines).
     pub(crate) whole_strings: bool,
     /// `WATCH` and `MULTI` may be used (not refused so far).
@@ -124,9 +140,13 @@ impl KeyReader {
             .map(|e| format!("the read script was refused ({e}): reading keys with plain commands, which is slower"))
             .into_iter()
             .collect();
-        let exact = match link.patient(&[b"COMMAND", b"INFO", b"PEXPIRETIME"], retry)? {
-            Value::Array(v) => v.first().is_some_and(|c| *c != Value::Null),
-            _ => false,
+        let known = |v: &Vec<Value>, i: usize| v.get(i).is_some_and(|c| *c != Value::Null);
+        let (exact, field_ttls) = match link.patient(
+            &[b"COMMAND", b"INFO", b"PEXPIRETIME", b"HPEXPIRETIME"],
+            retry,
+        )? {
+            Value::Array(v) => (known(&v, 0), known(&v, 1)),
+            _ => (false, false),
         };
         Ok(KeyReader {
             link,
@@ -135,6 +155,8 @@ impl KeyReader {
             script,
             mget: true,
             exact,
+            field_ttls,
+            field_expiry: Vec::new(),
             whole_strings,
             watch: true,
             notices,
@@ -209,6 +231,7 @@ impl KeyReader {
                     kind: Kind::String,
                     expire_at: None,
                     value: Some(v),
+                    field_expiry: Vec::new(),
                 }),
                 _ => {
                     found.push(Found::Skip);
@@ -285,6 +308,7 @@ impl KeyReader {
             strmax.as_bytes(),
         ];
         args.push(if self.exact { b"1" } else { b"0" });
+        args.push(if self.field_ttls { b"1" } else { b"0" });
         args.push(ntypes.as_bytes());
         args.extend(types.iter().map(|t| t.as_bytes()));
         args.extend(keys.iter().map(Vec::as_slice));
@@ -364,6 +388,7 @@ impl KeyReader {
                     kind,
                     expire_at,
                     value: None,
+                    field_expiry: Vec::new(),
                 },
                 None => Found::Unknown(t),
             });
@@ -409,9 +434,36 @@ fn found(row: Value) -> Result<Found, Fault> {
     let expire_at = e.as_int().filter(|&e| e >= 0);
     // Lua's false comes back as a null: the value was too big to read here.
     let value = row.next().filter(|v| *v != Value::Null);
+    let field_expiry = match (&value, row.next()) {
+        (Some(Value::Array(pairs)), Some(Value::Array(ats))) => {
+            let fields = pairs.iter().step_by(2);
+            expiring(fields.map(|f| f.as_bytes().unwrap_or_default()), &ats)?
+        }
+        _ => Vec::new(),
+    };
     Ok(Found::Key {
         kind,
         expire_at,
         value,
+        field_expiry,
     })
+}
+
+/// The fields that expire, from `HPEXPIRETIME`'s reply `ats` for `fields`
+/// (one each: the time, or -1 for none, -2 for a field gone).
+pub(crate) fn expiring<'a>(
+    fields: impl ExactSizeIterator<Item = &'a [u8]>,
+    ats: &[Value],
+) -> Result<Vec<(Vec<u8>, i64)>, Fault> {
+    if fields.len() != ats.len() {
+        return Err(bad(format!(
+            "HPEXPIRETIME gave {} times for {} fields",
+            ats.len(),
+            fields.len()
+        )));
+    }
+    Ok(fields
+        .zip(ats)
+        .filter_map(|(f, at)| at.as_int().filter(|&t| t >= 0).map(|t| (f.to_vec(), t)))
+        .collect())
 }

@@ -410,3 +410,61 @@ fn a_key_that_goes_away_mid_dump_is_not_left_half_written() {
     assert_eq!(target.cli(&["EXISTS", "doomed"]), "0");
     assert_eq!(target.cli(&["GET", "other"]), "1");
 }
+
+/// Redis 7.4's hash field expiry, through every way a dump reads a hash:
+/// the page's script (a small hash), windows under `WATCH` (a big one),
+/// and the server's snapshot; each loads back with the same fields and the
+/// same expiry on each. Needs a newer server than Debian's (see
+/// `support::NEWER_REDIS`).
+#[test]
+fn every_dump_keeps_the_expiry_of_each_hash_field() {
+    let test = "every_dump_keeps_the_expiry_of_each_hash_field";
+    let Some(source) = Redis::start_newer(test) else {
+        return;
+    };
+    let mut input = String::from("HSET small a 1 b 2 c 3\n");
+    input.push_str("HPEXPIREAT small 4102444800000 FIELDS 2 a c\n");
+    input.push_str("HSET big");
+    for i in 0..2500 {
+        input.push_str(&format!(" f{i} v{i}"));
+    }
+    input.push_str("\nHPEXPIREAT big 4102444800123 FIELDS 3 f1 f1500 f2499\n");
+    input.push_str("HPEXPIREAT big 4102444900000 FIELDS 1 f7\n");
+    let run = rload_pipe(&source, &[], input);
+    assert_eq!(run.code, 0, "{run:?}");
+    let expiries = |r: &Redis| {
+        let mut all = Vec::new();
+        for (key, fields) in [
+            ("small", &["a", "b", "c"][..]),
+            ("big", &["f1", "f7", "f8", "f1500", "f2499"]),
+        ] {
+            let mut args = vec!["HPEXPIRETIME", key, "FIELDS"];
+            let n = fields.len().to_string();
+            args.push(&n);
+            args.extend(fields);
+            all.push(r.cli(&args));
+            all.push(r.cli(&["HLEN", key]));
+        }
+        all
+    };
+    let want = expiries(&source);
+    assert!(want[0].contains("4102444800000"), "{want:?}");
+    for flags in [
+        &["--scan"][..],
+        &[],
+        &["--format", "jsonl"],
+        &["--scan", "--format", "jsonl"],
+    ] {
+        let dumped = dump(&source, flags);
+        let target = Redis::start_newer(test).expect("started once");
+        let json: &[&str] = if flags.contains(&"jsonl") {
+            &["--format", "jsonl"]
+        } else {
+            &[]
+        };
+        let run = rload_pipe(&target, json, dumped);
+        assert_eq!(run.code, 0, "{flags:?}: {run:?}");
+        assert_eq!(expiries(&target), want, "{flags:?}");
+        assert_eq!(target.digest(), source.digest(), "{flags:?}");
+    }
+}

@@ -20,9 +20,30 @@ pub struct Redis {
     child: Child,
     dir: TempDir,
     extra: Vec<String>,
+    /// The server's binary, when it is not the installed `redis-server`.
+    binary: Option<String>,
 }
 
+/// The environment variable naming a `redis-server` of version 7.4 or
+/// later, for the tests of what only such a server has (hash field
+/// expiry); those tests say they are skipped without it.
+pub const NEWER_REDIS: &str = "RLOAD_TEST_NEWER_REDIS";
+
 impl Redis {
+    /// A server of the binary `RLOAD_TEST_NEWER_REDIS` names; `None`
+    /// (having said so) when it names none.
+    pub fn start_newer(test: &str) -> Option<Redis> {
+        let Ok(binary) = std::env::var(NEWER_REDIS) else {
+            eprintln!("{test}: skipped, as {NEWER_REDIS} names no redis-server of 7.4 or later");
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("rload-test-")
+            .tempdir()
+            .expect("temp dir");
+        Some(Redis::spawn(dir, &[], Some(binary)))
+    }
+
     /// A server with persistence off and DEBUG enabled.
     pub fn start() -> Redis {
         Redis::start_with(&[])
@@ -39,16 +60,21 @@ impl Redis {
 
     /// A server on a directory of its own (to restart on the same data).
     pub fn start_in(dir: TempDir, extra: &[&str]) -> Redis {
+        Redis::spawn(dir, extra, None)
+    }
+
+    fn spawn(dir: TempDir, extra: &[&str], binary: Option<String>) -> Redis {
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         for _ in 0..5 {
             let port = free_port();
-            let mut child = spawn_server(port, dir.path(), &extra);
+            let mut child = spawn_server(binary.as_deref(), port, dir.path(), &extra);
             if wait_for_pong(port, &mut child) {
                 return Redis {
                     port,
                     child,
                     dir,
                     extra,
+                    binary,
                 };
             }
             let _ = child.kill();
@@ -107,7 +133,12 @@ impl Redis {
     /// Starts the server again on the same port, directory and settings
     /// (after `kill`), without waiting for it to be ready.
     pub fn respawn(&mut self) {
-        self.child = spawn_server(self.port, self.dir.path(), &self.extra);
+        self.child = spawn_server(
+            self.binary.as_deref(),
+            self.port,
+            self.dir.path(),
+            &self.extra,
+        );
     }
 
     /// Starts the server again and waits until it answers.
@@ -137,8 +168,8 @@ impl Drop for Redis {
     }
 }
 
-fn spawn_server(port: u16, dir: &std::path::Path, extra: &[String]) -> Child {
-    Command::new("redis-server")
+fn spawn_server(binary: Option<&str>, port: u16, dir: &std::path::Path, extra: &[String]) -> Child {
+    Command::new(binary.unwrap_or("redis-server"))
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args([
             "--save",
@@ -730,7 +761,7 @@ impl Redis {
     /// A server on a given port and directory.
     pub fn start_on(dir: TempDir, port: u16, extra: &[&str]) -> Redis {
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let mut child = spawn_server(port, dir.path(), &extra);
+        let mut child = spawn_server(None, port, dir.path(), &extra);
         assert!(
             wait_for_pong(port, &mut child),
             "redis-server did not start on {port}"
@@ -740,6 +771,7 @@ impl Redis {
             child,
             dir,
             extra,
+            binary: None,
         }
     }
 
