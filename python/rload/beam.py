@@ -13,9 +13,10 @@ as ``(element, reply)`` while the elements Redis took are emitted on the
 main output once acknowledged.
 
 ``ReadFromRedis`` reads every type, as the dicts :func:`rload.dump`
-gives, in ``splits`` parts read in parallel: part ``I`` of ``N`` is the
-keys whose hash slot is ``I`` modulo ``N`` (``rload --dump --split I/N``),
-so a cluster's masters are read at once, and so is a single server.
+gives, in ``splits`` parts read in parallel (``rload --dump --scan
+--split I/N``): on one server, part ``I`` of ``N`` is a stretch of the
+server's hash table, which it alone scans; in a cluster, the keys whose
+hash slot is ``I`` modulo ``N``, on every master at once.
 
 See docs/python.md for the semantics of retried bundles.
 """
@@ -303,10 +304,17 @@ class ReadFromRedis(beam.PTransform):
     jsonl``, values as ``bytes`` (``decode=True``: ``str`` where valid
     UTF-8).
 
-    The keyspace is read in ``splits`` parts, in parallel: part I is the
-    keys whose hash slot is I modulo ``splits``. In a cluster each part
-    spans every master; on one server each part scans the key names and
-    reads the values of its own keys only.
+    The keyspace is read in ``splits`` parts, in parallel, each key by
+    exactly one. On one server, part I is a stretch of the server's hash
+    table (in ``SCAN``'s cursor order, which visits the buckets in the order
+    of their reversed bits), and each part scans its own stretch only, so
+    each reads about 1/``splits`` of the keys; a database too small to
+    split that way (fewer than 8 keys per run of its table: 128 for 16
+    parts, 32 for 4) is
+    scanned whole by each part, which keeps the keys whose hash slot is I
+    modulo ``splits``. In a cluster, part I is the slots I modulo
+    ``splits``, on every master. The parts are spread over the workers by
+    a ``Reshuffle``.
     """
 
     def __init__(
