@@ -166,6 +166,33 @@ def test_read_a_cluster_in_parallel_splits_and_write_another_server(cluster, ser
     assert server.client().lrange(b"{a}big", 0, 2) == [b"0", b"1", b"2"]
 
 
+def _scan_calls(server) -> int:
+    return server.client().info("commandstats").get("cmdstat_scan", {}).get("calls", 0)
+
+
+def test_read_one_server_in_parallel_splits_each_key_once_each_part_its_share(server):
+    from test_load import every_type
+
+    n = 40_000
+    rload.load(every_type(), url=server.url).check()
+    rload.load((("SET", f"k{i}", i) for i in range(n)), url=server.url).check()
+    total = server.client().dbsize()
+    r = server.client()
+    r.config_resetstat()
+    assert sum(1 for _ in rload.dump(url=server.url, scan=True)) == total
+    whole = _scan_calls(server)
+    r.config_resetstat()
+    with beam.Pipeline() as p:
+        keys = p | ReadFromRedis(server.url, splits=4) | beam.Map(lambda k: k["key"])
+        assert_that(keys | beam.combiners.Count.Globally(), equal_to([total]), label="all")
+        twice = keys | beam.combiners.Count.PerElement() | beam.Filter(lambda kn: kn[1] > 1)
+        assert_that(twice, equal_to([]), label="once each")
+    # Each part scanned its own stretch of the table: about a whole scan's
+    # calls between them, and a few more at each part's end (every part
+    # scanning the whole keyspace would make 4 times as many).
+    assert _scan_calls(server) <= whole + 4 * 15, (_scan_calls(server), whole)
+
+
 def test_the_redis_to_redis_example(server, server2):
     import beam_redis_to_redis
     from test_load import every_type
@@ -202,3 +229,39 @@ def test_dead_letters_across_barriers_inside_a_bundle(server):
         assert_that(failed, equal_to([str(i) for i in range(999, 5000, 1000)]), label="failed")
         assert_that(out.written | beam.combiners.Count.Globally(), equal_to([4995]), label="written")
     assert sum(server.client().llen(f"l{i}") for i in range(10)) == 4995
+
+
+class _InWindow(beam.DoFn):
+    """An element and the start of its window."""
+
+    def process(self, element, window=beam.DoFn.WindowParam):
+        yield element, int(window.start)
+
+
+def test_dead_letters_of_a_streaming_write_in_two_windows(server):
+    from apache_beam.transforms.window import FixedWindows, TimestampedValue
+
+    server.client().set("taken", "a string")
+    options = PipelineOptions()
+    options.view_as(StandardOptions).streaming = True
+    stream = (Stream()
+              .add_elements([TimestampedValue(e, t) for e, t in
+                             [(("l1", "a"), 1), (("taken", "x"), 2), (("l1", "b"), 3)]])
+              .advance_watermark_to(10)
+              .add_elements([TimestampedValue(e, t) for e, t in [(("l2", "c"), 11), (("taken", "y"), 12)]])
+              .advance_watermark_to_infinity())
+    with beam.Pipeline(options=options) as p:
+        out = (p | stream
+                 | beam.WindowInto(FixedWindows(10))
+                 | WriteToRedis(server.url, method="RPUSH", dead_letter=True))
+        failed = (out.failed
+                  | "failed's windows" >> beam.ParDo(_InWindow())
+                  | beam.MapTuple(lambda er, start: (tuple(er[0]), er[1].split()[0], start)))
+        assert_that(failed, equal_to([(("taken", "x"), "WRONGTYPE", 0), (("taken", "y"), "WRONGTYPE", 10)]),
+                    label="failed")
+        written = (out.written
+                   | "written's windows" >> beam.ParDo(_InWindow())
+                   | beam.MapTuple(lambda e, start: (tuple(e), start)))
+        assert_that(written, equal_to([(("l1", "a"), 0), (("l1", "b"), 0), (("l2", "c"), 10)]), label="written")
+    r = server.client()
+    assert r.lrange("l1", 0, -1) == [b"a", b"b"] and r.lrange("l2", 0, -1) == [b"c"]

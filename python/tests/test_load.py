@@ -83,6 +83,28 @@ def test_dump_filters_and_decodes(server):
     assert sorted(sum(parts, [])) == sorted(k["key"] for k in rload.dump(url=server.url))
 
 
+def test_a_dump_refused_mid_way_raises_dump_error_with_the_reply_and_where_to_go_on(server):
+    r = server.client()
+    rload.load((("SET", f"open:{i}", i) for i in range(3000)), url=server.url).check()
+    r.set("secret", "x")
+    # A user who may SCAN every name but read only open:* keys.
+    r.acl_setuser("reader", enabled=True, passwords=["+pw"], keys=["open:*"], commands=["+@all"])
+    try:
+        read = []
+        with pytest.raises(rload.DumpError) as e:
+            for key in rload.dump(url=f"redis://reader:pw@127.0.0.1:{server.port}", scan=True):
+                read.append(key["key"])
+    finally:
+        r.acl_deluser("reader")
+    message = str(e.value)
+    assert message.startswith(f"the dump stopped after {len(read)} keys: "), message
+    assert "NOPERM" in message and f"127.0.0.1:{server.port}" in message, message
+    cursor = message.rsplit("cursor=", 1)[1].strip("\"'")
+    # Where it says to go on from, the rest of the keys.
+    rest = [k["key"] for k in rload.dump(url=server.url, scan=True, cursor=cursor)]
+    assert set(read) | set(rest) == {f"open:{i}".encode() for i in range(3000)} | {b"secret"}
+
+
 def test_writer_flush_is_a_barrier(server):
     r = server.client()
     with rload.Writer(url=server.url) as w:
