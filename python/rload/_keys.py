@@ -55,6 +55,12 @@ def key_commands(key: dict) -> List[Command]:
             out.append(("XGROUP", "CREATE", name, group["name"], group["last_delivered_id"]))
     else:
         raise ValueError(f"key {name!r}: unknown type {kind!r}")
+    # A hash's fields that expire (Redis 7.4), those of one time together.
+    by_time: dict = {}
+    for field, at in key.get("field_expire_at_ms", ()):
+        by_time.setdefault(at, []).append(field)
+    for at, fields in sorted(by_time.items()):
+        out.append(("HPEXPIREAT", name, at, "FIELDS", len(fields), *fields))
     if expire is not None:
         out.append(("PEXPIREAT", name, expire))
     return out

@@ -89,6 +89,13 @@ fn key_dict<'py>(py: Python<'py>, key: &Key, decode: bool) -> PyResult<Bound<'py
     d.set_item("type", key.value.type_name())?;
     d.set_item("value", value(py, &key.value, decode)?)?;
     d.set_item("expire_at_ms", key.expire_at_ms)?;
+    if !key.field_expire_at_ms.is_empty() {
+        let fields = PyList::empty(py);
+        for (field, at) in &key.field_expire_at_ms {
+            fields.append((text(py, field, decode), *at))?;
+        }
+        d.set_item("field_expire_at_ms", fields)?;
+    }
     Ok(d)
 }
 

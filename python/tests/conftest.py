@@ -38,12 +38,12 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, binary: str | None = None):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="rload-py-")
         self.log = os.path.join(self.dir, "log")
         cmd = [
-            REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
+            binary or REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
             "--dir", self.dir, "--logfile", self.log, *args,
         ]

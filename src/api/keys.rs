@@ -90,6 +90,9 @@ pub struct Key {
     pub value: KeyValue,
     /// When it expires, in milliseconds since the epoch.
     pub expire_at_ms: Option<i64>,
+    /// A hash's fields that expire (Redis 7.4), and when, in milliseconds
+    /// since the epoch.
+    pub field_expire_at_ms: Vec<(Vec<u8>, i64)>,
 }
 
 /// The keys of a dump, as they are read.
@@ -216,6 +219,7 @@ impl Output for Collect {
             key: key.to_vec(),
             value: KeyValue::empty(kind),
             expire_at_ms: None,
+            field_expire_at_ms: Vec::new(),
         });
         Ok(())
     }
@@ -256,6 +260,7 @@ impl Output for Collect {
             return Ok(());
         };
         key.expire_at_ms = ending.expire_at;
+        key.field_expire_at_ms.clone_from(&ending.field_expiry);
         if let (KeyValue::Stream(s), Some(meta)) = (&mut key.value, &ending.stream) {
             s.last_id = meta.last_id.clone();
             s.groups = meta.groups.clone();
@@ -278,6 +283,7 @@ impl Output for Collect {
             key: key.to_vec(),
             value: KeyValue::String(value.to_vec()),
             expire_at_ms: expire_at,
+            field_expire_at_ms: Vec::new(),
         };
         self.tx.send(key).map_err(|_| closed())
     }

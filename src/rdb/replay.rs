@@ -220,11 +220,7 @@ impl<R: Read> Replay<R> {
                     *selected = Some(*db);
                 }
             }
-            Event::Piece(piece) => {
-                if *active {
-                    current.piece(piece, whole, out)?;
-                }
-            }
+            Event::Piece(piece) if *active => current.piece(piece, whole, out)?,
             Event::KeyEnd(end) => {
                 if std::mem::replace(active, false) {
                     let mut at = KeyEnding {
