@@ -5,7 +5,9 @@
 
 use std::process::Command;
 
-use crate::support::{Background, Cluster, Redis, Run, redis_cli, rload, rload_pipe, run_with};
+use crate::support::{
+    Background, Cluster, Redis, Run, go_on, redis_cli, rload, rload_pipe, run_with,
+};
 
 /// Every core type, binary keys and values, TTLs, a stream with a deleted
 /// entry and two consumer groups, a HyperLogLog, and scores of every kind.
@@ -356,12 +358,7 @@ fn a_dump_cut_short_goes_on_from_where_it_stopped() {
         .find_map(|l| l.strip_prefix("rload: to go on (appending to what was written): "))
         .unwrap_or_else(|| panic!("no way to go on: {account}"));
     assert!(resume.contains("--cursor "), "{resume}");
-    let again = run_with(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("{resume} >> {}", file.display())),
-        Vec::new(),
-    );
+    let again = go_on(resume, &file);
     assert_eq!(again.code, 0, "{again:?}");
     let target = Redis::start();
     let back = rload(

@@ -6,11 +6,10 @@
 //! keeps its hash slots; a stopped part goes on inside its stretch.
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{Background, Redis, Run, rload, rload_pipe, run_with, set_lines, wait_until};
+use crate::support::{Redis, Run, go_on, rload, rload_pipe, set_lines, stopped_once_written};
 
 /// Keys of the big database: 50 pages of `SCAN`.
 const KEYS: u64 = 50_000;
@@ -172,17 +171,8 @@ fn a_stopped_part_goes_on_inside_its_stretch() {
     let part1 = names(&dump(&redis, &["--split", "1/4"])).len() as u64;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("part1.resp");
-    let command = format!(
-        "exec {} --dump --scan -p {port} --split 1/4 --rate 4000 --json > {}",
-        env!("CARGO_BIN_EXE_rload"),
-        file.display()
-    );
-    let sh = Background::start_shell(&command);
-    assert!(wait_until(20, || std::fs::metadata(&file)
-        .map_or(0, |m| m.len())
-        > 50_000));
-    sh.signal(libc::SIGTERM);
-    let stopped = sh.wait();
+    let args = format!("--dump --scan -p {port} --split 1/4 --rate 4000 --json");
+    let stopped = stopped_once_written(&args, &file, 50_000, libc::SIGTERM);
     assert_eq!(stopped.code, 143, "{stopped:?}");
     let a = account(&stopped);
     let cursor = a["cursor"].as_str().unwrap().to_string();
@@ -203,12 +193,7 @@ fn a_stopped_part_goes_on_inside_its_stretch() {
     assert!(wrong.stdout.is_empty());
 
     let resume = a["resume_command"].as_str().unwrap();
-    let again = run_with(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("{resume} >> {}", file.display())),
-        Vec::new(),
-    );
+    let again = go_on(resume, &file);
     assert_eq!(again.code, 0, "{again:?}");
     // Between them, every key of the part, once: the page it stopped in
     // is counted by the run that went on.
@@ -248,16 +233,9 @@ fn a_stopped_part_of_a_small_database_goes_on_from_its_start() {
     let split = format!("{i}/16");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("part.jsonl");
-    let command = format!(
-        "exec {} --dump --scan -p {port} --split {split} --format jsonl --rate 1 --json > {}",
-        env!("CARGO_BIN_EXE_rload"),
-        file.display()
-    );
-    let sh = Background::start_shell(&command);
+    let args = format!("--dump --scan -p {port} --split {split} --format jsonl --rate 1 --json");
+    let stopped = stopped_once_written(&args, &file, 0, libc::SIGTERM);
     let written = || std::fs::read_to_string(&file).unwrap_or_default();
-    assert!(wait_until(20, || written().lines().count() >= 1));
-    sh.signal(libc::SIGTERM);
-    let stopped = sh.wait();
     assert_eq!(stopped.code, 143, "{stopped:?}");
     let a = account(&stopped);
     // It may have been split by its table when it goes on: from the start,

@@ -16,7 +16,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::{
-    Background, Cluster, Redis, Run, redis_cli, rload, rload_pipe, run_with, set_lines, wait_until,
+    Background, Cluster, Redis, Run, go_on, redis_cli, rload, rload_pipe, set_lines,
+    stopped_once_written, wait_until,
 };
 
 /// `rload --dump -p PORT` plus `flags`; the dump, and the account's JSON.
@@ -519,29 +520,14 @@ fn signals_interrupt_a_dump_which_goes_on_from_where_it_stopped() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("dump.resp");
-        let command = format!(
-            "exec {} --dump --scan -p {} --rate 20000 --json > {}",
-            env!("CARGO_BIN_EXE_rload"),
-            source.port,
-            file.display()
-        );
-        let sh = Background::start_shell(&command);
-        assert!(wait_until(20, || std::fs::metadata(&file)
-            .map_or(0, |m| m.len())
-            > 50_000));
-        sh.signal(signal);
-        let run = sh.wait();
+        let args = format!("--dump --scan -p {} --rate 20000 --json", source.port);
+        let run = stopped_once_written(&args, &file, 50_000, signal);
         assert_eq!(run.code, status, "{run:?}");
         let j = json_line(&run);
         assert_eq!(j["stop"]["kind"], "interrupted", "{j}");
         let resume = j["resume_command"].as_str().expect("a continue command");
         assert!(resume.contains("--cursor"), "{resume}");
-        let again = run_with(
-            Command::new("sh")
-                .arg("-c")
-                .arg(format!("{resume} >> {}", file.display())),
-            Vec::new(),
-        );
+        let again = go_on(resume, &file);
         assert_eq!(again.code, 0, "{again:?}");
         let j2 = json_line(&again);
         // Each key counted once over the two runs: the page in progress
@@ -689,27 +675,13 @@ fn a_stopped_cluster_dump_names_only_the_masters_it_read() {
     assert_eq!(rload(&["--pipe", "-c", "-p", &port], input.clone()).code, 0);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dump.resp");
-    let command = format!(
-        "exec {} --dump --scan -c -p {port} --rate 5000 --json > {}",
-        env!("CARGO_BIN_EXE_rload"),
-        file.display()
-    );
-    let sh = Background::start_shell(&command);
-    assert!(wait_until(20, || std::fs::metadata(&file)
-        .map_or(0, |m| m.len())
-        > 10_000));
-    sh.signal(libc::SIGTERM);
-    let run = sh.wait();
+    let args = format!("--dump --scan -c -p {port} --rate 5000 --json");
+    let run = stopped_once_written(&args, &file, 10_000, libc::SIGTERM);
     assert_eq!(run.code, 143, "{run:?}");
     let j = json_line(&run);
     assert_eq!(j["nodes"].as_array().unwrap().len(), 1, "{j}");
     let resume = j["resume_command"].as_str().unwrap();
-    let again = run_with(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("{resume} >> {}", file.display())),
-        Vec::new(),
-    );
+    let again = go_on(resume, &file);
     assert_eq!(again.code, 0, "{again:?}");
     let target = Redis::start();
     let back = rload(

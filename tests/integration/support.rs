@@ -359,6 +359,36 @@ impl Background {
     }
 }
 
+/// `rload` with `args` in the background, its standard output into
+/// `file`, stopped by `signal` once `file` holds more than `bytes`: how it
+/// ended.
+pub fn stopped_once_written(args: &str, file: &std::path::Path, bytes: u64, signal: i32) -> Run {
+    let command = format!(
+        "exec {} {args} > {}",
+        env!("CARGO_BIN_EXE_rload"),
+        file.display()
+    );
+    let sh = Background::start_shell(&command);
+    assert!(
+        wait_until(20, || std::fs::metadata(file).map_or(0, |m| m.len())
+            > bytes),
+        "{args}: fewer than {bytes} bytes written"
+    );
+    sh.signal(signal);
+    sh.wait()
+}
+
+/// Runs `resume`, the command a stopped dump printed to go on, appending
+/// to `file`.
+pub fn go_on(resume: &str, file: &std::path::Path) -> Run {
+    run_with(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("{resume} >> {}", file.display())),
+        Vec::new(),
+    )
+}
+
 /// Polls `f` every 10 ms until it holds, for at most `secs` seconds.
 pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
