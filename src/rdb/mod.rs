@@ -48,6 +48,7 @@ pub mod sync;
 #[cfg(test)]
 mod tests;
 mod value;
+mod whole_string;
 
 use std::io::Read;
 

@@ -202,6 +202,27 @@ impl<R: Read> Replay<R> {
             active,
             done,
         } = self;
+        // Strings go as strings unless RESTOREd: all of them, or (a load
+        // into a server that reads the file's payloads) those without an
+        // expiry, unless even those are to be RESTOREd.
+        let plain = !restores || !options.restore_strings;
+        if !*active
+            && plain
+            && let Some(s) = reader.whole_string(!restores)
+        {
+            // A string in the buffer whole: read in one step.
+            let expired =
+                matches!((s.expire_at_ms, options.now_ms), (Some(at), Some(now)) if at <= now);
+            if !expired && filter.takes_lazily(s.db, s.key, || "string".into()) {
+                if options.select && *selected != Some(s.db) {
+                    out.select(u32::try_from(s.db).unwrap_or(u32::MAX))?;
+                    *selected = Some(s.db);
+                }
+                out.string(s.key, s.value, s.expire_at_ms)?;
+                done.add_key(s.db);
+            }
+            return Ok(Step::Key(keys_before + 1));
+        }
         let Some((event, whole)) = reader.next_telling_whole()? else {
             return Ok(Step::End);
         };
