@@ -118,6 +118,8 @@ def beam_part(args, tmp: str, port: int):
     sinks = {
         "discard": lambda: beam.ParDo(Discard()),
         "WriteToRedis": lambda: WriteToRedis(url, method="SET"),
+        # The same, each element emitted on (as the seed's pipeline wants).
+        "... emit=True": lambda: WriteToRedis(url, method="SET", emit=True),
         "redis-py DoFn": lambda: beam.ParDo(RedisPyPipelined(port)),
     }
     times = {name: [] for name in sinks}

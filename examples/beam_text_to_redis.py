@@ -42,7 +42,7 @@ def run(argv=None) -> None:
             p
             | "Read from text" >> ReadFromText(args.input)
             | "Process data" >> beam.Map(lambda line: (line, process_data(line)))
-            | "Write to Redis" >> WriteToRedis(args.redis_url, method="SET")
+            | "Write to Redis" >> WriteToRedis(args.redis_url, method="SET", emit=True)
             | "Format" >> beam.MapTuple(lambda key, value: f"{key}\t{value}")
             | "Write to text" >> WriteToText(args.output)
         )

@@ -5,12 +5,12 @@
 connection per worker (opened in ``setup``), commands streamed to the
 server as elements arrive, and ``finish_bundle`` returning only once the
 server has acknowledged every command of the bundle, so that a bundle
-commits only after Redis has it. Each element is also emitted
-downstream (so a pipeline can go on after the write, as the seed's
-does), as part of the bundle; error replies either fail the bundle (Beam
-retries it) or, with ``dead_letter=True``, go to the ``failed`` output
-as ``(element, reply)`` while the elements Redis took are emitted on the
-main output once acknowledged.
+commits only after Redis has it. Like Beam's own sinks it emits nothing,
+unless ``emit=True`` (each element goes on downstream, in the bundle, so
+a pipeline can go on after the write, as the seed's does); error replies
+either fail the bundle (Beam retries it) or, with ``dead_letter=True``,
+go to the ``failed`` output as ``(element, reply)`` while the elements
+Redis took are emitted on the main output once acknowledged.
 
 ``ReadFromRedis`` reads every type, as the dicts :func:`rload.dump`
 gives, in ``splits`` parts read in parallel (``rload --dump --scan
@@ -42,16 +42,18 @@ METHODS = ("SET", "APPEND", "LPUSH", "RPUSH", "SADD", "PFADD", "INCRBY", "DECRBY
 #: Commands between barriers inside a bundle: errors are matched to their
 #: elements, and elements emitted, this often, so memory stays flat in a
 #: big bundle, and a barrier costs one round trip per this many commands.
-FLUSH_EVERY = 10_000
+FLUSH_EVERY = 50_000
 
 #: Elements gathered in Python before they are handed to the engine in
 #: one call (the GIL released once per batch).
-BATCH = 512
+BATCH = 2048
 
 
 def _converter(method: Optional[str], expire_ms: Optional[int], max_len: Optional[int], approximate: bool):
-    """How an element becomes its commands, and how many it makes (the same
-    number for every element, so a command's index names its element)."""
+    """How a batch of elements becomes its commands, and how many each
+    element makes (the same number for every element, so a command's index
+    names its element). Whole batches, in comprehensions: a call per
+    element costs a pipeline more than the write itself."""
     if method is None:
         return None, 1
     if method == "XADD":
@@ -59,31 +61,36 @@ def _converter(method: Optional[str], expire_ms: Optional[int], max_len: Optiona
         if max_len is not None:
             trim = ("MAXLEN", "~", max_len) if approximate else ("MAXLEN", max_len)
 
-        def xadd(element):
-            key, fields = element
-            items = fields.items() if isinstance(fields, dict) else fields
-            return [("XADD", key, *trim, "*", *[x for pair in items for x in pair])]
+        def xadd(batch):
+            return [
+                ("XADD", key, *trim, "*",
+                 *[x for pair in (fields.items() if isinstance(fields, dict) else fields) for x in pair])
+                for key, fields in batch
+            ]
 
         return xadd, 1
     if method == "SET" and expire_ms is not None:
         # As Java's RedisIO: PSETEX for SET with an expiry.
-        def psetex(element):
-            key, value = element
-            return [("PSETEX", key, expire_ms, value)]
+        def psetex(batch):
+            return [("PSETEX", key, expire_ms, value) for key, value in batch]
 
         return psetex, 1
 
-    def plain(element):
-        key, value = element
-        if isinstance(value, (list, tuple)):
-            return [(method, key, *value)]
-        return [(method, key, value)]
+    def plain(batch):
+        return [
+            (method, key, *value) if isinstance(value, (list, tuple)) else (method, key, value)
+            for key, value in batch
+        ]
 
     if expire_ms is None:
         return plain, 1
 
-    def expiring(element):
-        return plain(element) + [("PEXPIRE", element[0], expire_ms)]
+    def expiring(batch):
+        out = []
+        for command in plain(batch):
+            out.append(command)
+            out.append(("PEXPIRE", command[1], expire_ms))
+        return out
 
     return expiring, 2
 
@@ -92,8 +99,13 @@ class _WriteFn(beam.DoFn):
     """The sink: elements handed to the engine as they arrive, barriers
     every ``flush_every`` commands and at the end of the bundle."""
 
-    def __init__(self, options: Dict[str, Any], method, templates, expire_ms, max_len, approximate, flush_every):
+    def __init__(
+        self, options: Dict[str, Any], method, templates, expire_ms, max_len, approximate, flush_every, emit=False
+    ):
         self._options = options
+        # Emitting costs a pipeline more than the write itself (Beam's
+        # per-element output): only when asked.
+        self._emit = emit
         self._templates = templates
         self._spec = (method, expire_ms, max_len, approximate)
         self._flush_every = flush_every
@@ -122,30 +134,26 @@ class _WriteFn(beam.DoFn):
         self._window_start = self._sent
 
     def process(self, element):
-        if self._gather(element, element):
+        batch = self._batch
+        batch.append(element)
+        if len(batch) >= BATCH and self._send():
             self._barrier()
-        return (element,)
+        return (element,) if self._emit else ()
 
-    def _gather(self, element, pending) -> bool:
-        """Takes `element` (kept as `pending` to name it in an error) into
-        the batch, handing the batch over when it is full; whether a
-        barrier is due."""
-        self._pending.append(pending)
-        if self._convert is None:
-            self._batch.append(element)
-        else:
-            self._batch.extend(self._convert(element))
-        if len(self._batch) < BATCH:
+    def _held(self, batch: List[Any]) -> List[Any]:
+        """What is kept of `batch`'s elements to name them in an error."""
+        return batch
+
+    def _send(self) -> bool:
+        """Hands the batch over; whether a barrier is due."""
+        batch = self._batch
+        if not batch:
             return False
-        self._send()
-        return self._sent - self._window_start >= self._flush_every
-
-    def _send(self):
-        if not self._batch:
-            return
-        batch, self._batch = self._batch, []
+        self._batch = []
+        self._pending.extend(self._held(batch))
+        commands = batch if self._convert is None else self._convert(batch)
         try:
-            self._writer.send_many(batch)
+            self._writer.send_many(commands)
         except rload.Error:
             summary = self._writer.close()
             self._writer = None
@@ -153,7 +161,8 @@ class _WriteFn(beam.DoFn):
                 f"the write to Redis stopped: {summary.stop_message or 'closed'} "
                 f"(acknowledged {summary.acknowledged} of {summary.sent}); Beam retries the bundle"
             )
-        self._sent += len(batch)
+        self._sent += len(commands)
+        return self._sent - self._window_start >= self._flush_every
 
     def _barrier(self) -> Dict[int, str]:
         """Waits for every reply so far; gives the error replies by the
@@ -205,16 +214,24 @@ class _DeadLetterFn(_WriteFn):
     def start_bundle(self):
         super().start_bundle()
         self._out: List[Any] = []
+        # The windowed values of the batch's elements, to emit them.
+        self._wvs: List[Any] = []
 
     def process(self, element, wv=beam.DoFn.WindowedValueParam):
+        self._batch.append(element)
+        self._wvs.append(wv)
         # Outputs are emitted from process only for an element in one
         # window (Beam repeats them per window otherwise); else they wait
         # for finish_bundle.
-        if self._gather(element, wv) and len(wv.windows) == 1:
+        if len(self._batch) >= BATCH and self._send() and len(wv.windows) == 1:
             self._barrier()
             out, self._out = self._out, []
             return out
         return ()
+
+    def _held(self, batch: List[Any]) -> List[Any]:
+        wvs, self._wvs = self._wvs, []
+        return wvs
 
     def _on_errors(self, failed: Dict[int, str]):
         for position, wv in enumerate(self._pending):
@@ -246,8 +263,8 @@ class WriteToRedis(beam.PTransform):
 
     With ``dead_letter=True`` the result is a tuple-like with outputs
     ``written`` (the main one) and ``failed`` (``(element, reply)``);
-    otherwise the PCollection of elements written, and an error reply
-    fails the bundle.
+    otherwise an error reply fails the bundle, and the result is empty
+    unless ``emit=True`` makes it the elements written.
     """
 
     def __init__(
@@ -260,6 +277,7 @@ class WriteToRedis(beam.PTransform):
         max_len: Optional[int] = None,
         approximate_trim: bool = True,
         dead_letter: bool = False,
+        emit: bool = False,
         flush_every: int = FLUSH_EVERY,
         **options: Any,
     ):
@@ -281,7 +299,7 @@ class WriteToRedis(beam.PTransform):
         # Fail at pipeline construction on a bad option, not on a worker.
         rload._rload._check_options(**options)
         fn = _DeadLetterFn if dead_letter else _WriteFn
-        self._fn = fn(options, method, templates, expire_ms, max_len, approximate_trim, flush_every)
+        self._fn = fn(options, method, templates, expire_ms, max_len, approximate_trim, flush_every, emit)
         self._dead_letter = dead_letter
 
     def expand(self, pcoll):

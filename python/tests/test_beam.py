@@ -265,3 +265,13 @@ def test_dead_letters_of_a_streaming_write_in_two_windows(server):
         assert_that(written, equal_to([(("l1", "a"), 0), (("l1", "b"), 0), (("l2", "c"), 10)]), label="written")
     r = server.client()
     assert r.lrange("l1", 0, -1) == [b"a", b"b"] and r.lrange("l2", 0, -1) == [b"c"]
+
+
+def test_a_write_emits_its_elements_only_when_asked(server):
+    elements = [("SET", f"e{i}", i) for i in range(50)]
+    with beam.Pipeline() as p:
+        silent = p | "silent" >> beam.Create(elements) | "w1" >> WriteToRedis(server.url)
+        assert_that(silent, equal_to([]), label="nothing")
+        loud = p | "loud" >> beam.Create(elements) | "w2" >> WriteToRedis(server.url, emit=True)
+        assert_that(loud, equal_to(elements), label="each")
+    assert server.client().dbsize() == 50
