@@ -21,16 +21,20 @@ pub enum DiffKind {
     /// The same value, expiring at another time (beyond the tolerance), or
     /// expiring on one side only.
     Ttl,
+    /// The same hash, expiring at the same time, whose fields' expiries
+    /// (Redis 7.4) differ.
+    FieldTtl,
 }
 
 impl DiffKind {
     /// Every kind, in order.
-    pub const ALL: [DiffKind; 5] = [
+    pub const ALL: [DiffKind; 6] = [
         DiffKind::Missing,
         DiffKind::Extra,
         DiffKind::Type,
         DiffKind::Value,
         DiffKind::Ttl,
+        DiffKind::FieldTtl,
     ];
 
     /// The name JSON gives it.
@@ -41,6 +45,7 @@ impl DiffKind {
             DiffKind::Type => "type",
             DiffKind::Value => "value",
             DiffKind::Ttl => "ttl",
+            DiffKind::FieldTtl => "field_ttl",
         }
     }
 
@@ -52,6 +57,7 @@ impl DiffKind {
             DiffKind::Type => "of another type",
             DiffKind::Value => "value differs",
             DiffKind::Ttl => "TTL differs",
+            DiffKind::FieldTtl => "field TTL differs",
         }
     }
 }
@@ -81,6 +87,8 @@ pub(crate) fn judge(source: &Seen, target: &Seen, tolerance_ms: u64) -> Option<D
                 Some(DiffKind::Value)
             } else if !ttl_close(a.expire_at, b.expire_at, tolerance_ms) {
                 Some(DiffKind::Ttl)
+            } else if a.field_ttls != b.field_ttls {
+                Some(DiffKind::FieldTtl)
             } else {
                 None
             }

@@ -34,6 +34,9 @@ pub(crate) struct Digest {
     pub meta: u64,
     /// When it expires, in milliseconds since the epoch.
     pub expire_at: Option<i64>,
+    /// A hash's fields that expire (Redis 7.4), and when, reduced: the sum
+    /// of a hash of each field and its time (exact, in ms); 0 for none.
+    pub field_ttls: u64,
 }
 
 impl Digest {
@@ -45,6 +48,7 @@ impl Digest {
             hash: xxh3_64(value),
             meta: 0,
             expire_at,
+            field_ttls: 0,
         }
     }
 
@@ -144,6 +148,9 @@ impl Digester {
             },
             _ => c.seq,
         };
+        let field_ttls = ending.field_expiry.iter().fold(0u64, |sum, (field, at)| {
+            sum.wrapping_add(hash_parts(&[field, &at.to_le_bytes()]))
+        });
         self.count += 1;
         Some(Digest {
             kind,
@@ -151,6 +158,7 @@ impl Digester {
             hash,
             meta,
             expire_at: ending.expire_at,
+            field_ttls,
         })
     }
 }

@@ -276,7 +276,8 @@ impl Summer {
             name,
             d.len,
             d.hash,
-            d.meta,
+            // A stream's meta, or a hash's fields' expiries (one is 0).
+            d.meta ^ d.field_ttls.rotate_left(17),
             expiry.unwrap_or(0) as u64,
             d.kind as u64 | u64::from(expiry.is_some()) << 8,
         ];

@@ -706,3 +706,52 @@ fn many_differing_keys_in_many_buckets_are_all_found() {
         assert_eq!(found["k7"], "value");
     }
 }
+
+/// Redis 7.4's hash field expiry: a field expiring at another time on
+/// one side is a difference of its own, found from SCAN and from the
+/// servers' snapshots, and repaired. Needs a newer server than Debian's
+/// (`support::NEWER_REDIS`).
+#[test]
+fn a_hash_field_expiring_at_another_time_differs_and_is_repaired() {
+    let test = "a_hash_field_expiring_at_another_time_differs_and_is_repaired";
+    let (Some(source), Some(target)) = (Redis::start_newer(test), Redis::start_newer(test)) else {
+        return;
+    };
+    for side in [&source, &target] {
+        side.cli(&["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+        side.cli(&["HPEXPIREAT", "h", "4102444800000", "FIELDS", "2", "a", "c"]);
+        side.cli(&["SET", "s", "v"]);
+    }
+    let run = compare(source.port, target.port, &["--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    // One field expires later on the target.
+    target.cli(&["HPEXPIREAT", "h", "4102444800999", "FIELDS", "1", "a"]);
+    let run = compare(source.port, target.port, &["--json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(diffs(&run), expect(&[("h", "field_ttl")]));
+    let snapshot = rload(
+        &[
+            "--compare",
+            "-p",
+            &source.port.to_string(),
+            "--target",
+            &format!("redis://127.0.0.1:{}", target.port),
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(diffs(&snapshot), expect(&[("h", "field_ttl")]));
+    let dir = tempfile::tempdir().unwrap();
+    let repair = dir.path().join("repair.resp");
+    let repair = repair.to_str().unwrap();
+    let run = compare(source.port, target.port, &["--repair-output", repair]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let fix = rload(&["--pipe", "-p", &target.port.to_string(), repair], "");
+    assert_eq!(fix.code, 0, "{fix:?}");
+    let run = compare(source.port, target.port, &["--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        target.cli(&["HPEXPIRETIME", "h", "FIELDS", "3", "a", "b", "c"]),
+        "4102444800000\n-1\n4102444800000"
+    );
+}
