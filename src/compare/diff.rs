@@ -199,6 +199,7 @@ mod tests {
             hash,
             meta: 0,
             expire_at,
+            field_ttls: 0,
         })
     }
 
@@ -235,6 +236,24 @@ mod tests {
             Some(DiffKind::Ttl)
         );
         assert_eq!(judge(&at(None), &at(Some(5)), 1000), Some(DiffKind::Ttl));
+    }
+
+    #[test]
+    fn a_hash_whose_fields_expire_otherwise_differs_after_its_own_expiry() {
+        let fields = |f, e| match key(Kind::Hash, 7, e) {
+            Seen::Key(d) => Seen::Key(Digest { field_ttls: f, ..d }),
+            other => other,
+        };
+        assert_eq!(judge(&fields(3, None), &fields(3, None), 0), None);
+        assert_eq!(
+            judge(&fields(3, None), &fields(4, None), 0),
+            Some(DiffKind::FieldTtl)
+        );
+        // The key's own expiry is told first.
+        assert_eq!(
+            judge(&fields(3, Some(1)), &fields(4, None), 0),
+            Some(DiffKind::Ttl)
+        );
     }
 
     #[test]
