@@ -1,12 +1,17 @@
 //! The RDB reader's property: whatever the bytes, it never panics, ends
 //! (every event consumes input, so a stream of events cannot be endless),
 //! and reads the same events and the same error whether the bytes arrive
-//! whole or in small reads.
+//! whole or in small reads. And its replay writes the same commands either
+//! way: whole, most string keys are in the read buffer and take the
+//! replay's fast path (`RdbReader::whole_string`); a byte a read, none does.
 
-use std::io::Read;
+use std::io::{self, Read};
 
+use crate::filter::KeyFilter;
 use crate::input::testing::Pieces;
+use crate::rdb::replay::{Replay, ReplayOptions, Step};
 use crate::rdb::{Event, RdbReader};
+use crate::rebuild::{CommandSink, Commands};
 
 /// The most events read from one input: far more than an input of a few
 /// hundred KiB can hold, so reaching it means the reader loops.
@@ -21,6 +26,60 @@ pub fn rdb_file(data: &[u8]) {
     let whole = transcript(rdb);
     let pieces = transcript(Pieces::new(rdb.to_vec(), usize::from(n % 32) + 1));
     assert_eq!(whole, pieces, "reading depends on how the bytes arrived");
+    // Replayed as a dump converts it (every string a command), and as a
+    // load into a server that reads the file's payloads.
+    let load = ReplayOptions {
+        select: true,
+        restore_upto: Some(12),
+        ..ReplayOptions::default()
+    };
+    // Byte by byte, the buffer never holds more than was asked for, so no
+    // key takes the fast path.
+    for options in [ReplayOptions::default(), load] {
+        let whole = replayed(rdb, options);
+        let bytes = replayed(Pieces::new(rdb.to_vec(), 1), options);
+        assert_eq!(whole, bytes, "replaying depends on how the bytes arrived");
+    }
+}
+
+/// Commands, as they were written.
+#[derive(Default)]
+struct Written(Vec<Vec<Vec<u8>>>);
+
+impl CommandSink for Written {
+    fn command(&mut self, args: &[&[u8]]) -> io::Result<()> {
+        self.0.push(args.iter().map(|a| a.to_vec()).collect());
+        Ok(())
+    }
+
+    fn count(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
+/// Every command a replay of `src` wrote, then the error that stopped it,
+/// if one did, and the keys read.
+fn replayed(src: impl Read, options: ReplayOptions) -> Vec<String> {
+    let reader = match RdbReader::new(src) {
+        Ok(r) => r,
+        Err(e) => return vec![e.to_string()],
+    };
+    let mut replay = Replay::new(reader, KeyFilter::default(), options);
+    let mut out = Commands::new(Written::default());
+    let mut steps = 0;
+    let stop = loop {
+        match replay.step(&mut out) {
+            Ok(Step::End) => break None,
+            Ok(_) => {}
+            Err(e) => break Some(e.to_string()),
+        }
+        steps += 1;
+        assert!(steps < MAX_EVENTS, "the replay does not end");
+    };
+    let mut t: Vec<String> = out.sink().0.iter().map(|c| format!("{c:?}")).collect();
+    t.extend(stop);
+    t.push(format!("{} keys", replay.reader().keys_done()));
+    t
 }
 
 /// Every event as text, then the error (with its offset and keys done)

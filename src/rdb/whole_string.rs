@@ -1,9 +1,9 @@
 //! A fast path for the commonest key of all: a string, small enough to be
 //! in the read buffer whole. It is read in one step, with none of the
 //! three events (start, piece, end) a key otherwise takes; anything else
-//! (another type, an LZF or integer-encoded key, an idle time, a key that
-//! runs past the buffer, a key that may go as `RESTORE`) goes the general
-//! way.
+//! (another type, an LZF or integer-encoded key, an expiry in seconds, a
+//! key that runs past the buffer, a key that may go as `RESTORE`) goes the
+//! general way.
 
 use std::io::Read;
 
@@ -40,8 +40,9 @@ fn raw_len(buf: &[u8], at: usize) -> Option<(usize, usize)> {
 
 impl<R: Read> RdbReader<R> {
     /// The next key, if it is a string the buffer holds whole (with an
-    /// expiry in ms before it, if `expiring`, or none); `None`, having read
-    /// nothing, for anything else. Its serialized value is not kept: the
+    /// expiry in ms before it, if `expiring`, or none; and an idle time or
+    /// frequency, passed over); `None`, having read nothing, for anything
+    /// else. Its serialized value is not kept: the
     /// caller writes it as a string, never as `RESTORE`.
     pub(crate) fn whole_string(&mut self, expiring: bool) -> Option<WholeString<'_>> {
         if self.state != State::Top {
@@ -53,6 +54,14 @@ impl<R: Read> RdbReader<R> {
             let ms: [u8; 8] = buf.get(1..9)?.try_into().ok()?;
             expire = Some(i64::from_le_bytes(ms));
             at = 9;
+        }
+        // An LRU idle time or an LFU frequency (a server with such an
+        // eviction policy writes one before every key): nothing a string
+        // written as a string keeps.
+        match *buf.get(at)? {
+            0xf8 => at += 1 + raw_len(buf, at + 1)?.1,
+            0xf9 => at += 2,
+            _ => {}
         }
         if *buf.get(at)? != 0 {
             return None;
@@ -145,6 +154,15 @@ mod tests {
             .raw(&[0xc2])
             .raw(&(-70_000i32).to_le_bytes());
         r.op(0xfc).ms(4_102_444_800_000).op(0).str(b"ttl").str(b"v");
+        // An idle time and a frequency, as eviction policies write them.
+        r.op(0xfc)
+            .ms(4_102_444_800_001)
+            .op(0xf8)
+            .len(300)
+            .op(0)
+            .str(b"idle")
+            .str(b"v");
+        r.op(0xf9).op(5).op(0).str(b"freq").str(b"v");
         r.op(0xfd)
             .raw(&2_000_000_000u32.to_le_bytes())
             .op(0)
@@ -189,7 +207,7 @@ mod tests {
         let (fast, keys) = replayed(file(), usize::MAX);
         let (slow, slow_keys) = replayed(file(), 7);
         assert_eq!(fast, slow);
-        assert_eq!((keys, slow_keys), (13, 13));
+        assert_eq!((keys, slow_keys), (15, 15));
         let find = |k: &[u8]| {
             fast.iter()
                 .find(|c| c.get(1).map(Vec::as_slice) == Some(k))
