@@ -217,13 +217,14 @@ impl Way {
     /// A split is by slot without `--scan`: a snapshot is split by slot,
     /// and so is the `SCAN` that stands in for one the server refused, so
     /// the parts agree however each was read. With `--scan`, by the
-    /// table, unless the database is small, or a cluster node's (which
-    /// keeps a table per slot, its cursors carrying the slot's number).
-    pub(crate) fn of(options: &DumpOptions, cluster_node: bool, keys: u64, cursor: &[u8]) -> Way {
+    /// table, unless the database is small, or `by_slot`: a cluster
+    /// node's (which keeps a table per slot, its cursors carrying the
+    /// slot's number), or a server whose table was not checked (Valkey).
+    pub(crate) fn of(options: &DumpOptions, by_slot: bool, keys: u64, cursor: &[u8]) -> Way {
         let Some(split) = options.split else {
             return Way::Whole;
         };
-        if !options.scan || cluster_node {
+        if !options.scan || by_slot {
             return Way::Slots {
                 split,
                 again: false,

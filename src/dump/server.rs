@@ -157,16 +157,16 @@ pub(crate) fn run(
     if unsplit && options.cursor.is_none() {
         pager.meter.set_total(dbs.iter().map(|d| d.1).sum());
     }
-    let cluster_node = options.split.is_some()
+    let by_slot = options.split.is_some()
         && options.scan
-        && cluster_enabled(&mut reader, &mut pager.retry).map_err(|f| setup_error(&addr, f))?;
+        && table_unchecked(&mut reader, &mut pager.retry).map_err(|f| setup_error(&addr, f))?;
     pager.summary.reached(&addr);
     let mut reconnects = config.reconnect;
     for (i, &(db, keys)) in dbs.iter().enumerate() {
         if i > 0 {
             cursor = b"0".to_vec();
         }
-        let way = Way::of(options, cluster_node, keys, &cursor);
+        let way = Way::of(options, by_slot, keys, &cursor);
         if let Way::Stretch(stretch) = way {
             cursor = part::first_cursor(stretch, &cursor, db, options)?;
         }
@@ -236,6 +236,26 @@ fn stopped(
 }
 
 /// Whether the server runs in cluster mode.
+/// Whether the server's keys are not in the one hash table per database
+/// whose `SCAN` the split by stretches was worked out on (Redis's
+/// `dictScan`): a cluster node's (a table per slot), or Valkey's (whose
+/// hash table of 8.1 was not checked). Its parts are split by slot.
+fn table_unchecked(reader: &mut KeyReader, retry: &mut Retry) -> Result<bool, Fault> {
+    if cluster_enabled(reader, retry)? {
+        return Ok(true);
+    }
+    let info = reader.link.patient(&[b"INFO", b"server"], retry)?;
+    Ok(info
+        .as_bytes()
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .is_some_and(is_valkey))
+}
+
+/// Whether `INFO server` is a Valkey server's.
+fn is_valkey(info: &str) -> bool {
+    info.lines().any(|l| l.trim() == "server_name:valkey")
+}
+
 fn cluster_enabled(reader: &mut KeyReader, retry: &mut Retry) -> Result<bool, Fault> {
     let info = reader.link.patient(&[b"INFO", b"cluster"], retry)?;
     Ok(info
@@ -360,5 +380,18 @@ pub(crate) fn scan(
             }
             Err(f) => return Err(f),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valkey;
+
+    #[test]
+    fn a_valkey_server_is_told_by_its_info() {
+        let valkey =
+            "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:8.1.1\r\n";
+        assert!(is_valkey(valkey));
+        assert!(!is_valkey("# Server\r\nredis_version:7.0.15\r\n"));
     }
 }
