@@ -5,13 +5,13 @@
 //! way: whole, most string keys are in the read buffer and take the
 //! replay's fast path (`RdbReader::whole_string`); a byte a read, none does.
 
-use std::io::{self, Read};
+use std::io::Read;
 
 use crate::filter::KeyFilter;
 use crate::input::testing::Pieces;
 use crate::rdb::replay::{Replay, ReplayOptions, Step};
 use crate::rdb::{Event, RdbReader};
-use crate::rebuild::{CommandSink, Commands};
+use crate::rebuild::{Commands, Recorded};
 
 /// The most events read from one input: far more than an input of a few
 /// hundred KiB can hold, so reaching it means the reader loops.
@@ -42,21 +42,6 @@ pub fn rdb_file(data: &[u8]) {
     }
 }
 
-/// Commands, as they were written.
-#[derive(Default)]
-struct Written(Vec<Vec<Vec<u8>>>);
-
-impl CommandSink for Written {
-    fn command(&mut self, args: &[&[u8]]) -> io::Result<()> {
-        self.0.push(args.iter().map(|a| a.to_vec()).collect());
-        Ok(())
-    }
-
-    fn count(&self) -> u64 {
-        self.0.len() as u64
-    }
-}
-
 /// Every command a replay of `src` wrote, then the error that stopped it,
 /// if one did, and the keys read.
 fn replayed(src: impl Read, options: ReplayOptions) -> Vec<String> {
@@ -65,7 +50,7 @@ fn replayed(src: impl Read, options: ReplayOptions) -> Vec<String> {
         Err(e) => return vec![e.to_string()],
     };
     let mut replay = Replay::new(reader, KeyFilter::default(), options);
-    let mut out = Commands::new(Written::default());
+    let mut out = Commands::new(Recorded::default());
     let mut steps = 0;
     let stop = loop {
         match replay.step(&mut out) {

@@ -115,28 +115,12 @@ impl<R: Read> RdbReader<R> {
 
 #[cfg(test)]
 mod tests {
-    use std::io;
-
     use super::super::replay::{Replay, ReplayOptions, Step};
     use super::super::tests::Rdb;
     use super::*;
     use crate::filter::KeyFilter;
     use crate::input::testing::Pieces;
-    use crate::rebuild::{CommandSink, Commands};
-
-    /// Commands, each as its arguments.
-    #[derive(Default)]
-    struct Recorded(Vec<Vec<Vec<u8>>>);
-
-    impl CommandSink for Recorded {
-        fn command(&mut self, args: &[&[u8]]) -> io::Result<()> {
-            self.0.push(args.iter().map(|a| a.to_vec()).collect());
-            Ok(())
-        }
-        fn count(&self) -> u64 {
-            self.0.len() as u64
-        }
-    }
+    use crate::rebuild::{Commands, Recorded};
 
     /// Every string encoding a key of type 0 can have, in two databases,
     /// between a list and after an expiry in seconds.

@@ -12,6 +12,24 @@ use std::io;
 
 pub(crate) use commands::{CommandSink, Commands};
 
+/// Commands as a [`Commands`] output wrote them, each as its arguments:
+/// what the tests and fuzz checks compare.
+#[cfg(any(test, feature = "fuzzing"))]
+#[derive(Default)]
+pub(crate) struct Recorded(pub(crate) Vec<Vec<Vec<u8>>>);
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl CommandSink for Recorded {
+    fn command(&mut self, args: &[&[u8]]) -> io::Result<()> {
+        self.0.push(args.iter().map(|a| a.to_vec()).collect());
+        Ok(())
+    }
+
+    fn count(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
 /// A key's type, as `TYPE` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
